@@ -1,0 +1,12 @@
+//! Lambda `reset`: forgot, reset and change password. Wiring only.
+
+use chatman::{config, handlers::reset::Reset, lambda, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init_lambda();
+    let aws = chatman::adapters::aws::from_env().await;
+    let ctx = config::context(&aws)?;
+    let verifier = config::verifier(&ctx)?;
+    lambda::serve(Reset::new(ctx, config::mailer(&aws)?, verifier)).await
+}

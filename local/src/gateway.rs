@@ -1,0 +1,110 @@
+//! The HTTP side of API Gateway: route matching, payload 2.0 events, the function call, and the
+//! local-only routes under `/_local/`.
+
+use crate::event::{Incoming, to_event, to_request};
+use chatman::adapters::outbox::Outbox;
+use chatman::domain::time::rfc3339;
+use chatman::error::Error;
+use chatman::handlers::{Function, routes};
+use chatman::http::problem::problem;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming as HyperBody};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// API Gateway refuses payloads over 10 MB; the local gateway is stricter, every route is JSON.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// Everything the gateway dispatches to.
+pub struct Gateway {
+    pub functions: HashMap<&'static str, Arc<dyn Function>>,
+    pub outbox: Option<Arc<Outbox>>,
+}
+
+type HyperResponse = hyper::Response<Full<Bytes>>;
+
+fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> HyperResponse {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+fn error_response(error: Error) -> HyperResponse {
+    from_lambda(problem(&error))
+}
+
+impl Gateway {
+    /// Serves one request.
+    pub async fn serve(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let raw_query = parts.uri.query().unwrap_or("").to_owned();
+        let method = parts.method.as_str().to_owned();
+
+        if let Some(rest) = path.strip_prefix("/_local/") {
+            return self.local_route(&method, rest, &raw_query);
+        }
+        let Some((route_key, path_params)) = routes::match_route(&method, &path) else {
+            return error_response(Error::NoRoute);
+        };
+        let Some(function) = routes::function_of(route_key).and_then(|f| self.functions.get(f)) else {
+            return error_response(Error::NoRoute);
+        };
+        let body = match Limited::new(body, MAX_PAYLOAD).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return error_response(Error::PayloadTooLarge { limit: MAX_PAYLOAD }),
+        };
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let host = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone()).unwrap_or_default();
+        let event = to_event(&Incoming {
+            method: &method,
+            path: &path,
+            raw_query: &raw_query,
+            headers,
+            body: &body,
+            route_key,
+            path_params,
+            source_ip: peer.ip().to_string(),
+            host,
+        });
+        match to_request(event) {
+            Ok(request) => from_lambda(function.handle(request).await),
+            Err(e) => error_response(Error::Unexpected(e.context("building the API Gateway event"))),
+        }
+    }
+
+    fn local_route(&self, method: &str, rest: &str, raw_query: &str) -> HyperResponse {
+        match (method, rest, &self.outbox) {
+            ("GET", "outbox", Some(outbox)) => {
+                let to = raw_query
+                    .split('&')
+                    .filter_map(|p| p.split_once('='))
+                    .find(|(k, _)| *k == "to")
+                    .map(|(_, v)| crate::event::percent_decode(v, true));
+                let items: Vec<_> = outbox
+                    .to(to.as_deref())
+                    .into_iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "to": m.mail.to, "subject": m.mail.subject, "text": m.mail.text,
+                            "html": m.mail.html, "sent_at": rfc3339(m.sent_at),
+                        })
+                    })
+                    .collect();
+                from_lambda(chatman::http::response::json(200, &serde_json::json!({ "items": items })))
+            }
+            ("GET", "health", _) => from_lambda(chatman::http::response::json(200, &serde_json::json!({ "status": "ok" }))),
+            _ => error_response(Error::NoRoute),
+        }
+    }
+}

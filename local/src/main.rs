@@ -1,0 +1,21 @@
+//! `chatman-local`: the whole API on this machine with embedded defaults.
+
+use chatman_local::{LocalConfig, start};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    chatman::telemetry::init_local();
+    let config = LocalConfig::parse();
+    let running = start(config.clone()).await?;
+    println!("Chatman local server");
+    println!("  HTTP API   {}", running.http_url());
+    println!("  Outbox     {}/_local/outbox?to=<email>", running.http_url());
+    println!("  WebSocket  (arrives with the chat feature; port {} reserved)", config.ws_port);
+    println!("  Store      {}", running.store_label);
+    println!("  Emails are printed below as they are sent. Ctrl-C stops the server.");
+    tokio::signal::ctrl_c().await?;
+    println!("stopping");
+    running.stop();
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Assembles the local deployment (store, mailer, keys, every function) and runs its listeners.
+
+use crate::config::LocalConfig;
+use crate::gateway::Gateway;
+use anyhow::Context as _;
+use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
+use chatman::handlers::{Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token, verify_otp::VerifyOtp};
+use chatman::ports::{AccountStore, Mailer, SystemClock};
+use chatman::security::{jwt::TokenSigner, otp::OtpKey};
+use chatman::settings::Settings;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A started local server.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub outbox: Arc<Outbox>,
+    pub store_label: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Stops accepting connections.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, String)> {
+    match &config.dynamodb_endpoint {
+        None => Ok((Arc::new(MemoryAccounts::new()), "in memory (lost on exit)".to_owned())),
+        Some(endpoint) => {
+            let aws = chatman::adapters::aws::local(endpoint).await;
+            let client = aws_sdk_dynamodb::Client::new(&aws);
+            dynamodb::schema::create_accounts_table(&client, &config.table)
+                .await
+                .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
+            let label = format!("DynamoDB at {endpoint}, table {}", config.table);
+            Ok((Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())), label))
+        }
+    }
+}
+
+/// The signing key: `JWT_PRIVATE_KEY`/`JWT_PUBLIC_KEY` when set, else a fresh pair per run.
+fn signer(settings: &Settings) -> anyhow::Result<TokenSigner> {
+    match (std::env::var("JWT_PRIVATE_KEY"), std::env::var("JWT_PUBLIC_KEY")) {
+        (Ok(private), Ok(public)) => TokenSigner::from_pems(&private, &public, settings.token_scope.clone()),
+        _ => Ok(TokenSigner::ephemeral(settings.token_scope.clone())),
+    }
+}
+
+fn otp_key() -> anyhow::Result<OtpKey> {
+    match std::env::var("OTP_SECRET") {
+        Ok(secret) => OtpKey::new(secret.as_bytes()),
+        Err(_) => Ok(OtpKey::generate()),
+    }
+}
+
+/// Binds the listeners and serves until stopped.
+pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind((config.host.as_str(), config.http_port))
+        .await
+        .with_context(|| format!("binding {}:{}", config.host, config.http_port))?;
+    let http_addr = listener.local_addr()?;
+    let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+    let settings = Arc::new(Settings::new(
+        &config.admins,
+        &app_url,
+        Settings::from_env().token_scope,
+    ));
+    let (store, store_label) = store(&config).await?;
+    let ctx = Context { store, clock: Arc::new(SystemClock), settings: settings.clone() };
+    let outbox = Arc::new(Outbox::new(!config.quiet_mail));
+    let mailer: Arc<dyn Mailer> = outbox.clone();
+    let signer = signer(&settings)?;
+    let otp = otp_key()?;
+
+    let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
+        ("signup", Arc::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone())) as Arc<dyn Function>),
+        ("verify-otp", Arc::new(VerifyOtp::new(ctx.clone(), mailer.clone(), otp, signer.clone()))),
+        ("token", Arc::new(Token::new(ctx.clone(), signer.clone()))),
+        ("reset", Arc::new(Reset::new(ctx.clone(), mailer.clone(), signer.verifier().clone()))),
+        ("profile", Arc::new(Profile::new(ctx.clone(), signer.verifier().clone()))),
+    ]);
+    let gateway = Arc::new(Gateway { functions, outbox: Some(outbox.clone()) });
+
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, std::convert::Infallible>(gateway.serve(req, peer).await) }
+                });
+                if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+            });
+        }
+    });
+    Ok(Running { http_addr, outbox, store_label, task })
+}

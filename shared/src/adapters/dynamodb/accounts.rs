@@ -1,0 +1,409 @@
+//! `AccountStore` on DynamoDB. Every multi-item change is one `TransactWriteItems`; every race is
+//! settled by a condition expression, never by reading first and hoping.
+
+use super::DynamoAccounts;
+use super::items::*;
+use super::schema::USERNAME_INDEX;
+use crate::domain::time::to_millis;
+use crate::domain::{
+    Email, LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId,
+    TokenHash, User, UserId, Username,
+};
+use crate::ports::{
+    AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
+};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
+use time::{Duration, OffsetDateTime};
+
+/// How a transaction ended when it did not commit.
+enum TxOutcome {
+    /// The condition of the item at this index failed.
+    ConditionFailed(usize),
+    Failed(anyhow::Error),
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>, values: Item) -> anyhow::Result<TransactWriteItem> {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    if !values.is_empty() {
+        p = p.set_expression_attribute_values(Some(values));
+    }
+    Ok(TransactWriteItem::builder().put(p.build()?).build())
+}
+
+fn delete(table: &str, key: Item, condition: &str, values: Item) -> anyhow::Result<TransactWriteItem> {
+    let mut d = Delete::builder().table_name(table).set_key(Some(key)).condition_expression(condition);
+    if !values.is_empty() {
+        d = d.set_expression_attribute_values(Some(values));
+    }
+    Ok(TransactWriteItem::builder().delete(d.build()?).build())
+}
+
+fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+const NOT_EXISTS: &str = "attribute_not_exists(pk)";
+
+impl DynamoAccounts {
+    /// Runs a transaction, retrying with jittered backoff while it only collides with another
+    /// transaction (not when a condition fails).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
+        let mut delay_ms = 20u64;
+        for attempt in 0..4 {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+                let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
+                    return Err(TxOutcome::ConditionFailed(i));
+                }
+                if codes.contains(&"TransactionConflict") && attempt < 3 {
+                    let jitter = rand::random_range(0..=delay_ms);
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
+                    delay_ms *= 2;
+                    continue;
+                }
+            }
+            return Err(TxOutcome::Failed(sdk_error("TransactWriteItems")(err)));
+        }
+        Err(TxOutcome::Failed(anyhow!("transaction kept conflicting")))
+    }
+
+    async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        Ok(out.item)
+    }
+
+    /// PutItem guarded by `version = :v`.
+    async fn put_versioned(&self, item: Item, version: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(StoreError::Unexpected(sdk_error("PutItem")(e))),
+        }
+    }
+
+    async fn put_plain(&self, item: Item) -> anyhow::Result<()> {
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error("PutItem"))?;
+        Ok(())
+    }
+
+    async fn delete_plain(&self, key: Item) -> anyhow::Result<()> {
+        self.client.delete_item().table_name(&self.table).set_key(Some(key)).send().await.map_err(sdk_error("DeleteItem"))?;
+        Ok(())
+    }
+
+    async fn user_by_guard(&self, guard: Item) -> Result<Option<User>, StoreError> {
+        let Some(item) = self.get(guard).await? else { return Ok(None) };
+        let id = UserId::parse(Read(&item).s("user_id")?).map_err(|e| anyhow!("guard user id: {e}"))?;
+        self.user(&id).await
+    }
+}
+
+fn tx_to_store(outcome: TxOutcome) -> StoreError {
+    match outcome {
+        TxOutcome::ConditionFailed(_) => StoreError::Conflict,
+        TxOutcome::Failed(e) => StoreError::Unexpected(e),
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoAccounts {
+    async fn put_signup(&self, signup: &PendingSignup) -> Result<(), StoreError> {
+        Ok(self.put_plain(signup_item(signup, signup.version)).await?)
+    }
+
+    async fn signup(&self, id: &SignupId) -> Result<Option<PendingSignup>, StoreError> {
+        Ok(self.get(signup_key(id)).await?.map(|i| signup_from(&i)).transpose()?)
+    }
+
+    async fn update_signup(&self, signup: &PendingSignup) -> Result<(), StoreError> {
+        self.put_versioned(signup_item(signup, signup.version + 1), signup.version).await
+    }
+
+    async fn create_user(&self, user: &User, from: &PendingSignup) -> Result<(), CreateUserError> {
+        let t = &self.table;
+        let items = vec![
+            put(t, guard_item(username_guard(&user.username), &user.id), Some(NOT_EXISTS), Item::new())?,
+            put(t, guard_item(email_guard(&user.email), &user.id), Some(NOT_EXISTS), Item::new())?,
+            put(t, user_item(user), Some(NOT_EXISTS), Item::new())?,
+            delete(t, signup_key(&from.id), "version = :v", values([(":v", n(from.version))]))?,
+        ];
+        self.transact(items).await.map_err(|o| match o {
+            TxOutcome::ConditionFailed(0) => CreateUserError::UsernameTaken,
+            TxOutcome::ConditionFailed(1) => CreateUserError::EmailTaken,
+            TxOutcome::ConditionFailed(_) => CreateUserError::Conflict,
+            TxOutcome::Failed(e) => CreateUserError::Unexpected(e),
+        })
+    }
+
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.get(user_key(id)).await?.map(|i| user_from(&i)).transpose()?)
+    }
+
+    async fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.user_by_guard(username_guard(username)).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        self.user_by_guard(email_guard(email)).await
+    }
+
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(user_key).collect();
+            let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(|e| anyhow!(e))?);
+            let mut backoff = 10u64;
+            while let Some(ka) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    found.push(user_from(&item)?);
+                }
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn update_user(&self, user: &User, previous: Option<&Username>) -> Result<(), UpdateUserError> {
+        let next = User { version: user.version + 1, ..user.clone() };
+        let Some(old) = previous else {
+            return self.put_versioned(user_item(&next), user.version).await.map_err(|e| match e {
+                StoreError::Conflict => UpdateUserError::Conflict,
+                StoreError::Unexpected(e) => UpdateUserError::Unexpected(e),
+            });
+        };
+        let t = &self.table;
+        let items = vec![
+            put(t, guard_item(username_guard(&user.username), &user.id), Some(NOT_EXISTS), Item::new())?,
+            delete(t, username_guard(old), "user_id = :id", values([(":id", s(user.id.to_string()))]))?,
+            put(t, user_item(&next), Some("version = :v"), values([(":v", n(user.version))]))?,
+        ];
+        self.transact(items).await.map_err(|o| match o {
+            TxOutcome::ConditionFailed(0) => UpdateUserError::UsernameTaken,
+            TxOutcome::ConditionFailed(_) => UpdateUserError::Conflict,
+            TxOutcome::Failed(e) => UpdateUserError::Unexpected(e),
+        })
+    }
+
+    async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<User>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USERNAME_INDEX)
+            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
+            .expression_attribute_values(":p", s(username_partition(prefix)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(sdk_error("Query"))?;
+        Ok(out.items().iter().map(user_from).collect::<anyhow::Result<_>>()?)
+    }
+
+    async fn create_session(&self, session: &Session, first: &RefreshRecord) -> Result<(), StoreError> {
+        let t = &self.table;
+        let items = vec![
+            put(t, session_item(session), Some(NOT_EXISTS), Item::new())?,
+            put(t, refresh_item(first), Some(NOT_EXISTS), Item::new())?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.get(session_key(id)).await?.map(|i| session_from(&i)).transpose()?)
+    }
+
+    async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+        Ok(self.get(refresh_key(hash)).await?.map(|i| refresh_from(&i)).transpose()?)
+    }
+
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshRecord) -> Result<(), StoreError> {
+        let retire = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(refresh_key(old)))
+            .update_expression("SET active = :no")
+            .condition_expression("active = :yes")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .map_err(|e| anyhow!(e))?;
+        let items = vec![
+            TransactWriteItem::builder().update(retire).build(),
+            put(&self.table, refresh_item(new), Some(NOT_EXISTS), Item::new())?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn revoke_session(&self, id: &SessionId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(id)))
+            .update_expression("SET revoked = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
+    async fn put_reset_ticket(&self, ticket: &ResetTicket) -> Result<(), StoreError> {
+        Ok(self.put_plain(reset_item(ticket)).await?)
+    }
+
+    async fn reset_ticket(&self, user: &UserId) -> Result<Option<ResetTicket>, StoreError> {
+        Ok(self.get(reset_key(user)).await?.map(|i| reset_from(&i)).transpose()?)
+    }
+
+    async fn consume_reset_ticket(&self, ticket: &ResetTicket, user: &User) -> Result<(), StoreError> {
+        let t = &self.table;
+        let next = User { version: user.version + 1, ..user.clone() };
+        let items = vec![
+            delete(t, reset_key(&ticket.user_id), "secret_hash = :h", values([(":h", s(ticket.secret_hash.to_hex()))]))?,
+            put(t, user_item(&next), Some("version = :v"), values([(":v", n(user.version))]))?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<LoginFailures, StoreError> {
+        let Some(item) = self.get(login_failure_key(key)).await? else { return Ok(LoginFailures::default()) };
+        let r = Read(&item);
+        Ok(LoginFailures { count: r.n("failures")?, last_failure_at: Some(r.at("last_failure_at")?) })
+    }
+
+    async fn record_login_failure(&self, key: &str, now: OffsetDateTime) -> Result<LoginFailures, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(login_failure_key(key)))
+            .update_expression("ADD failures :one SET last_failure_at = :now, #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(to_millis(now)))
+            .expression_attribute_values(":ttl", n((now + Duration::days(1)).unix_timestamp()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error("UpdateItem"))?;
+        let item = out.attributes.unwrap_or_default();
+        let r = Read(&item);
+        Ok(LoginFailures { count: r.n("failures")?, last_failure_at: Some(r.at("last_failure_at")?) })
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        Ok(self.delete_plain(login_failure_key(key)).await?)
+    }
+
+    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration, now: OffsetDateTime) -> Result<RateDecision, StoreError> {
+        let start = window_start(now, window);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(rate_key(key, to_millis(start))))
+            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n((start + window + Duration::hours(1)).unix_timestamp()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(sdk_error("UpdateItem"))?;
+        let item = out.attributes.unwrap_or_default();
+        let hits: u32 = Read(&item).n("hits")?;
+        Ok(if hits > limit { RateDecision::Limited { until: start + window } } else { RateDecision::Allowed })
+    }
+
+    async fn block(&self, blocker: &UserId, blocked: &UserId, at: OffsetDateTime) -> Result<(), StoreError> {
+        let mut item = block_key(blocker, blocked);
+        item.insert("blocked_id".into(), s(blocked.to_string()));
+        item.insert("blocked_at".into(), n(to_millis(at)));
+        Ok(self.put_plain(item).await?)
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<(), StoreError> {
+        Ok(self.delete_plain(block_key(blocker, blocked)).await?)
+    }
+
+    async fn is_blocked(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
+        Ok(self.get(block_key(blocker, blocked)).await?.is_some())
+    }
+
+    async fn blocked_by(&self, blocker: &UserId, limit: usize, cursor: Option<&str>) -> Result<Page<UserId>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :block)")
+            .expression_attribute_values(":pk", s(format!("USER#{blocker}")))
+            .expression_attribute_values(":block", s("BLOCK#"))
+            .consistent_read(true)
+            .limit((limit + 1).min(1000) as i32);
+        if let Some(c) = cursor {
+            let after = UserId::parse(c).map_err(|_| anyhow!("bad cursor"))?;
+            query = query.set_exclusive_start_key(Some(block_key(blocker, &after)));
+        }
+        let out = query.send().await.map_err(sdk_error("Query"))?;
+        let mut ids = out
+            .items()
+            .iter()
+            .map(|i| UserId::parse(Read(i).s("blocked_id")?).map_err(|e| anyhow!("blocked id: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let next_cursor = if ids.len() > limit {
+            ids.truncate(limit);
+            ids.last().map(ToString::to_string)
+        } else {
+            None
+        };
+        Ok(Page { items: ids, next_cursor })
+    }
+}

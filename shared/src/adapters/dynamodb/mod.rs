@@ -1,0 +1,37 @@
+//! The account store on DynamoDB: one table, keys `pk`/`sk`, a `by_username` index for prefix
+//! search, TTL on `ttl`. Item layout never leaves this module:
+//!
+//! | pk | sk | what |
+//! |---|---|---|
+//! | `USER#{id}` | `PROFILE` | the account (`gsi1pk = USERNAMES#{first letter}`, `gsi1sk = username`) |
+//! | `USERNAME#{name}` / `EMAIL#{email}` | `GUARD` | uniqueness claims, written in the same transaction as the account |
+//! | `SIGNUP#{id}` | `SIGNUP` | a pending signup |
+//! | `SESSION#{id}` | `SESSION` | a login |
+//! | `REFRESH#{sha256}` | `REFRESH` | a refresh token of a session |
+//! | `USER#{id}` | `RESET` | the newest password-reset ticket |
+//! | `USER#{id}` | `BLOCK#{id}` | a block |
+//! | `LOGINFAIL#{key}` | `LOGINFAIL` | consecutive failed logins |
+//! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
+
+mod accounts;
+mod items;
+pub mod schema;
+
+use aws_sdk_dynamodb::Client;
+
+/// The account store over one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoAccounts {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAccounts {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+}

@@ -1,0 +1,52 @@
+//! The accounts table's shape, for DynamoDB Local and tests. `template.yaml` declares the same
+//! table for AWS (a test checks they agree).
+
+use anyhow::Context;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+pub const USERNAME_INDEX: &str = "by_username";
+
+fn key(name: &str, kind: KeyType) -> anyhow::Result<KeySchemaElement> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().context("key schema")
+}
+
+fn attr(name: &str) -> anyhow::Result<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .context("attribute definition")
+}
+
+/// Creates the accounts table unless it exists.
+pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Result<()> {
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(USERNAME_INDEX)
+        .key_schema(key("gsi1pk", KeyType::Hash)?)
+        .key_schema(key("gsi1sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .context("index")?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("gsi1pk")?)
+        .attribute_definitions(attr("gsi1sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("creating table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
+    }
+}

@@ -1,0 +1,9 @@
+//! Implementations of the ports: AWS (DynamoDB, SES) for the cloud, memory and outbox for the
+//! local server and tests. The store contract suite (`tests/store_contract.rs`) runs against both
+//! account stores.
+
+pub mod aws;
+pub mod dynamodb;
+pub mod memory;
+pub mod outbox;
+pub mod ses;

@@ -1,0 +1,41 @@
+//! Cold-start configuration of the Lambda functions, read once from the environment. A missing or
+//! bad setting stops the function at init with a message naming it (never a secret's value).
+
+use crate::adapters::{dynamodb::DynamoAccounts, ses::SesMailer};
+use crate::handlers::Context;
+use crate::ports::{Mailer, SystemClock};
+use crate::security::jwt::{TokenSigner, TokenVerifier};
+use crate::security::otp::OtpKey;
+use crate::settings::Settings;
+use anyhow::Context as _;
+use std::sync::Arc;
+
+fn required(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).with_context(|| format!("{name} is not set"))
+}
+
+/// Store (`TABLE_NAME`), clock and settings for a function running on AWS.
+pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
+    let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
+    Ok(Context { store: Arc::new(store), clock: Arc::new(SystemClock), settings: Arc::new(Settings::from_env()) })
+}
+
+/// SES, sending as `MAIL_FROM`.
+pub fn mailer(aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(Arc::new(SesMailer::new(aws, required("MAIL_FROM")?)))
+}
+
+/// The signup-code key, `OTP_SECRET` (at least 32 bytes).
+pub fn otp_key() -> anyhow::Result<OtpKey> {
+    OtpKey::new(required("OTP_SECRET")?.as_bytes())
+}
+
+/// The JWT signer, from `JWT_PRIVATE_KEY` and `JWT_PUBLIC_KEY` (Ed25519 PEMs).
+pub fn signer(ctx: &Context) -> anyhow::Result<TokenSigner> {
+    TokenSigner::from_pems(&required("JWT_PRIVATE_KEY")?, &required("JWT_PUBLIC_KEY")?, ctx.settings.token_scope.clone())
+}
+
+/// The JWT verifier, from `JWT_PUBLIC_KEY` only.
+pub fn verifier(ctx: &Context) -> anyhow::Result<TokenVerifier> {
+    TokenVerifier::from_public_pem(&required("JWT_PUBLIC_KEY")?, &ctx.settings.token_scope)
+}

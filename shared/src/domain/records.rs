@@ -1,0 +1,117 @@
+//! What the account store keeps. Plain data; the rules that change them live in `services/`.
+//! Every record that can be raced on carries a `version` that stores check on write.
+
+use super::{Email, SessionId, SignupId, UserId, Username};
+use time::OffsetDateTime;
+
+/// SHA-256 of a secret (refresh token, reset secret). Only the hash is ever stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
+            let pair = std::str::from_utf8(chunk).ok()?;
+            out[i] = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+/// An active account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Email,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub bio: String,
+    /// Storage key of the avatar image, set by the uploads feature.
+    pub avatar_key: Option<String>,
+    pub created_at: OffsetDateTime,
+    /// Bumped by logout-all, password reset and change: tokens of an older epoch are dead.
+    pub session_epoch: u64,
+    pub version: u64,
+}
+
+/// A signup waiting for its emailed code. One record per signup, so a second signup for the
+/// same email never touches the first one's code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSignup {
+    pub id: SignupId,
+    pub username: Username,
+    pub email: Email,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub bio: String,
+    /// The email belonged to an active account when this signup was made: its owner was sent a
+    /// notice instead of a code, and no code can verify this signup.
+    pub email_taken: bool,
+    /// Keyed hash of the current code (see `security::otp`).
+    pub code_hash: [u8; 32],
+    /// Which code this is: a new one is derived only after the previous one expired.
+    pub code_round: u32,
+    pub code_expires_at: OffsetDateTime,
+    pub failed_attempts: u32,
+    pub resends: u32,
+    pub last_sent_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    /// The whole pending record dies 24 h after signup.
+    pub expires_at: OffsetDateTime,
+    pub version: u64,
+}
+
+/// One login and the refresh-token chain rotating from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub epoch: u64,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+/// A refresh token, stored by the hash of its secret. A retired one presented again means the
+/// chain leaked: the whole session is revoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshRecord {
+    pub hash: TokenHash,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub active: bool,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The newest password-reset link of a user; a new one replaces it, using it deletes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResetTicket {
+    pub user_id: UserId,
+    pub secret_hash: TokenHash,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Consecutive failed logins for one account (or one unknown login name).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LoginFailures {
+    pub count: u32,
+    pub last_failure_at: Option<OffsetDateTime>,
+}

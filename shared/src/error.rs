@@ -1,0 +1,105 @@
+//! The errors a caller of a service can branch on, plus one opaque `Unexpected`. They become
+//! `application/problem+json` in exactly one place: `http::problem`.
+
+use crate::domain::Invalid;
+use crate::ports::{CreateUserError, StoreError, UpdateUserError};
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound(&'static str),
+    #[error("route not found")]
+    NoRoute,
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error("invalid code")]
+    InvalidCode { attempts_left: u32 },
+    #[error("code expired")]
+    CodeExpired,
+    #[error("too many attempts")]
+    TooManyAttempts,
+    #[error("rate limited")]
+    RateLimited { retry_after: u64, code: &'static str },
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("password mismatch")]
+    PasswordMismatch,
+    /// The resource changed between read and write; the client may retry.
+    #[error("conflict")]
+    Conflict,
+    /// A business rule refused the request (422), e.g. `self_block`.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error("email could not be sent")]
+    MailUnavailable,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A single-field validation error.
+    pub fn field(field: &str, invalid: Invalid) -> Self {
+        Self::Validation(vec![FieldError::new(field, invalid.0)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Unexpected(anyhow::anyhow!("unresolved write conflict")),
+            StoreError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+impl From<CreateUserError> for Error {
+    fn from(e: CreateUserError) -> Self {
+        match e {
+            CreateUserError::UsernameTaken => Self::UsernameTaken,
+            CreateUserError::EmailTaken => Self::EmailTaken,
+            CreateUserError::Conflict => Self::Unexpected(anyhow::anyhow!("signup raced")),
+            CreateUserError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+impl From<UpdateUserError> for Error {
+    fn from(e: UpdateUserError) -> Self {
+        match e {
+            UpdateUserError::UsernameTaken => Self::UsernameTaken,
+            UpdateUserError::Conflict => Self::Conflict,
+            UpdateUserError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

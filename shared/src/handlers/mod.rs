@@ -1,0 +1,38 @@
+//! One module per Lambda function: parse the request, call a service, map the result. The local
+//! server and the function binaries run these very handlers.
+
+mod dto;
+pub mod profile;
+pub mod reset;
+pub mod routes;
+pub mod signup;
+pub mod token;
+pub mod verify_otp;
+mod views;
+
+use crate::error::Error;
+use crate::http::{Body, Request, Response, problem::problem};
+use crate::ports::{AccountStore, Clock};
+use crate::settings::Settings;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What every function shares: the account store, the clock and the settings.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<dyn AccountStore>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+/// A Lambda function's request handler. It always answers: errors become problem responses
+/// (an `Err` out of a Lambda would surface as a bare 5xx from API Gateway).
+#[async_trait]
+pub trait Function: Send + Sync {
+    async fn handle(&self, req: Request) -> Response<Body>;
+}
+
+/// Turns a handler result into a response, errors included.
+pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Response<Body> {
+    result.unwrap_or_else(|e| problem(&e))
+}

@@ -1,0 +1,82 @@
+//! Which function serves which route. `template.yaml`, the function binaries and the local server
+//! all agree with this table (checked by `tests/routes_agree.rs`).
+
+/// `(function, route key)` for every HTTP route that exists today.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("signup", "POST /auth/signup"),
+    ("verify-otp", "POST /auth/signup/verify"),
+    ("verify-otp", "POST /auth/signup/resend"),
+    ("token", "POST /auth/token"),
+    ("token", "POST /auth/token/refresh"),
+    ("token", "POST /auth/logout"),
+    ("token", "POST /auth/logout-all"),
+    ("reset", "POST /auth/password/forgot"),
+    ("reset", "POST /auth/password/reset"),
+    ("reset", "POST /auth/password/change"),
+    ("profile", "GET /me"),
+    ("profile", "PATCH /me"),
+    ("profile", "GET /me/blocks"),
+    ("profile", "GET /users"),
+    ("profile", "GET /users/{username}"),
+    ("profile", "POST /users/{username}/block"),
+    ("profile", "DELETE /users/{username}/block"),
+];
+
+/// The function that serves a route key.
+pub fn function_of(route_key: &str) -> Option<&'static str> {
+    ROUTES.iter().find(|(_, key)| *key == route_key).map(|(f, _)| *f)
+}
+
+/// Matches a method and concrete path against the table: the route key and its path parameters.
+pub fn match_route(method: &str, path: &str) -> Option<(&'static str, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ROUTES.iter().find_map(|(_, key)| {
+        let (m, template) = key.split_once(' ')?;
+        if !m.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        let parts: Vec<&str> = template.split('/').collect();
+        if parts.len() != segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (t, s) in parts.iter().zip(&segments) {
+            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                if s.is_empty() {
+                    return None;
+                }
+                params.push((name.to_owned(), (*s).to_owned()));
+            } else if t != s {
+                return None;
+            }
+        }
+        Some((*key, params))
+    })
+}
+
+/// Whether any route has this path with another method (for 405 answers).
+pub fn path_exists(path: &str) -> bool {
+    ["GET", "POST", "PATCH", "DELETE", "PUT"].iter().any(|m| match_route(m, path).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concrete_paths_match_their_templates() {
+        let (key, params) = match_route("POST", "/users/alice/block").unwrap();
+        assert_eq!(key, "POST /users/{username}/block");
+        assert_eq!(params, vec![("username".to_owned(), "alice".to_owned())]);
+        assert_eq!(match_route("GET", "/me").unwrap().0, "GET /me");
+        assert_eq!(match_route("GET", "/me/blocks").unwrap().0, "GET /me/blocks");
+        assert!(match_route("GET", "/users/").is_some_and(|(k, _)| k == "GET /users"));
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_do_not_match() {
+        assert!(match_route("GET", "/auth/token").is_none());
+        assert!(match_route("GET", "/nope").is_none());
+        assert!(path_exists("/auth/token"));
+    }
+}

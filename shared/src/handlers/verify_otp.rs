@@ -1,0 +1,54 @@
+//! The `verify-otp` function: POST /auth/signup/verify and POST /auth/signup/resend.
+
+use super::{Context, Function, dto, respond, views::{MeView, TokensView}};
+use crate::domain::{OtpCode, SignupId, time::rfc3339};
+use crate::error::{Error, Result};
+use crate::http::{Body, Request, Response, request, response};
+use crate::ports::Mailer;
+use crate::security::{jwt::TokenSigner, otp::OtpKey};
+use crate::services::{sessions::SessionService, signup::SignupService};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub struct VerifyOtp {
+    ctx: Context,
+    signups: SignupService,
+    sessions: SessionService,
+}
+
+impl VerifyOtp {
+    pub fn new(ctx: Context, mailer: Arc<dyn Mailer>, otp: OtpKey, signer: TokenSigner) -> Self {
+        let signups = SignupService::new(ctx.store.clone(), mailer, otp, ctx.settings.clone());
+        let sessions = SessionService::new(ctx.store.clone(), signer);
+        Self { ctx, signups, sessions }
+    }
+
+    async fn verify(&self, req: &Request) -> Result<Response<Body>> {
+        let body: dto::VerifyBody = request::json_body(req)?;
+        let id = SignupId::parse(&body.signup_id).map_err(|e| Error::field("signup_id", e))?;
+        let code = OtpCode::parse(&body.code).map_err(|e| Error::field("code", e))?;
+        let now = self.ctx.clock.now();
+        let user = self.signups.verify(&id, &code, now).await?;
+        let tokens = self.sessions.open(&user, now).await?;
+        let me = MeView::new(&user, self.ctx.settings.role_of(&user.username));
+        Ok(response::json(201, &serde_json::json!({ "user": me, "tokens": TokensView::from(tokens) })))
+    }
+
+    async fn resend(&self, req: &Request) -> Result<Response<Body>> {
+        let body: dto::ResendBody = request::json_body(req)?;
+        let id = SignupId::parse(&body.signup_id).map_err(|e| Error::field("signup_id", e))?;
+        let expires_at = self.signups.resend(&id, self.ctx.clock.now()).await?;
+        Ok(response::json(202, &serde_json::json!({ "expires_at": rfc3339(expires_at) })))
+    }
+}
+
+#[async_trait]
+impl Function for VerifyOtp {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        respond(match request::route_key(&req) {
+            Some("POST /auth/signup/verify") => self.verify(&req).await,
+            Some("POST /auth/signup/resend") => self.resend(&req).await,
+            _ => Err(Error::NoRoute),
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every handler: reading requests, writing responses, and the single
+//! place where an error becomes `application/problem+json`.
+
+pub mod problem;
+pub mod request;
+pub mod response;
+
+pub use lambda_http::{Body, Request, Response};

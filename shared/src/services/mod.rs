@@ -1,0 +1,12 @@
+//! Use cases, one module per family. Rules live here, written once, over the ports; handlers only
+//! parse and map.
+
+pub mod auth;
+mod mails;
+pub mod password;
+pub mod profile;
+pub mod sessions;
+pub mod signup;
+
+/// How often a version-checked write is retried after losing a race before giving up.
+pub(crate) const CONFLICT_RETRIES: usize = 4;

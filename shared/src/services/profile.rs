@@ -1,0 +1,133 @@
+//! Profiles and people: the caller's own profile, public profiles, prefix search and blocks.
+
+use crate::domain::{Bio, PersonName, User, UserId, Username};
+use crate::error::{Error, FieldError, Result};
+use crate::ports::{AccountStore, Page};
+use crate::settings::Settings;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+pub const SEARCH_DEFAULT_LIMIT: usize = 10;
+pub const LIST_MAX_LIMIT: usize = 100;
+pub const BLOCKS_DEFAULT_LIMIT: usize = 20;
+
+/// PATCH /me: `None` leaves a field alone; `Some("")` clears a text field.
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    /// `Some(None)` clears the avatar; `Some(Some(id))` sets it from an upload.
+    pub avatar_upload_id: Option<Option<String>>,
+}
+
+pub struct ProfileService {
+    store: Arc<dyn AccountStore>,
+    settings: Arc<Settings>,
+}
+
+impl ProfileService {
+    pub fn new(store: Arc<dyn AccountStore>, settings: Arc<Settings>) -> Self {
+        Self { store, settings }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// PATCH /me. Keeping one's own username is not an error; taking a listed admin name is.
+    pub async fn update(&self, me: &User, patch: ProfilePatch) -> Result<User> {
+        let mut errors = Vec::new();
+        let mut next = me.clone();
+        if let Some(raw) = &patch.username {
+            match Username::parse(raw) {
+                Ok(u) if u != me.username && self.settings.admins.contains(&u) => {
+                    return Err(Error::UsernameTaken);
+                }
+                Ok(u) => next.username = u,
+                Err(e) => errors.push(FieldError::new("username", e.0)),
+            }
+        }
+        let mut text = |field: &str, raw: &Option<String>, max_ok: fn(&str) -> std::result::Result<String, crate::domain::Invalid>, slot: &mut String| {
+            if let Some(raw) = raw {
+                match max_ok(raw) {
+                    Ok(v) => *slot = v,
+                    Err(e) => errors.push(FieldError::new(field, e.0)),
+                }
+            }
+        };
+        text("first_name", &patch.first_name, |r| PersonName::parse(r).map(|v| v.as_str().to_owned()), &mut next.first_name);
+        text("last_name", &patch.last_name, |r| PersonName::parse(r).map(|v| v.as_str().to_owned()), &mut next.last_name);
+        text("bio", &patch.bio, |r| Bio::parse(r).map(|v| v.as_str().to_owned()), &mut next.bio);
+        match &patch.avatar_upload_id {
+            None => {}
+            Some(None) => next.avatar_key = None,
+            Some(Some(_)) => errors.push(FieldError::new(
+                "avatar_upload_id",
+                "avatar uploads are not available yet; send null to clear the avatar",
+            )),
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        if next == *me {
+            return Ok(next);
+        }
+        let previous = (next.username != me.username).then_some(&me.username);
+        self.store.update_user(&next, previous).await?;
+        if previous.is_some() {
+            tracing::info!(user_id = %me.id, "username changed");
+        }
+        next.version += 1;
+        Ok(next)
+    }
+
+    /// GET /users/{username}.
+    pub async fn public(&self, username: &str) -> Result<User> {
+        let username = Username::parse(username).map_err(|_| Error::NotFound("user"))?;
+        self.store.user_by_username(&username).await?.ok_or(Error::NotFound("user"))
+    }
+
+    /// GET /users?q=: case-insensitive username prefix, a leading `@` ignored, caller excluded.
+    pub async fn search(&self, me: &User, q: &str, limit: usize) -> Result<Vec<User>> {
+        let prefix = q.trim().trim_start_matches('@').to_ascii_lowercase();
+        let valid = !prefix.is_empty()
+            && prefix.len() <= Username::MAX
+            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        if !valid {
+            return Err(Error::Validation(vec![FieldError::new("q", "must be 1 to 30 username characters")]));
+        }
+        let mut found = self.store.search_users(&prefix, limit + 1).await?;
+        found.retain(|u| u.id != me.id);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// POST /users/{username}/block. Blocking twice is fine.
+    pub async fn block(&self, me: &User, username: &str, now: OffsetDateTime) -> Result<()> {
+        let other = self.public(username).await?;
+        if other.id == me.id {
+            return Err(Error::Refused("self_block"));
+        }
+        self.store.block(&me.id, &other.id, now).await?;
+        tracing::info!(user_id = %me.id, blocked = %other.id, "blocked");
+        Ok(())
+    }
+
+    /// DELETE /users/{username}/block. Unblocking someone not blocked is fine.
+    pub async fn unblock(&self, me: &User, username: &str) -> Result<()> {
+        let other = self.public(username).await?;
+        self.store.unblock(&me.id, &other.id).await?;
+        Ok(())
+    }
+
+    /// GET /me/blocks, oldest block first.
+    pub async fn blocks(&self, me: &User, limit: usize, cursor: Option<&str>) -> Result<Page<User>> {
+        let page = self.store.blocked_by(&me.id, limit, cursor).await?;
+        let mut users = self.store.users(&page.items).await?;
+        let order = |id: &UserId| page.items.iter().position(|x| x == id);
+        users.sort_by_key(|u| order(&u.id));
+        Ok(Page { items: users, next_cursor: page.next_cursor })
+    }
+}

@@ -1,0 +1,192 @@
+//! Sessions: login with lockout, rotating refresh tokens with reuse detection, logout and
+//! logout-all. A refresh token presented twice means it leaked: the whole session dies.
+
+use super::CONFLICT_RETRIES;
+use crate::domain::{
+    Email, LoginFailures, Password, RefreshRecord, Session, SessionId, User, Username,
+};
+use crate::error::{Error, Result};
+use crate::ports::{AccountStore, StoreError, UpdateUserError};
+use crate::security::{jwt::TokenSigner, passwords, secrets};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+pub const REFRESH_TTL: Duration = Duration::days(30);
+/// Consecutive failures after which an account is locked for a growing delay.
+pub const FAILURES_BEFORE_LOCK: u32 = 5;
+const FIRST_LOCK: Duration = Duration::seconds(30);
+const LONGEST_LOCK: Duration = Duration::hours(1);
+
+/// The pair handed to a client.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+/// How long an account with `failures` consecutive failures stays locked after the last one:
+/// 30 s at the 5th, doubling with each further failure, at most an hour.
+pub fn lock_duration(failures: u32) -> Option<Duration> {
+    if failures < FAILURES_BEFORE_LOCK {
+        return None;
+    }
+    let doublings = (failures - FAILURES_BEFORE_LOCK).min(16);
+    Some((FIRST_LOCK * (1i32 << doublings)).min(LONGEST_LOCK))
+}
+
+fn locked_until(f: &LoginFailures) -> Option<OffsetDateTime> {
+    Some(f.last_failure_at? + lock_duration(f.count)?)
+}
+
+pub struct SessionService {
+    store: Arc<dyn AccountStore>,
+    signer: TokenSigner,
+}
+
+impl SessionService {
+    pub fn new(store: Arc<dyn AccountStore>, signer: TokenSigner) -> Self {
+        Self { store, signer }
+    }
+
+    /// POST /auth/token. Unknown login and wrong password look the same, in body and in time.
+    pub async fn login(&self, login: &str, password: &Password, now: OffsetDateTime) -> Result<Tokens> {
+        let user = self.find_login(login).await?;
+        // Unknown logins are throttled too, under their own name, so a lock reveals nothing.
+        let throttle_key = match &user {
+            Some(u) => format!("user:{}", u.id),
+            None => format!("login:{}", login.trim().to_lowercase()),
+        };
+        let failures = self.store.login_failures(&throttle_key).await?;
+        if let Some(until) = locked_until(&failures).filter(|until| now < *until) {
+            return Err(Error::RateLimited {
+                retry_after: crate::domain::time::seconds_until(now, until),
+                code: "too_many_attempts",
+            });
+        }
+        let ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let Some(user) = user.filter(|_| ok) else {
+            self.store.record_login_failure(&throttle_key, now).await?;
+            tracing::info!("login refused");
+            return Err(Error::InvalidCredentials);
+        };
+        if failures.count > 0 {
+            self.store.clear_login_failures(&throttle_key).await?;
+        }
+        tracing::info!(user_id = %user.id, "login");
+        self.open(&user, now).await
+    }
+
+    async fn find_login(&self, login: &str) -> Result<Option<User>> {
+        if login.contains('@') {
+            match Email::parse(login) {
+                Ok(email) => Ok(self.store.user_by_email(&email).await?),
+                Err(_) => Ok(None),
+            }
+        } else {
+            match Username::parse(login) {
+                Ok(username) => Ok(self.store.user_by_username(&username).await?),
+                Err(_) => Ok(None),
+            }
+        }
+    }
+
+    /// Starts a session for `user` (after login or verification) and issues its first pair.
+    pub async fn open(&self, user: &User, now: OffsetDateTime) -> Result<Tokens> {
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            epoch: user.session_epoch,
+            created_at: now,
+            expires_at: now + REFRESH_TTL,
+            revoked: false,
+        };
+        let (refresh_token, hash) = secrets::new_refresh_token();
+        let record = RefreshRecord {
+            hash,
+            session_id: session.id,
+            user_id: user.id,
+            active: true,
+            expires_at: session.expires_at,
+        };
+        self.store.create_session(&session, &record).await?;
+        self.pair(user, &session, refresh_token, now)
+    }
+
+    fn pair(&self, user: &User, session: &Session, refresh_token: String, now: OffsetDateTime) -> Result<Tokens> {
+        let (access_token, expires_in) =
+            self.signer.access_token(&user.id, &session.id, user.session_epoch, now)?;
+        Ok(Tokens { access_token, refresh_token, expires_in })
+    }
+
+    /// POST /auth/token/refresh: retires the presented token and returns a new pair.
+    pub async fn refresh(&self, presented: &str, now: OffsetDateTime) -> Result<Tokens> {
+        let hash = secrets::refresh_token_hash(presented).ok_or(Error::Unauthorized)?;
+        let record = self.store.refresh_token(&hash).await?.ok_or(Error::Unauthorized)?;
+        if !record.active {
+            self.store.revoke_session(&record.session_id).await?;
+            tracing::warn!(session_id = %record.session_id, "retired refresh token reused: session revoked");
+            return Err(Error::Unauthorized);
+        }
+        let session = self.store.session(&record.session_id).await?.ok_or(Error::Unauthorized)?;
+        let user = self.store.user(&record.user_id).await?.ok_or(Error::Unauthorized)?;
+        if session.revoked || now >= session.expires_at || now >= record.expires_at || session.epoch != user.session_epoch {
+            return Err(Error::Unauthorized);
+        }
+        let (refresh_token, new_hash) = secrets::new_refresh_token();
+        let next = RefreshRecord { hash: new_hash, active: true, ..record };
+        match self.store.rotate_refresh_token(&hash, &next).await {
+            Ok(()) => self.pair(&user, &session, refresh_token, now),
+            // Someone rotated this token at the same moment: one of the two is a thief.
+            Err(StoreError::Conflict) => {
+                self.store.revoke_session(&session.id).await?;
+                tracing::warn!(session_id = %session.id, "concurrent refresh: session revoked");
+                Err(Error::Unauthorized)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// POST /auth/logout: ends the session of this refresh token. Unknown tokens are fine.
+    pub async fn logout(&self, presented: &str) -> Result<()> {
+        let Some(hash) = secrets::refresh_token_hash(presented) else { return Ok(()) };
+        if let Some(record) = self.store.refresh_token(&hash).await? {
+            self.store.revoke_session(&record.session_id).await?;
+            tracing::info!(session_id = %record.session_id, "logout");
+        }
+        Ok(())
+    }
+}
+
+/// POST /auth/logout-all (and what password reset and change do): every token of the user dies.
+pub async fn end_all_sessions(store: &dyn AccountStore, user: &User) -> Result<()> {
+    let mut user = user.clone();
+    for _ in 0..CONFLICT_RETRIES {
+        user.session_epoch += 1;
+        match store.update_user(&user, None).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "all sessions ended");
+                return Ok(());
+            }
+            Err(UpdateUserError::Conflict) => {
+                user = store.user(&user.id).await?.ok_or(Error::Unauthorized)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Unexpected(anyhow::anyhow!("logout-all kept conflicting")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_starts_at_the_fifth_failure_and_doubles_up_to_an_hour() {
+        assert_eq!(lock_duration(4), None);
+        assert_eq!(lock_duration(5), Some(Duration::seconds(30)));
+        assert_eq!(lock_duration(6), Some(Duration::seconds(60)));
+        assert_eq!(lock_duration(9), Some(Duration::seconds(480)));
+        assert_eq!(lock_duration(40), Some(Duration::hours(1)));
+    }
+}

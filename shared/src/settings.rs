@@ -1,0 +1,53 @@
+//! Deployment settings every function reads once at cold start.
+
+use crate::domain::{Role, Username};
+use crate::security::jwt::TokenScope;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ADMIN_USERNAMES`, comma-separated: these accounts get the `admin` role.
+    pub admins: HashSet<Username>,
+    /// Where the web app lives: reset links point at `{app_url}/reset-password?token=...`.
+    pub app_url: String,
+    pub token_scope: TokenScope,
+}
+
+impl Settings {
+    /// Reads `ADMIN_USERNAMES`, `APP_URL`, `JWT_ISSUER` and `JWT_AUDIENCE`, with local defaults.
+    pub fn from_env() -> Self {
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        Self::new(
+            &var("ADMIN_USERNAMES", ""),
+            &var("APP_URL", "http://127.0.0.1:3000"),
+            TokenScope { issuer: var("JWT_ISSUER", "chatman"), audience: var("JWT_AUDIENCE", "chatman-api") },
+        )
+    }
+
+    pub fn new(admin_usernames: &str, app_url: &str, token_scope: TokenScope) -> Self {
+        let admins = admin_usernames
+            .split(',')
+            .filter_map(|name| Username::parse(name).ok())
+            .collect();
+        Self { admins, app_url: app_url.trim_end_matches('/').to_owned(), token_scope }
+    }
+
+    pub fn role_of(&self, username: &Username) -> Role {
+        if self.admins.contains(username) { Role::Admin } else { Role::User }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_usernames_are_admins_whatever_the_case_or_spacing() {
+        let scope = TokenScope { issuer: "i".into(), audience: "a".into() };
+        let s = Settings::new(" Root , ops ,", "http://x/", scope);
+        assert_eq!(s.role_of(&Username::parse("root").unwrap()), Role::Admin);
+        assert_eq!(s.role_of(&Username::parse("ops").unwrap()), Role::Admin);
+        assert_eq!(s.role_of(&Username::parse("alice").unwrap()), Role::User);
+        assert_eq!(s.app_url, "http://x");
+    }
+}
