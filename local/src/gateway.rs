@@ -1,7 +1,7 @@
 //! The HTTP side of API Gateway: route matching, payload 2.0 events, the function call, and the
 //! local-only routes under `/_local/`.
 
-use crate::event::{Incoming, to_event, to_request};
+use chatman::http::apigw::{Incoming, percent_decode, to_event, to_request};
 use chatman::adapters::outbox::Outbox;
 use chatman::domain::time::rfc3339;
 use chatman::error::Error;
@@ -90,7 +90,7 @@ impl Gateway {
                     .split('&')
                     .filter_map(|p| p.split_once('='))
                     .find(|(k, _)| *k == "to")
-                    .map(|(_, v)| crate::event::percent_decode(v, true));
+                    .map(|(_, v)| percent_decode(v, true));
                 let items: Vec<_> = outbox
                     .to(to.as_deref())
                     .into_iter()

@@ -4,7 +4,6 @@
 //! The WebSocket API and upload storage slot in beside `gateway` as their own listeners.
 
 pub mod config;
-pub mod event;
 pub mod gateway;
 pub mod server;
 

@@ -1,5 +1,6 @@
 //! HTTP requests as API Gateway HTTP API (payload format 2.0) events, built as JSON and read by
-//! `lambda_http` exactly as in Lambda, so handlers cannot tell the local server from AWS.
+//! `lambda_http` exactly as in Lambda, so handlers cannot tell the local server (or a test) from
+//! AWS. Used by the local server, the handler tests and the benchmarks; never on a Lambda path.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use lambda_http::request::LambdaRequest;
