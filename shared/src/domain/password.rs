@@ -16,14 +16,22 @@ impl Password {
     /// Checks a new password. `username` and `email` are the account's own: a password equal to
     /// either is refused, whatever the case.
     pub fn new_for(raw: &str, username: &Username, email: &Email) -> Result<Self, Invalid> {
+        let password = Self::new(raw)?;
+        let lower = raw.to_lowercase();
+        if lower == username.as_str() || lower == email.as_str() {
+            return Err(Invalid::new("must not be your username or email"));
+        }
+        Ok(password)
+    }
+
+    /// Checks the length and common-password rules only (when the account's names are unknown
+    /// or themselves invalid).
+    pub fn new(raw: &str) -> Result<Self, Invalid> {
         let len = raw.chars().count();
         if !(Self::MIN..=Self::MAX).contains(&len) {
             return Err(Invalid::new("must be 8 to 128 characters"));
         }
         let lower = raw.to_lowercase();
-        if lower == username.as_str() || lower == email.as_str() {
-            return Err(Invalid::new("must not be your username or email"));
-        }
         if COMMON.lines().any(|common| common == lower) {
             return Err(Invalid::new("is too common; choose another"));
         }

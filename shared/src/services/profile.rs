@@ -124,6 +124,9 @@ impl ProfileService {
 
     /// GET /me/blocks, oldest block first.
     pub async fn blocks(&self, me: &User, limit: usize, cursor: Option<&str>) -> Result<Page<User>> {
+        if cursor.is_some_and(|c| UserId::parse(c).is_err()) {
+            return Err(Error::Validation(vec![FieldError::new("cursor", "is not a cursor from a previous page")]));
+        }
         let page = self.store.blocked_by(&me.id, limit, cursor).await?;
         let mut users = self.store.users(&page.items).await?;
         let order = |id: &UserId| page.items.iter().position(|x| x == id);

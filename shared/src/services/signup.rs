@@ -75,7 +75,7 @@ fn validate(form: &SignupForm) -> Result<ValidForm> {
     check("bio", bio.as_ref().map(|_| ()).map_err(Clone::clone));
     let password = match (&username, &email) {
         (Ok(u), Ok(e)) => Password::new_for(&form.password, u, e),
-        _ => Password::presented(&form.password),
+        _ => Password::new(&form.password),
     };
     check("password", password.as_ref().map(|_| ()).map_err(Clone::clone));
     match (username, email, password, first_name, last_name, bio) {

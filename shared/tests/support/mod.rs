@@ -1,0 +1,225 @@
+//! The test harness: a whole accounts deployment in process (memory store or DynamoDB Local,
+//! outbox mailer, manual clock, ephemeral keys), driven through the very handlers the Lambda
+//! functions run, with API Gateway 2.0 events built like the gateway builds them.
+#![allow(dead_code)]
+
+use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
+use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::outbox::Outbox;
+use chatman::handlers::{
+    Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
+    verify_otp::VerifyOtp,
+};
+use chatman::http::apigw::{Incoming, to_event, to_request};
+use chatman::ports::{AccountStore, Clock, ManualClock, Mailer};
+use chatman::security::jwt::{TokenScope, TokenSigner};
+use chatman::security::otp::OtpKey;
+use chatman::settings::Settings;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The DynamoDB Local endpoint `scripts/test` started. Tests that need it fail loudly without
+/// it: a missing database must never pass as a skipped test.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("CHATMAN_TEST_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "CHATMAN_TEST_DYNAMODB is not set. These tests run against DynamoDB Local: \
+             use `scripts/test`, which starts it, or start one and set CHATMAN_TEST_DYNAMODB=http://127.0.0.1:PORT"
+        )
+    })
+}
+
+/// A fresh table in DynamoDB Local, so tests never see each other's data.
+pub async fn dynamo_store() -> Arc<DynamoAccounts> {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint()).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table).await.expect("create a table in DynamoDB Local");
+    Arc::new(DynamoAccounts::new(client, table))
+}
+
+pub fn start_time() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-22 10:00:00 UTC)
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: lambda_http::http::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field].as_str().unwrap_or_else(|| panic!("no string {field} in {}", self.body)).to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+/// A signed-up, verified, logged-in person.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub struct TestApp {
+    pub clock: Arc<ManualClock>,
+    pub outbox: Arc<Outbox>,
+    pub store: Arc<dyn AccountStore>,
+    pub signer: TokenSigner,
+    pub otp: OtpKey,
+    functions: HashMap<&'static str, Box<dyn Function>>,
+}
+
+pub fn scope() -> TokenScope {
+    TokenScope { issuer: "chatman-test".into(), audience: "chatman-api".into() }
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::build(Arc::new(MemoryAccounts::new()), "root")
+    }
+
+    pub fn with_store(store: Arc<dyn AccountStore>) -> Self {
+        Self::build(store, "root")
+    }
+
+    pub fn build(store: Arc<dyn AccountStore>, admins: &str) -> Self {
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let outbox = Arc::new(Outbox::new(false));
+        let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
+        let ctx = Context { store: store.clone(), clock: clock.clone() as Arc<dyn Clock>, settings };
+        let mailer: Arc<dyn Mailer> = outbox.clone();
+        let signer = TokenSigner::ephemeral(scope());
+        let otp = OtpKey::generate();
+        let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
+            ("signup", Box::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone())) as Box<dyn Function>),
+            ("verify-otp", Box::new(VerifyOtp::new(ctx.clone(), mailer.clone(), otp.clone(), signer.clone()))),
+            ("token", Box::new(Token::new(ctx.clone(), signer.clone()))),
+            ("reset", Box::new(Reset::new(ctx.clone(), mailer.clone(), signer.verifier().clone()))),
+            ("profile", Box::new(Profile::new(ctx.clone(), signer.verifier().clone()))),
+        ]);
+        Self { clock, outbox, store, signer, otp, functions }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Sends raw bytes with the given headers through the route's function.
+    pub async fn raw(&self, method: &str, path_and_query: &str, headers: Vec<(&str, &str)>, body: &[u8]) -> Reply {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (route_key, path_params) = routes::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
+        let function = routes::function_of(route_key).expect("route has a function");
+        let mut all_headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_lowercase(), v.to_string())).collect();
+        all_headers.push(("host".into(), "api.test".into()));
+        let event = to_event(&Incoming {
+            method,
+            path,
+            raw_query: query,
+            headers: all_headers,
+            body,
+            route_key,
+            path_params,
+            source_ip: "203.0.113.7".into(),
+            host: "api.test".into(),
+        });
+        let request = to_request(event).expect("a valid event");
+        let response = self.functions[function].handle(request).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes: &[u8] = response.body().as_ref();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON response") };
+        if status >= 400 {
+            assert_eq!(
+                headers.get("content-type").and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "errors are problem+json"
+            );
+            assert_eq!(body["status"], json!(status), "problem status matches");
+        }
+        Reply { status, body, headers }
+    }
+
+    /// Sends JSON (or nothing) with an optional bearer token.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Reply {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![];
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        let bytes = match &body {
+            Some(v) => {
+                headers.push(("content-type", "application/json"));
+                serde_json::to_vec(v).expect("serialize")
+            }
+            None => vec![],
+        };
+        self.raw(method, path, headers, &bytes).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(body), None).await
+    }
+
+    pub async fn start_signup(&self, username: &str, email: &str) -> Reply {
+        self.post("/auth/signup", json!({"username": username, "email": email, "password": PASSWORD})).await
+    }
+
+    /// Mails sent to `email`, newest first.
+    pub fn mails(&self, email: &str) -> Vec<chatman::adapters::outbox::SentMail> {
+        self.outbox.to(Some(email))
+    }
+
+    /// The code in the newest mail to `email`.
+    pub fn last_code(&self, email: &str) -> String {
+        let mail = self.mails(email).into_iter().next().expect("a mail was sent");
+        mail.mail.subject.split_whitespace().next().expect("code in subject").to_owned()
+    }
+
+    /// The reset token in the newest mail to `email`.
+    pub fn last_reset_token(&self, email: &str) -> String {
+        let text = self.mails(email).into_iter().next().expect("a reset mail").mail.text;
+        let at = text.find("token=").expect("a reset link") + "token=".len();
+        text[at..].split_whitespace().next().expect("token").to_owned()
+    }
+
+    /// Signs up, verifies and returns the logged-in account.
+    pub async fn register(&self, username: &str) -> Account {
+        let email = format!("{username}@example.com");
+        let started = self.start_signup(username, &email).await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        let code = self.last_code(&email);
+        let verified = self.post("/auth/signup/verify", json!({"signup_id": started.str("signup_id"), "code": code})).await;
+        assert_eq!(verified.status, 201, "{:?}", verified.body);
+        Account {
+            id: verified.body["user"]["id"].as_str().expect("id").to_owned(),
+            username: username.to_owned(),
+            email,
+            password: PASSWORD.to_owned(),
+            access: verified.body["tokens"]["access_token"].as_str().expect("access").to_owned(),
+            refresh: verified.body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Reply {
+        self.post("/auth/token", json!({"login": login, "password": password})).await
+    }
+}
