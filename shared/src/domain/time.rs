@@ -34,7 +34,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_millis() {
-        assert_eq!(rfc3339(from_millis(1_795_000_000_123)), "2026-11-18T06:26:40.123Z");
+        assert_eq!(rfc3339(from_millis(1_795_000_000_123)), "2026-11-18T11:06:40.123Z");
     }
 
     #[test]

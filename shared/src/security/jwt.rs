@@ -58,15 +58,16 @@ impl TokenVerifier {
         validation.set_issuer(&[&scope.issuer]);
         validation.set_audience(&[&scope.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        // Expiry is checked against the caller's clock in `verify`, so tests can move time.
+        validation.validate_exp = false;
         Self { key, validation }
     }
 
-    /// `None` for anything but a well-signed, unexpired access token of this deployment.
-    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+    /// `None` for anything but a well-signed access token of this deployment, unexpired at `now`.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Option<AccessClaims> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?;
         let claims = data.claims;
-        if claims.typ != ACCESS_TYPE {
+        if claims.typ != ACCESS_TYPE || now.unix_timestamp() >= claims.exp {
             return None;
         }
         Some(AccessClaims {
@@ -153,7 +154,7 @@ mod tests {
         let (u, s) = (UserId::new(), SessionId::new());
         let (token, ttl) = signer.access_token(&u, &s, 3, now()).unwrap();
         assert_eq!(ttl, 900);
-        let claims = signer.verifier().verify(&token).unwrap();
+        let claims = signer.verifier().verify(&token, now()).unwrap();
         assert_eq!(claims, AccessClaims { user_id: u, session_id: s, epoch: 3 });
     }
 
@@ -161,15 +162,16 @@ mod tests {
     fn a_token_signed_with_another_key_is_refused() {
         let (mine, theirs) = (TokenSigner::ephemeral(scope()), TokenSigner::ephemeral(scope()));
         let (token, _) = theirs.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
-        assert!(mine.verifier().verify(&token).is_none());
+        assert!(mine.verifier().verify(&token, now()).is_none());
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
-        let issued = now() - Duration::minutes(16);
+        let issued = now();
         let (token, _) = signer.access_token(&UserId::new(), &SessionId::new(), 0, issued).unwrap();
-        assert!(signer.verifier().verify(&token).is_none());
+        assert!(signer.verifier().verify(&token, issued + Duration::minutes(15) - Duration::seconds(1)).is_some());
+        assert!(signer.verifier().verify(&token, issued + Duration::minutes(15)).is_none());
     }
 
     #[test]
@@ -178,7 +180,7 @@ mod tests {
         let (token, _) = signer.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
         let payload = token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert!(signer.verifier().verify(&format!("{header}.{payload}.")).is_none());
+        assert!(signer.verifier().verify(&format!("{header}.{payload}."), now()).is_none());
     }
 
     #[test]
@@ -190,7 +192,7 @@ mod tests {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         claims["ep"] = serde_json::json!(99);
         parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
-        assert!(signer.verifier().verify(&parts.join(".")).is_none());
+        assert!(signer.verifier().verify(&parts.join("."), now()).is_none());
     }
 
     #[test]
@@ -198,14 +200,14 @@ mod tests {
         let signer = TokenSigner::ephemeral(scope());
         let other = TokenSigner { scope: TokenScope { issuer: "chatman-test".into(), audience: "elsewhere".into() }, ..signer.clone() };
         let (token, _) = other.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
-        assert!(signer.verifier().verify(&token).is_none());
+        assert!(signer.verifier().verify(&token, now()).is_none());
     }
 
     #[test]
     fn garbage_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
         for junk in ["", "abc", "a.b.c", "....", &"x".repeat(5000)] {
-            assert!(signer.verifier().verify(junk).is_none());
+            assert!(signer.verifier().verify(junk, now()).is_none());
         }
     }
 }

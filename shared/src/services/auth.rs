@@ -28,7 +28,7 @@ impl Authenticator {
 
     /// 401 for a missing, malformed, foreign, expired or revoked token.
     pub async fn principal(&self, bearer: Option<&str>, now: OffsetDateTime) -> Result<Principal> {
-        let claims = bearer.and_then(|t| self.verifier.verify(t)).ok_or(Error::Unauthorized)?;
+        let claims = bearer.and_then(|t| self.verifier.verify(t, now)).ok_or(Error::Unauthorized)?;
         let (user, session) = tokio::try_join!(
             self.store.user(&claims.user_id),
             self.store.session(&claims.session_id)
