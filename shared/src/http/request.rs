@@ -65,19 +65,14 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::InvalidJson("the body is empty".into()));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = parsed.map_err(|e| {
+    // Syntax first, so broken JSON is always `invalid_json`, whatever shape it started with.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::InvalidJson(without_position(&e.to_string())))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = without_position(&inner.to_string());
-        match inner.classify() {
-            serde_json::error::Category::Data => Error::Validation(vec![FieldError::new(field_of(&path, &message), message)]),
-            _ => Error::InvalidJson(message),
-        }
-    })?;
-    de.end().map_err(|e| Error::InvalidJson(without_position(&e.to_string())))?;
-    Ok(value)
+        let message = without_position(&e.into_inner().to_string());
+        Error::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+    })
 }
 
 fn without_position(message: &str) -> String {

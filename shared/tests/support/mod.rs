@@ -119,6 +119,10 @@ impl TestApp {
         Self { clock, outbox, store, signer, otp, functions }
     }
 
+    pub fn clock_now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
@@ -203,7 +207,11 @@ impl TestApp {
 
     /// Signs up, verifies and returns the logged-in account.
     pub async fn register(&self, username: &str) -> Account {
-        let email = format!("{username}@example.com");
+        self.register_with(username, &format!("{username}@example.com")).await
+    }
+
+    pub async fn register_with(&self, username: &str, email: &str) -> Account {
+        let email = email.to_owned();
         let started = self.start_signup(username, &email).await;
         assert_eq!(started.status, 202, "{:?}", started.body);
         let code = self.last_code(&email);
