@@ -2,7 +2,6 @@
 
 use time::{Duration, OffsetDateTime, format_description::FormatItem, macros::format_description};
 
-pub use time::{Duration as Span, OffsetDateTime as Instant};
 
 const RFC3339_MILLIS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");

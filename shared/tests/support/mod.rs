@@ -119,6 +119,11 @@ impl TestApp {
         Self { clock, outbox, store, signer, otp, functions }
     }
 
+    /// The handler of a function, by its name.
+    pub fn function(&self, name: &str) -> &dyn Function {
+        self.functions.get(name).unwrap_or_else(|| panic!("no function {name}")).as_ref()
+    }
+
     pub fn clock_now(&self) -> OffsetDateTime {
         self.clock.now()
     }
