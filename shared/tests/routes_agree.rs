@@ -1,0 +1,82 @@
+//! `template.yaml`, the function binaries and the route table of the handlers (which the local
+//! server serves) describe the same deployment.
+
+use chatman::handlers::routes::ROUTES;
+use std::collections::BTreeSet;
+
+fn repo_file(path: &str) -> String {
+    let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// `(function, "METHOD /path")` from the template: each `Binary:` starts a function, each
+/// `Path:` and the `Method:` after it make a route of that function.
+fn template_routes() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let (mut function, mut path) = (None::<String>, None::<String>);
+    for line in repo_file("template.yaml").lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("Binary:") {
+            function = Some(name.trim().to_owned());
+        } else if let Some(p) = line.strip_prefix("Path:") {
+            path = Some(p.trim().to_owned());
+        } else if let Some(m) = line.strip_prefix("Method:") {
+            let f = function.clone().expect("a Method: after a Binary:");
+            let p = path.take().expect("a Path: before each Method:");
+            routes.insert((f, format!("{} {p}", m.trim().to_uppercase())));
+        }
+    }
+    routes
+}
+
+fn table_routes() -> BTreeSet<(String, String)> {
+    ROUTES.iter().map(|(f, k)| (f.to_string(), k.to_string())).collect()
+}
+
+#[test]
+fn the_template_declares_exactly_the_routes_the_handlers_serve() {
+    assert_eq!(template_routes(), table_routes());
+}
+
+#[test]
+fn every_function_has_a_binary_and_every_binary_a_function() {
+    let dir = format!("{}/../functions/src/bin", env!("CARGO_MANIFEST_DIR"));
+    let binaries: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("functions/src/bin")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .collect();
+    let functions: BTreeSet<String> = ROUTES.iter().map(|(f, _)| f.to_string()).collect();
+    assert_eq!(binaries, functions);
+}
+
+#[test]
+fn the_template_table_matches_the_schema_the_adapter_creates() {
+    let template = repo_file("template.yaml");
+    for needle in [
+        "AttributeName: pk",
+        "AttributeName: sk",
+        "AttributeName: gsi1pk",
+        "AttributeName: gsi1sk",
+        &format!("IndexName: {}", chatman::adapters::dynamodb::schema::USERNAME_INDEX),
+        "AttributeName: ttl",
+        "PointInTimeRecoveryEnabled: true",
+    ] {
+        assert!(template.contains(needle), "template.yaml lacks `{needle}`");
+    }
+}
+
+#[test]
+fn only_the_signing_functions_get_the_private_key() {
+    let template = repo_file("template.yaml");
+    let mut holders = BTreeSet::new();
+    let mut function = None::<String>;
+    for line in template.lines() {
+        if let Some(name) = line.trim().strip_prefix("Binary:") {
+            function = Some(name.trim().to_owned());
+        }
+        if line.trim().starts_with("JWT_PRIVATE_KEY:") {
+            holders.insert(function.clone().expect("JWT_PRIVATE_KEY inside a function"));
+        }
+    }
+    assert_eq!(holders, BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()]));
+}
