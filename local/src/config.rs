@@ -4,7 +4,10 @@
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "chatman-local", about = "Run the whole Chatman API on this machine")]
+#[command(
+    name = "chatman-local",
+    about = "Run the whole Chatman API on this machine"
+)]
 pub struct LocalConfig {
     /// Address to listen on.
     #[arg(long, env = "CHATMAN_HOST", default_value = "127.0.0.1")]

@@ -1,11 +1,11 @@
 //! The HTTP side of API Gateway: route matching, payload 2.0 events, the function call, and the
 //! local-only routes under `/_local/`.
 
-use chatman::http::apigw::{Incoming, percent_decode, to_event, to_request};
 use chatman::adapters::outbox::Outbox;
 use chatman::domain::time::rfc3339;
 use chatman::error::Error;
 use chatman::handlers::{Function, routes};
+use chatman::http::apigw::{Incoming, percent_decode, to_event, to_request};
 use chatman::http::problem::problem;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming as HyperBody};
@@ -53,7 +53,8 @@ impl Gateway {
         let Some((route_key, path_params)) = routes::match_route(&method, &path) else {
             return error_response(Error::NoRoute);
         };
-        let Some(function) = routes::function_of(route_key).and_then(|f| self.functions.get(f)) else {
+        let Some(function) = routes::function_of(route_key).and_then(|f| self.functions.get(f))
+        else {
             return error_response(Error::NoRoute);
         };
         let body = match Limited::new(body, MAX_PAYLOAD).collect().await {
@@ -63,9 +64,15 @@ impl Gateway {
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+            .filter_map(|(k, v)| {
+                Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned()))
+            })
             .collect();
-        let host = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone()).unwrap_or_default();
+        let host = headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         let event = to_event(&Incoming {
             method: &method,
             path: &path,
@@ -79,7 +86,9 @@ impl Gateway {
         });
         match to_request(event) {
             Ok(request) => from_lambda(function.handle(request).await),
-            Err(e) => error_response(Error::Unexpected(e.context("building the API Gateway event"))),
+            Err(e) => error_response(Error::Unexpected(
+                e.context("building the API Gateway event"),
+            )),
         }
     }
 
@@ -101,9 +110,15 @@ impl Gateway {
                         })
                     })
                     .collect();
-                from_lambda(chatman::http::response::json(200, &serde_json::json!({ "items": items })))
+                from_lambda(chatman::http::response::json(
+                    200,
+                    &serde_json::json!({ "items": items }),
+                ))
             }
-            ("GET", "health", _) => from_lambda(chatman::http::response::json(200, &serde_json::json!({ "status": "ok" }))),
+            ("GET", "health", _) => from_lambda(chatman::http::response::json(
+                200,
+                &serde_json::json!({ "status": "ok" }),
+            )),
             _ => error_response(Error::NoRoute),
         }
     }

@@ -10,8 +10,14 @@ async fn main() -> anyhow::Result<()> {
     let running = start(config.clone()).await?;
     println!("Chatman local server");
     println!("  HTTP API   {}", running.http_url());
-    println!("  Outbox     {}/_local/outbox?to=<email>", running.http_url());
-    println!("  WebSocket  (arrives with the chat feature; port {} reserved)", config.ws_port);
+    println!(
+        "  Outbox     {}/_local/outbox?to=<email>",
+        running.http_url()
+    );
+    println!(
+        "  WebSocket  (arrives with the chat feature; port {} reserved)",
+        config.ws_port
+    );
     println!("  Store      {}", running.store_label);
     println!("  Emails are printed below as they are sent. Ctrl-C stops the server.");
     tokio::signal::ctrl_c().await?;

@@ -4,7 +4,10 @@ use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
-use chatman::handlers::{Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token, verify_otp::VerifyOtp};
+use chatman::handlers::{
+    Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
+    verify_otp::VerifyOtp,
+};
 use chatman::ports::{AccountStore, Mailer, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::settings::Settings;
@@ -37,7 +40,10 @@ impl Running {
 
 async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, String)> {
     match &config.dynamodb_endpoint {
-        None => Ok((Arc::new(MemoryAccounts::new()), "in memory (lost on exit)".to_owned())),
+        None => Ok((
+            Arc::new(MemoryAccounts::new()),
+            "in memory (lost on exit)".to_owned(),
+        )),
         Some(endpoint) => {
             let aws = chatman::adapters::aws::local(endpoint).await;
             let client = aws_sdk_dynamodb::Client::new(&aws);
@@ -45,15 +51,23 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
                 .await
                 .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
             let label = format!("DynamoDB at {endpoint}, table {}", config.table);
-            Ok((Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())), label))
+            Ok((
+                Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())),
+                label,
+            ))
         }
     }
 }
 
 /// The signing key: `JWT_PRIVATE_KEY`/`JWT_PUBLIC_KEY` when set, else a fresh pair per run.
 fn signer(settings: &Settings) -> anyhow::Result<TokenSigner> {
-    match (std::env::var("JWT_PRIVATE_KEY"), std::env::var("JWT_PUBLIC_KEY")) {
-        (Ok(private), Ok(public)) => TokenSigner::from_pems(&private, &public, settings.token_scope.clone()),
+    match (
+        std::env::var("JWT_PRIVATE_KEY"),
+        std::env::var("JWT_PUBLIC_KEY"),
+    ) {
+        (Ok(private), Ok(public)) => {
+            TokenSigner::from_pems(&private, &public, settings.token_scope.clone())
+        }
         _ => Ok(TokenSigner::ephemeral(settings.token_scope.clone())),
     }
 }
@@ -71,27 +85,58 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.http_port))?;
     let http_addr = listener.local_addr()?;
-    let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{http_addr}"));
+    let app_url = config
+        .app_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{http_addr}"));
     let settings = Arc::new(Settings::new(
         &config.admins,
         &app_url,
         Settings::from_env().token_scope,
     ));
     let (store, store_label) = store(&config).await?;
-    let ctx = Context { store, clock: Arc::new(SystemClock), settings: settings.clone() };
+    let ctx = Context {
+        store,
+        clock: Arc::new(SystemClock),
+        settings: settings.clone(),
+    };
     let outbox = Arc::new(Outbox::new(!config.quiet_mail));
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
-        ("signup", Arc::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone())) as Arc<dyn Function>),
-        ("verify-otp", Arc::new(VerifyOtp::new(ctx.clone(), mailer.clone(), otp, signer.clone()))),
+        (
+            "signup",
+            Arc::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone())) as Arc<dyn Function>,
+        ),
+        (
+            "verify-otp",
+            Arc::new(VerifyOtp::new(
+                ctx.clone(),
+                mailer.clone(),
+                otp,
+                signer.clone(),
+            )),
+        ),
         ("token", Arc::new(Token::new(ctx.clone(), signer.clone()))),
-        ("reset", Arc::new(Reset::new(ctx.clone(), mailer.clone(), signer.verifier().clone()))),
-        ("profile", Arc::new(Profile::new(ctx.clone(), signer.verifier().clone()))),
+        (
+            "reset",
+            Arc::new(Reset::new(
+                ctx.clone(),
+                mailer.clone(),
+                signer.verifier().clone(),
+            )),
+        ),
+        (
+            "profile",
+            Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+        ),
     ]);
-    let gateway = Arc::new(Gateway { functions, outbox: Some(outbox.clone()) });
+    let gateway = Arc::new(Gateway {
+        functions,
+        outbox: Some(outbox.clone()),
+    });
 
     let task = tokio::spawn(async move {
         loop {
@@ -108,11 +153,19 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
                     let gateway = gateway.clone();
                     async move { Ok::<_, std::convert::Infallible>(gateway.serve(req, peer).await) }
                 });
-                if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
                     tracing::debug!(error = %e, "connection ended");
                 }
             });
         }
     });
-    Ok(Running { http_addr, outbox, store_label, task })
+    Ok(Running {
+        http_addr,
+        outbox,
+        store_label,
+        task,
+    })
 }

@@ -15,37 +15,72 @@ struct Http {
 }
 
 impl Http {
-    async fn send(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut req = hyper::Request::builder().method(method).uri(format!("{}{path}", self.base));
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default()))).unwrap();
+        let req = req
+            .body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default())))
+            .expect("a valid request");
         let res = self.client.request(req).await.expect("the server answers");
         let status = res.status().as_u16();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") })
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .expect("a whole body")
+            .to_bytes();
+        (
+            status,
+            if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).expect("JSON")
+            },
+        )
     }
 
-    async fn json(&self, method: &str, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("content-type", "application/json")];
         if let Some(a) = &auth {
             headers.push(("authorization", a));
         }
-        self.send(method, path, Some(body.to_string().as_bytes()), &headers).await
+        self.send(method, path, Some(body.to_string().as_bytes()), &headers)
+            .await
     }
 
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         let auth = format!("Bearer {token}");
-        self.send("GET", path, None, &[("authorization", &auth)]).await
+        self.send("GET", path, None, &[("authorization", &auth)])
+            .await
     }
 }
 
 async fn server() -> (chatman_local::Running, Http) {
-    let running = start(LocalConfig::embedded()).await.expect("the local server starts");
+    let running = start(LocalConfig::embedded())
+        .await
+        .expect("the local server starts");
     let client = Client::builder(TokioExecutor::new()).build_http();
-    let http = Http { base: running.http_url(), client };
+    let http = Http {
+        base: running.http_url(),
+        client,
+    };
     (running, http)
 }
 
@@ -55,49 +90,150 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn a_person_with_curl_signs_up_logs_in_resets_and_edits() {
     let (running, http) = server().await;
 
-    let (status, started) = http.json("POST", "/auth/signup", json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD}), None).await;
+    let (status, started) = http
+        .json(
+            "POST",
+            "/auth/signup",
+            json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
     assert_eq!(status, 202);
-    let (_, outbox) = http.send("GET", "/_local/outbox?to=ALICE%40example.com", None, &[]).await;
+    let (_, outbox) = http
+        .send("GET", "/_local/outbox?to=ALICE%40example.com", None, &[])
+        .await;
     let mail = &outbox["items"][0];
     assert_eq!(mail["to"], "alice@example.com");
     assert!(mail["sent_at"].as_str().is_some());
-    let code = mail["subject"].as_str().unwrap().split_whitespace().next().unwrap();
+    let code = mail["subject"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     assert!(mail["text"].as_str().unwrap().contains(code));
 
-    let (status, verified) = http.json("POST", "/auth/signup/verify", json!({"signup_id": started["signup_id"], "code": code}), None).await;
+    let (status, verified) = http
+        .json(
+            "POST",
+            "/auth/signup/verify",
+            json!({"signup_id": started["signup_id"], "code": code}),
+            None,
+        )
+        .await;
     assert_eq!(status, 201, "{verified}");
 
-    let (status, tokens) = http.json("POST", "/auth/token", json!({"login": "alice", "password": PASSWORD}), None).await;
+    let (status, tokens) = http
+        .json(
+            "POST",
+            "/auth/token",
+            json!({"login": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, tokens) = http.json("POST", "/auth/token/refresh", json!({"refresh_token": tokens["refresh_token"]}), None).await;
+    let (status, tokens) = http
+        .json(
+            "POST",
+            "/auth/token/refresh",
+            json!({"refresh_token": tokens["refresh_token"]}),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
 
-    let (status, _) = http.json("POST", "/auth/password/forgot", json!({"email": "alice@example.com"}), None).await;
+    let (status, _) = http
+        .json(
+            "POST",
+            "/auth/password/forgot",
+            json!({"email": "alice@example.com"}),
+            None,
+        )
+        .await;
     assert_eq!(status, 202);
-    let (_, outbox) = http.send("GET", "/_local/outbox?to=alice@example.com", None, &[]).await;
+    let (_, outbox) = http
+        .send("GET", "/_local/outbox?to=alice@example.com", None, &[])
+        .await;
     let text = outbox["items"][0]["text"].as_str().unwrap();
-    let link = text.split_whitespace().find(|w| w.contains("/reset-password?token=")).expect("a reset link");
-    assert!(link.starts_with(&running.http_url()), "links point at this server by default: {link}");
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password?token="))
+        .expect("a reset link");
+    assert!(
+        link.starts_with(&running.http_url()),
+        "links point at this server by default: {link}"
+    );
     let token = link.split("token=").nth(1).unwrap();
     let new = "a brand new passphrase";
-    let (status, _) = http.json("POST", "/auth/password/reset", json!({"token": token, "new_password": new, "confirm_password": new}), None).await;
+    let (status, _) = http
+        .json(
+            "POST",
+            "/auth/password/reset",
+            json!({"token": token, "new_password": new, "confirm_password": new}),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = http.get("/me", tokens["access_token"].as_str().unwrap()).await;
+    let (status, _) = http
+        .get("/me", tokens["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(status, 401, "a reset ends every session");
 
-    let (_, tokens) = http.json("POST", "/auth/token", json!({"login": "alice@example.com", "password": new}), None).await;
+    let (_, tokens) = http
+        .json(
+            "POST",
+            "/auth/token",
+            json!({"login": "alice@example.com", "password": new}),
+            None,
+        )
+        .await;
     let access = tokens["access_token"].as_str().unwrap();
-    let (status, me) = http.json("PATCH", "/me", json!({"first_name": "Alice", "bio": "hello"}), Some(access)).await;
+    let (status, me) = http
+        .json(
+            "PATCH",
+            "/me",
+            json!({"first_name": "Alice", "bio": "hello"}),
+            Some(access),
+        )
+        .await;
     assert_eq!((status, me["bio"].as_str()), (200, Some("hello")));
 
-    let (_, bob) = http.json("POST", "/auth/signup", json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD}), None).await;
-    let (_, outbox) = http.send("GET", "/_local/outbox?to=bob@example.com", None, &[]).await;
-    let bob_code = outbox["items"][0]["subject"].as_str().unwrap().split_whitespace().next().unwrap().to_owned();
-    http.json("POST", "/auth/signup/verify", json!({"signup_id": bob["signup_id"], "code": bob_code}), None).await;
+    let (_, bob) = http
+        .json(
+            "POST",
+            "/auth/signup",
+            json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    let (_, outbox) = http
+        .send("GET", "/_local/outbox?to=bob@example.com", None, &[])
+        .await;
+    let bob_code = outbox["items"][0]["subject"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    http.json(
+        "POST",
+        "/auth/signup/verify",
+        json!({"signup_id": bob["signup_id"], "code": bob_code}),
+        None,
+    )
+    .await;
     let (status, found) = http.get("/users?q=%40b", access).await;
     assert_eq!(status, 200);
     assert_eq!(found["items"][0]["username"], "bob");
-    let (status, _) = http.send("POST", "/users/bob/block", None, &[("authorization", &format!("Bearer {access}"))]).await;
+    let (status, _) = http
+        .send(
+            "POST",
+            "/users/bob/block",
+            None,
+            &[("authorization", &format!("Bearer {access}"))],
+        )
+        .await;
     assert_eq!(status, 204);
     let (_, blocks) = http.get("/me/blocks", access).await;
     assert_eq!(blocks["items"][0]["username"], "bob");
@@ -121,7 +257,12 @@ async fn every_route_reaches_its_function() {
 #[tokio::test]
 async fn unknown_routes_are_problem_404s() {
     let (running, http) = server().await;
-    for (method, path) in [("GET", "/nope"), ("GET", "/auth/token"), ("PUT", "/me"), ("GET", "/_local/nope")] {
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("GET", "/auth/token"),
+        ("PUT", "/me"),
+        ("GET", "/_local/nope"),
+    ] {
         let (status, body) = http.send(method, path, None, &[]).await;
         assert_eq!(status, 404, "{method} {path}");
         assert_eq!(body["code"], "not_found");
@@ -133,7 +274,14 @@ async fn unknown_routes_are_problem_404s() {
 async fn the_gateway_refuses_bodies_over_its_limit() {
     let (running, http) = server().await;
     let huge = vec![b'x'; chatman_local::gateway::MAX_PAYLOAD + 1];
-    let (status, body) = http.send("POST", "/auth/signup", Some(&huge), &[("content-type", "application/json")]).await;
+    let (status, body) = http
+        .send(
+            "POST",
+            "/auth/signup",
+            Some(&huge),
+            &[("content-type", "application/json")],
+        )
+        .await;
     assert_eq!(status, 413);
     assert_eq!(body["code"], "payload_too_large");
     running.stop();

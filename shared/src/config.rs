@@ -11,13 +11,20 @@ use anyhow::Context as _;
 use std::sync::Arc;
 
 fn required(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).with_context(|| format!("{name} is not set"))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .with_context(|| format!("{name} is not set"))
 }
 
 /// Store (`TABLE_NAME`), clock and settings for a function running on AWS.
 pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
     let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
-    Ok(Context { store: Arc::new(store), clock: Arc::new(SystemClock), settings: Arc::new(Settings::from_env()) })
+    Ok(Context {
+        store: Arc::new(store),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(Settings::from_env()),
+    })
 }
 
 /// SES, sending as `MAIL_FROM`.
@@ -32,7 +39,11 @@ pub fn otp_key() -> anyhow::Result<OtpKey> {
 
 /// The JWT signer, from `JWT_PRIVATE_KEY` and `JWT_PUBLIC_KEY` (Ed25519 PEMs).
 pub fn signer(ctx: &Context) -> anyhow::Result<TokenSigner> {
-    TokenSigner::from_pems(&required("JWT_PRIVATE_KEY")?, &required("JWT_PUBLIC_KEY")?, ctx.settings.token_scope.clone())
+    TokenSigner::from_pems(
+        &required("JWT_PRIVATE_KEY")?,
+        &required("JWT_PUBLIC_KEY")?,
+        ctx.settings.token_scope.clone(),
+    )
 }
 
 /// The JWT verifier, from `JWT_PUBLIC_KEY` only.

@@ -13,7 +13,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -48,7 +51,10 @@ pub enum Error {
     #[error("too many attempts")]
     TooManyAttempts,
     #[error("rate limited")]
-    RateLimited { retry_after: u64, code: &'static str },
+    RateLimited {
+        retry_after: u64,
+        code: &'static str,
+    },
     #[error("invalid token")]
     InvalidToken,
     #[error("password mismatch")]

@@ -16,11 +16,15 @@ pub struct Settings {
 impl Settings {
     /// Reads `ADMIN_USERNAMES`, `APP_URL`, `JWT_ISSUER` and `JWT_AUDIENCE`, with local defaults.
     pub fn from_env() -> Self {
-        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Self::new(
             &var("ADMIN_USERNAMES", ""),
             &var("APP_URL", "http://127.0.0.1:3000"),
-            TokenScope { issuer: var("JWT_ISSUER", "chatman"), audience: var("JWT_AUDIENCE", "chatman-api") },
+            TokenScope {
+                issuer: var("JWT_ISSUER", "chatman"),
+                audience: var("JWT_AUDIENCE", "chatman-api"),
+            },
         )
     }
 
@@ -29,11 +33,19 @@ impl Settings {
             .split(',')
             .filter_map(|name| Username::parse(name).ok())
             .collect();
-        Self { admins, app_url: app_url.trim_end_matches('/').to_owned(), token_scope }
+        Self {
+            admins,
+            app_url: app_url.trim_end_matches('/').to_owned(),
+            token_scope,
+        }
     }
 
     pub fn role_of(&self, username: &Username) -> Role {
-        if self.admins.contains(username) { Role::Admin } else { Role::User }
+        if self.admins.contains(username) {
+            Role::Admin
+        } else {
+            Role::User
+        }
     }
 }
 
@@ -43,7 +55,10 @@ mod tests {
 
     #[test]
     fn listed_usernames_are_admins_whatever_the_case_or_spacing() {
-        let scope = TokenScope { issuer: "i".into(), audience: "a".into() };
+        let scope = TokenScope {
+            issuer: "i".into(),
+            audience: "a".into(),
+        };
         let s = Settings::new(" Root , ops ,", "http://x/", scope);
         assert_eq!(s.role_of(&Username::parse("root").unwrap()), Role::Admin);
         assert_eq!(s.role_of(&Username::parse("ops").unwrap()), Role::Admin);

@@ -1,5 +1,7 @@
 //! The sample events in `events/` (what `sam local invoke -e` would send) go through the handler
 //! of their function and get that route's real answer.
+// Helpers here are plain functions called from #[test]s: a panic in them is a failing test.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -16,12 +18,23 @@ fn event(name: &str) -> serde_json::Value {
 async fn run(app: &TestApp, name: &str) -> (u16, serde_json::Value) {
     let ev = event(name);
     let route_key = ev["routeKey"].as_str().expect("routeKey").to_owned();
-    assert_eq!(routes::function_of(&route_key), Some(name), "{name}.json routes to its own function");
+    assert_eq!(
+        routes::function_of(&route_key),
+        Some(name),
+        "{name}.json routes to its own function"
+    );
     let request = to_request(ev).expect("a valid API Gateway 2.0 event");
     let response = app.function(name).handle(request).await;
     let status = response.status().as_u16();
     let bytes: &[u8] = response.body().as_ref();
-    (status, if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(bytes).unwrap() })
+    (
+        status,
+        if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap()
+        },
+    )
 }
 
 #[tokio::test]
@@ -56,7 +69,11 @@ async fn the_token_event_logs_in_the_sample_user_once_registered() {
         .post("/auth/signup", serde_json::json!({"username": "sample_user", "email": "sample@example.com", "password": support::PASSWORD}))
         .await;
     let code = app.last_code("sample@example.com");
-    app.post("/auth/signup/verify", serde_json::json!({"signup_id": started.str("signup_id"), "code": code})).await;
+    app.post(
+        "/auth/signup/verify",
+        serde_json::json!({"signup_id": started.str("signup_id"), "code": code}),
+    )
+    .await;
     let (status, body) = run(&app, "token").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");

@@ -9,11 +9,16 @@ use time::Duration;
 const NEW: &str = "a brand new passphrase";
 
 async fn reset(app: &TestApp, token: &str, new: &str, confirm: &str) -> support::Reply {
-    app.post("/auth/password/reset", json!({"token": token, "new_password": new, "confirm_password": confirm})).await
+    app.post(
+        "/auth/password/reset",
+        json!({"token": token, "new_password": new, "confirm_password": confirm}),
+    )
+    .await
 }
 
 async fn forgot(app: &TestApp, email: &str) -> support::Reply {
-    app.post("/auth/password/forgot", json!({"email": email})).await
+    app.post("/auth/password/forgot", json!({"email": email}))
+        .await
 }
 
 #[tokio::test]
@@ -26,7 +31,10 @@ async fn forgot_always_answers_202_and_mails_only_real_accounts() {
     assert_eq!(known.body, unknown.body);
     assert!(app.mails("nobody@example.com").is_empty());
     let mail = &app.mails("alice@example.com")[0].mail;
-    assert!(mail.text.contains("https://app.example/reset-password?token="));
+    assert!(
+        mail.text
+            .contains("https://app.example/reset-password?token=")
+    );
 }
 
 #[tokio::test]
@@ -51,8 +59,21 @@ async fn a_reset_sets_the_password_and_ends_every_session() {
     assert_eq!(reset(&app, &token, NEW, NEW).await.status, 204);
     assert_eq!(app.login("alice", PASSWORD).await.status, 401);
     assert_eq!(app.login("alice", NEW).await.status, 200);
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 401);
-    assert_eq!(app.post("/auth/token/refresh", json!({"refresh_token": alice.refresh})).await.status, 401);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.post(
+            "/auth/token/refresh",
+            json!({"refresh_token": alice.refresh})
+        )
+        .await
+        .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -62,7 +83,13 @@ async fn a_reset_link_works_once() {
     forgot(&app, "alice@example.com").await;
     let token = app.last_reset_token("alice@example.com");
     assert_eq!(reset(&app, &token, NEW, NEW).await.status, 204);
-    let again = reset(&app, &token, "yet another passphrase", "yet another passphrase").await;
+    let again = reset(
+        &app,
+        &token,
+        "yet another passphrase",
+        "yet another passphrase",
+    )
+    .await;
     assert_eq!(again.status, 400);
     assert_eq!(again.code(), "invalid_token");
 }
@@ -124,7 +151,11 @@ async fn forged_or_garbage_reset_tokens_are_invalid() {
     let mut forged = real[..22].to_owned();
     forged.push_str(&"A".repeat(42));
     for token in [forged.as_str(), "", "junk", &"x".repeat(3000)] {
-        assert_eq!(reset(&app, token, NEW, NEW).await.code(), "invalid_token", "{token}");
+        assert_eq!(
+            reset(&app, token, NEW, NEW).await.code(),
+            "invalid_token",
+            "{token}"
+        );
     }
     let _ = alice;
 }
@@ -136,7 +167,13 @@ async fn reset_mails_to_one_address_are_capped_but_the_answer_stays_202() {
     for _ in 0..5 {
         assert_eq!(forgot(&app, "alice@example.com").await.status, 202);
     }
-    assert_eq!(app.mails("alice@example.com").iter().filter(|m| m.mail.subject.contains("Reset")).count(), 3);
+    assert_eq!(
+        app.mails("alice@example.com")
+            .iter()
+            .filter(|m| m.mail.subject.contains("Reset"))
+            .count(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -157,15 +194,30 @@ async fn change_needs_the_current_password_and_ends_every_session() {
     let app = TestApp::new();
     let alice = app.register("alice").await;
     let wrong = app
-        .call("POST", "/auth/password/change", Some(json!({"current_password": "not it at all", "new_password": NEW})), Some(&alice.access))
+        .call(
+            "POST",
+            "/auth/password/change",
+            Some(json!({"current_password": "not it at all", "new_password": NEW})),
+            Some(&alice.access),
+        )
         .await;
     assert_eq!(wrong.status, 400);
     assert_eq!(wrong.body["errors"][0]["field"], "current_password");
     let ok = app
-        .call("POST", "/auth/password/change", Some(json!({"current_password": PASSWORD, "new_password": NEW})), Some(&alice.access))
+        .call(
+            "POST",
+            "/auth/password/change",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW})),
+            Some(&alice.access),
+        )
         .await;
     assert_eq!(ok.status, 204);
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 401);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        401
+    );
     assert_eq!(app.login("alice", PASSWORD).await.status, 401);
     assert_eq!(app.login("alice", NEW).await.status, 200);
 }
@@ -176,7 +228,12 @@ async fn change_refuses_weak_or_unchanged_passwords() {
     let alice = app.register("alice").await;
     for new in ["short", "12345678", PASSWORD] {
         let reply = app
-            .call("POST", "/auth/password/change", Some(json!({"current_password": PASSWORD, "new_password": new})), Some(&alice.access))
+            .call(
+                "POST",
+                "/auth/password/change",
+                Some(json!({"current_password": PASSWORD, "new_password": new})),
+                Some(&alice.access),
+            )
             .await;
         assert_eq!(reply.status, 400, "{new}");
         assert_eq!(reply.body["errors"][0]["field"], "new_password");
@@ -186,6 +243,11 @@ async fn change_refuses_weak_or_unchanged_passwords() {
 #[tokio::test]
 async fn change_needs_a_token() {
     let app = TestApp::new();
-    let reply = app.post("/auth/password/change", json!({"current_password": PASSWORD, "new_password": NEW})).await;
+    let reply = app
+        .post(
+            "/auth/password/change",
+            json!({"current_password": PASSWORD, "new_password": NEW}),
+        )
+        .await;
     assert_eq!(reply.status, 401);
 }

@@ -30,7 +30,10 @@ fn template_routes() -> BTreeSet<(String, String)> {
 }
 
 fn table_routes() -> BTreeSet<(String, String)> {
-    ROUTES.iter().map(|(f, k)| (f.to_string(), k.to_string())).collect()
+    ROUTES
+        .iter()
+        .map(|(f, k)| (f.to_string(), k.to_string()))
+        .collect()
 }
 
 #[test]
@@ -43,7 +46,13 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
     let dir = format!("{}/../functions/src/bin", env!("CARGO_MANIFEST_DIR"));
     let binaries: BTreeSet<String> = std::fs::read_dir(&dir)
         .expect("functions/src/bin")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .map(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
         .collect();
     let functions: BTreeSet<String> = ROUTES.iter().map(|(f, _)| f.to_string()).collect();
     assert_eq!(binaries, functions);
@@ -57,7 +66,10 @@ fn the_template_table_matches_the_schema_the_adapter_creates() {
         "AttributeName: sk",
         "AttributeName: gsi1pk",
         "AttributeName: gsi1sk",
-        &format!("IndexName: {}", chatman::adapters::dynamodb::schema::USERNAME_INDEX),
+        &format!(
+            "IndexName: {}",
+            chatman::adapters::dynamodb::schema::USERNAME_INDEX
+        ),
         "AttributeName: ttl",
         "PointInTimeRecoveryEnabled: true",
     ] {
@@ -78,5 +90,8 @@ fn only_the_signing_functions_get_the_private_key() {
             holders.insert(function.clone().expect("JWT_PRIVATE_KEY inside a function"));
         }
     }
-    assert_eq!(holders, BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()]));
+    assert_eq!(
+        holders,
+        BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()])
+    );
 }

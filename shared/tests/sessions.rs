@@ -7,7 +7,8 @@ use support::{PASSWORD, TestApp};
 use time::Duration;
 
 async fn refresh(app: &TestApp, token: &str) -> support::Reply {
-    app.post("/auth/token/refresh", json!({"refresh_token": token})).await
+    app.post("/auth/token/refresh", json!({"refresh_token": token}))
+        .await
 }
 
 #[tokio::test]
@@ -19,7 +20,11 @@ async fn login_works_by_username_or_email_in_any_case() {
         assert_eq!(reply.status, 200, "{login}");
         assert_eq!(reply.body["token_type"], "Bearer");
         assert_eq!(reply.body["expires_in"], 900);
-        assert!(reply.body["refresh_token"].as_str().is_some_and(|t| t.len() >= 43));
+        assert!(
+            reply.body["refresh_token"]
+                .as_str()
+                .is_some_and(|t| t.len() >= 43)
+        );
     }
 }
 
@@ -62,7 +67,13 @@ async fn five_failures_lock_the_account_with_a_growing_delay() {
 async fn the_lock_counts_attempts_by_username_and_email_together() {
     let app = TestApp::new();
     app.register("alice").await;
-    for login in ["alice", "alice@example.com", "alice", "alice@example.com", "ALICE"] {
+    for login in [
+        "alice",
+        "alice@example.com",
+        "alice",
+        "alice@example.com",
+        "ALICE",
+    ] {
         app.login(login, "wrong password").await;
     }
     assert_eq!(app.login("alice@example.com", PASSWORD).await.status, 429);
@@ -85,7 +96,12 @@ async fn a_refresh_returns_a_new_pair_and_retires_the_old_refresh_token() {
     assert_eq!(first.status, 200);
     let new_refresh = first.str("refresh_token");
     assert_ne!(new_refresh, alice.refresh);
-    assert_eq!(app.call("GET", "/me", None, Some(&first.str("access_token"))).await.status, 200);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&first.str("access_token")))
+            .await
+            .status,
+        200
+    );
     assert_eq!(refresh(&app, &new_refresh).await.status, 200);
 }
 
@@ -101,7 +117,10 @@ async fn reusing_a_retired_refresh_token_revokes_the_whole_session() {
     assert_eq!(reuse.status, 401);
     // Now nothing of that session works, not even the newest tokens.
     assert_eq!(refresh(&app, &current).await.status, 401);
-    assert_eq!(app.call("GET", "/me", None, Some(&access)).await.status, 401);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&access)).await.status,
+        401
+    );
     // Other sessions are untouched.
     assert_eq!(app.login("alice", PASSWORD).await.status, 200);
 }
@@ -119,9 +138,19 @@ async fn an_access_token_dies_after_15_minutes() {
     let app = TestApp::new();
     let alice = app.register("alice").await;
     app.advance(Duration::minutes(15) - Duration::seconds(1));
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 200);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        200
+    );
     app.advance(Duration::seconds(1));
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 401);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        401
+    );
     // The refresh token still gets a new pair.
     assert_eq!(refresh(&app, &alice.refresh).await.status, 200);
 }
@@ -139,14 +168,36 @@ async fn logout_ends_that_session_only() {
     let app = TestApp::new();
     let alice = app.register("alice").await;
     let other = app.login("alice", PASSWORD).await;
-    let logout = app.post("/auth/logout", json!({"refresh_token": alice.refresh})).await;
+    let logout = app
+        .post("/auth/logout", json!({"refresh_token": alice.refresh}))
+        .await;
     assert_eq!(logout.status, 204);
     assert_eq!(refresh(&app, &alice.refresh).await.status, 401);
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 401);
-    assert_eq!(app.call("GET", "/me", None, Some(&other.str("access_token"))).await.status, 200);
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&other.str("access_token")))
+            .await
+            .status,
+        200
+    );
     // Logging out twice, or with junk, is still fine.
-    assert_eq!(app.post("/auth/logout", json!({"refresh_token": alice.refresh})).await.status, 204);
-    assert_eq!(app.post("/auth/logout", json!({"refresh_token": "junk"})).await.status, 204);
+    assert_eq!(
+        app.post("/auth/logout", json!({"refresh_token": alice.refresh}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.post("/auth/logout", json!({"refresh_token": "junk"}))
+            .await
+            .status,
+        204
+    );
 }
 
 #[tokio::test]
@@ -154,9 +205,24 @@ async fn logout_all_ends_every_session() {
     let app = TestApp::new();
     let alice = app.register("alice").await;
     let other = app.login("alice", PASSWORD).await;
-    assert_eq!(app.call("POST", "/auth/logout-all", None, Some(&alice.access)).await.status, 204);
-    assert_eq!(app.call("GET", "/me", None, Some(&alice.access)).await.status, 401);
-    assert_eq!(app.call("GET", "/me", None, Some(&other.str("access_token"))).await.status, 401);
+    assert_eq!(
+        app.call("POST", "/auth/logout-all", None, Some(&alice.access))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&alice.access))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.call("GET", "/me", None, Some(&other.str("access_token")))
+            .await
+            .status,
+        401
+    );
     assert_eq!(refresh(&app, &other.str("refresh_token")).await.status, 401);
     assert_eq!(refresh(&app, &alice.refresh).await.status, 401);
     // Logging in again works.

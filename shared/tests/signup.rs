@@ -8,7 +8,11 @@ use support::{PASSWORD, TestApp};
 use time::Duration;
 
 async fn verify(app: &TestApp, signup_id: &str, code: &str) -> support::Reply {
-    app.post("/auth/signup/verify", json!({"signup_id": signup_id, "code": code})).await
+    app.post(
+        "/auth/signup/verify",
+        json!({"signup_id": signup_id, "code": code}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -30,7 +34,12 @@ async fn signup_answers_202_and_mails_a_six_digit_code() {
 async fn verifying_creates_the_account_and_logs_in() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
-    let reply = verify(&app, &started.str("signup_id"), &app.last_code("alice@example.com")).await;
+    let reply = verify(
+        &app,
+        &started.str("signup_id"),
+        &app.last_code("alice@example.com"),
+    )
+    .await;
     assert_eq!(reply.status, 201);
     let user = &reply.body["user"];
     assert_eq!(user["username"], "alice");
@@ -41,7 +50,9 @@ async fn verifying_creates_the_account_and_logs_in() {
     let tokens = &reply.body["tokens"];
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 900);
-    let me = app.call("GET", "/me", None, tokens["access_token"].as_str()).await;
+    let me = app
+        .call("GET", "/me", None, tokens["access_token"].as_str())
+        .await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["id"], user["id"]);
 }
@@ -51,7 +62,10 @@ async fn a_signup_can_be_verified_only_once() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
     let code = app.last_code("alice@example.com");
-    assert_eq!(verify(&app, &started.str("signup_id"), &code).await.status, 201);
+    assert_eq!(
+        verify(&app, &started.str("signup_id"), &code).await.status,
+        201
+    );
     let again = verify(&app, &started.str("signup_id"), &code).await;
     assert_eq!(again.status, 404);
 }
@@ -88,7 +102,12 @@ async fn a_code_still_verifies_31_seconds_after_sending() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
     app.advance(Duration::seconds(31));
-    let reply = verify(&app, &started.str("signup_id"), &app.last_code("alice@example.com")).await;
+    let reply = verify(
+        &app,
+        &started.str("signup_id"),
+        &app.last_code("alice@example.com"),
+    )
+    .await;
     assert_eq!(reply.status, 201);
 }
 
@@ -97,7 +116,12 @@ async fn a_code_still_verifies_9_minutes_after_sending() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
     app.advance(Duration::minutes(9));
-    let reply = verify(&app, &started.str("signup_id"), &app.last_code("alice@example.com")).await;
+    let reply = verify(
+        &app,
+        &started.str("signup_id"),
+        &app.last_code("alice@example.com"),
+    )
+    .await;
     assert_eq!(reply.status, 201);
 }
 
@@ -106,7 +130,12 @@ async fn a_code_expires_after_10_minutes() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
     app.advance(Duration::minutes(10));
-    let reply = verify(&app, &started.str("signup_id"), &app.last_code("alice@example.com")).await;
+    let reply = verify(
+        &app,
+        &started.str("signup_id"),
+        &app.last_code("alice@example.com"),
+    )
+    .await;
     assert_eq!(reply.status, 410);
     assert_eq!(reply.code(), "code_expired");
 }
@@ -129,12 +158,20 @@ async fn resend_mails_the_same_code_while_it_is_valid() {
     let started = app.start_signup("alice", "alice@example.com").await;
     let code = app.last_code("alice@example.com");
     app.advance(Duration::seconds(61));
-    let resent = app.post("/auth/signup/resend", json!({"signup_id": started.str("signup_id")})).await;
+    let resent = app
+        .post(
+            "/auth/signup/resend",
+            json!({"signup_id": started.str("signup_id")}),
+        )
+        .await;
     assert_eq!(resent.status, 202);
     assert_eq!(resent.str("expires_at"), "2026-11-22T10:10:00.000Z");
     assert_eq!(app.mails("alice@example.com").len(), 2);
     assert_eq!(app.last_code("alice@example.com"), code);
-    assert_eq!(verify(&app, &started.str("signup_id"), &code).await.status, 201);
+    assert_eq!(
+        verify(&app, &started.str("signup_id"), &code).await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -142,7 +179,10 @@ async fn email_case_does_not_matter() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "ALICE@Example.com").await;
     let code = app.last_code("alice@example.com");
-    assert_eq!(verify(&app, &started.str("signup_id"), &code).await.status, 201);
+    assert_eq!(
+        verify(&app, &started.str("signup_id"), &code).await.status,
+        201
+    );
     let login = app.login("Alice@EXAMPLE.com", PASSWORD).await;
     assert_eq!(login.status, 200);
 }
@@ -155,7 +195,12 @@ async fn resend_after_expiry_mails_a_new_code_and_the_old_one_dies() {
     let started = app.start_signup("alice", "alice@example.com").await;
     let old = app.last_code("alice@example.com");
     app.advance(Duration::minutes(11));
-    let resent = app.post("/auth/signup/resend", json!({"signup_id": started.str("signup_id")})).await;
+    let resent = app
+        .post(
+            "/auth/signup/resend",
+            json!({"signup_id": started.str("signup_id")}),
+        )
+        .await;
     assert_eq!(resent.status, 202);
     assert_eq!(resent.str("expires_at"), "2026-11-22T10:21:00.000Z");
     let new = app.last_code("alice@example.com");
@@ -163,7 +208,10 @@ async fn resend_after_expiry_mails_a_new_code_and_the_old_one_dies() {
         let stale = verify(&app, &started.str("signup_id"), &old).await;
         assert_eq!(stale.code(), "invalid_code");
     }
-    assert_eq!(verify(&app, &started.str("signup_id"), &new).await.status, 201);
+    assert_eq!(
+        verify(&app, &started.str("signup_id"), &new).await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -171,7 +219,12 @@ async fn a_resend_right_after_signup_waits_for_the_cooldown() {
     let app = TestApp::new();
     let started = app.start_signup("alice", "alice@example.com").await;
     app.advance(Duration::seconds(20));
-    let reply = app.post("/auth/signup/resend", json!({"signup_id": started.str("signup_id")})).await;
+    let reply = app
+        .post(
+            "/auth/signup/resend",
+            json!({"signup_id": started.str("signup_id")}),
+        )
+        .await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.code(), "rate_limited");
     assert_eq!(reply.header("retry-after").as_deref(), Some("40"));
@@ -186,7 +239,10 @@ async fn at_most_five_resends_per_signup() {
     let id = json!({"signup_id": started.str("signup_id")});
     for _ in 0..5 {
         app.advance(Duration::seconds(60));
-        assert_eq!(app.post("/auth/signup/resend", id.clone()).await.status, 202);
+        assert_eq!(
+            app.post("/auth/signup/resend", id.clone()).await.status,
+            202
+        );
     }
     app.advance(Duration::seconds(60));
     let sixth = app.post("/auth/signup/resend", id).await;
@@ -202,7 +258,11 @@ async fn a_wrong_code_says_how_many_attempts_are_left_and_five_kill_the_signup()
     let started = app.start_signup("alice", "alice@example.com").await;
     let id = started.str("signup_id");
     let right = app.last_code("alice@example.com");
-    let wrong = if right == "111111" { "222222" } else { "111111" };
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
     for left in (1..=4).rev() {
         let reply = verify(&app, &id, wrong).await;
         assert_eq!(reply.status, 400);
@@ -214,7 +274,12 @@ async fn a_wrong_code_says_how_many_attempts_are_left_and_five_kill_the_signup()
     assert_eq!(fifth.code(), "too_many_attempts");
     let even_right = verify(&app, &id, &right).await;
     assert_eq!(even_right.status, 429);
-    assert_eq!(app.post("/auth/signup/resend", json!({"signup_id": id})).await.status, 429);
+    assert_eq!(
+        app.post("/auth/signup/resend", json!({"signup_id": id}))
+            .await
+            .status,
+        429
+    );
 }
 
 #[tokio::test]
@@ -234,10 +299,16 @@ async fn an_email_held_by_an_account_answers_like_a_new_one_and_notifies_the_own
     assert_eq!(reply.status, 202);
     assert_eq!(reply.str("email"), alice.email);
     let mails = app.mails(&alice.email);
-    assert_eq!(mails[0].mail.subject, "Someone tried to sign up with your email");
+    assert_eq!(
+        mails[0].mail.subject,
+        "Someone tried to sign up with your email"
+    );
     // The notice carries no code, and no guess can verify that signup.
     for guess in ["000000", "123456", "999999"] {
-        assert_eq!(verify(&app, &reply.str("signup_id"), guess).await.code(), "invalid_code");
+        assert_eq!(
+            verify(&app, &reply.str("signup_id"), guess).await.code(),
+            "invalid_code"
+        );
     }
 }
 
@@ -253,8 +324,18 @@ async fn an_attackers_signup_with_a_victims_email_cannot_take_over_the_account()
         .await;
     assert_eq!(attacker.status, 202);
     // The victim verifies their own signup: the account has the victim's password.
-    assert_eq!(verify(&app, &victim.str("signup_id"), &victim_code).await.status, 201);
-    assert_eq!(app.login("victim@example.com", "attacker password 1").await.status, 401);
+    assert_eq!(
+        verify(&app, &victim.str("signup_id"), &victim_code)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        app.login("victim@example.com", "attacker password 1")
+            .await
+            .status,
+        401
+    );
     assert_eq!(app.login("victim@example.com", PASSWORD).await.status, 200);
     // The attacker's own code went to the victim's inbox; even with it, the email is taken now.
     let attackers_code = app.last_code("victim@example.com");
@@ -297,7 +378,12 @@ async fn an_unknown_or_expired_signup_is_404() {
     assert_eq!(unknown.status, 404);
     let started = app.start_signup("alice", "alice@example.com").await;
     app.advance(Duration::hours(24));
-    let expired = app.post("/auth/signup/resend", json!({"signup_id": started.str("signup_id")})).await;
+    let expired = app
+        .post(
+            "/auth/signup/resend",
+            json!({"signup_id": started.str("signup_id")}),
+        )
+        .await;
     assert_eq!(expired.status, 404);
 }
 
@@ -309,15 +395,27 @@ async fn signup_reports_every_invalid_field_at_once() {
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
-    let mut fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let mut fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     fields.sort();
-    assert_eq!(fields, ["bio", "email", "first_name", "password", "username"]);
+    assert_eq!(
+        fields,
+        ["bio", "email", "first_name", "password", "username"]
+    );
 }
 
 #[tokio::test]
 async fn weak_passwords_are_refused_at_signup() {
     let app = TestApp::new();
-    for (password, why) in [("password123", "common"), ("alice_1234", "username"), ("alice@example.com", "email")] {
+    for (password, why) in [
+        ("password123", "common"),
+        ("alice_1234", "username"),
+        ("alice@example.com", "email"),
+    ] {
         let reply = app.post("/auth/signup", json!({"username": "alice_1234", "email": "alice@example.com", "password": password})).await;
         assert_eq!(reply.status, 400, "{why}");
         assert_eq!(reply.body["errors"][0]["field"], "password", "{why}");
@@ -328,7 +426,12 @@ async fn weak_passwords_are_refused_at_signup() {
 async fn one_inbox_cannot_be_flooded_with_signups() {
     let app = TestApp::new();
     for i in 0..5 {
-        assert_eq!(app.start_signup(&format!("user{i}"), "target@example.com").await.status, 202);
+        assert_eq!(
+            app.start_signup(&format!("user{i}"), "target@example.com")
+                .await
+                .status,
+            202
+        );
     }
     let sixth = app.start_signup("user6", "target@example.com").await;
     assert_eq!(sixth.status, 429);

@@ -12,13 +12,17 @@ fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 
 /// The Lambda environment's configuration (region and credentials from the environment).
 pub async fn from_env() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
 }
 
 /// Configuration for a local endpoint such as DynamoDB Local: fixed region and dummy
 /// credentials, so nothing on the machine (profiles, instance metadata) is consulted.
 pub async fn local(endpoint: &str) -> aws_config::SdkConfig {
-    let credentials = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "chatman-local");
+    let credentials =
+        aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "chatman-local");
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .region(aws_config::Region::new("us-east-1"))

@@ -60,7 +60,10 @@ impl AccountStore for MemoryAccounts {
         let mut state = self.state();
         match state.signups.get_mut(&signup.id) {
             Some(stored) if stored.version == signup.version => {
-                *stored = PendingSignup { version: signup.version + 1, ..signup.clone() };
+                *stored = PendingSignup {
+                    version: signup.version + 1,
+                    ..signup.clone()
+                };
                 Ok(())
             }
             _ => Err(StoreError::Conflict),
@@ -80,7 +83,9 @@ impl AccountStore for MemoryAccounts {
             _ => return Err(CreateUserError::Conflict),
         }
         state.signups.remove(&from.id);
-        state.usernames.insert(user.username.as_str().to_owned(), user.id);
+        state
+            .usernames
+            .insert(user.username.as_str().to_owned(), user.id);
         state.emails.insert(user.email.as_str().to_owned(), user.id);
         state.users.insert(user.id, user.clone());
         Ok(())
@@ -92,20 +97,35 @@ impl AccountStore for MemoryAccounts {
 
     async fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let state = self.state();
-        Ok(state.usernames.get(username.as_str()).and_then(|id| state.users.get(id)).cloned())
+        Ok(state
+            .usernames
+            .get(username.as_str())
+            .and_then(|id| state.users.get(id))
+            .cloned())
     }
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let state = self.state();
-        Ok(state.emails.get(email.as_str()).and_then(|id| state.users.get(id)).cloned())
+        Ok(state
+            .emails
+            .get(email.as_str())
+            .and_then(|id| state.users.get(id))
+            .cloned())
     }
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let state = self.state();
-        Ok(ids.iter().filter_map(|id| state.users.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.users.get(id).cloned())
+            .collect())
     }
 
-    async fn update_user(&self, user: &User, previous: Option<&Username>) -> Result<(), UpdateUserError> {
+    async fn update_user(
+        &self,
+        user: &User,
+        previous: Option<&Username>,
+    ) -> Result<(), UpdateUserError> {
         let mut state = self.state();
         match state.users.get(&user.id) {
             Some(stored) if stored.version == user.version => {}
@@ -116,9 +136,17 @@ impl AccountStore for MemoryAccounts {
                 return Err(UpdateUserError::UsernameTaken);
             }
             state.usernames.remove(old.as_str());
-            state.usernames.insert(user.username.as_str().to_owned(), user.id);
+            state
+                .usernames
+                .insert(user.username.as_str().to_owned(), user.id);
         }
-        state.users.insert(user.id, User { version: user.version + 1, ..user.clone() });
+        state.users.insert(
+            user.id,
+            User {
+                version: user.version + 1,
+                ..user.clone()
+            },
+        );
         Ok(())
     }
 
@@ -133,7 +161,11 @@ impl AccountStore for MemoryAccounts {
             .collect())
     }
 
-    async fn create_session(&self, session: &Session, first: &RefreshRecord) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         state.sessions.insert(session.id, session.clone());
         state.refresh.insert(first.hash, first.clone());
@@ -148,7 +180,11 @@ impl AccountStore for MemoryAccounts {
         Ok(self.state().refresh.get(hash).cloned())
     }
 
-    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshRecord) -> Result<(), StoreError> {
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshRecord,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         match state.refresh.get_mut(old) {
             Some(record) if record.active => record.active = false,
@@ -174,15 +210,31 @@ impl AccountStore for MemoryAccounts {
         Ok(self.state().resets.get(user).cloned())
     }
 
-    async fn consume_reset_ticket(&self, ticket: &ResetTicket, user: &User) -> Result<(), StoreError> {
+    async fn consume_reset_ticket(
+        &self,
+        ticket: &ResetTicket,
+        user: &User,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let ticket_current = state.resets.get(&ticket.user_id).is_some_and(|t| t.secret_hash == ticket.secret_hash);
-        let user_current = state.users.get(&user.id).is_some_and(|u| u.version == user.version);
+        let ticket_current = state
+            .resets
+            .get(&ticket.user_id)
+            .is_some_and(|t| t.secret_hash == ticket.secret_hash);
+        let user_current = state
+            .users
+            .get(&user.id)
+            .is_some_and(|u| u.version == user.version);
         if !(ticket_current && user_current) {
             return Err(StoreError::Conflict);
         }
         state.resets.remove(&ticket.user_id);
-        state.users.insert(user.id, User { version: user.version + 1, ..user.clone() });
+        state.users.insert(
+            user.id,
+            User {
+                version: user.version + 1,
+                ..user.clone()
+            },
+        );
         Ok(())
     }
 
@@ -190,7 +242,11 @@ impl AccountStore for MemoryAccounts {
         Ok(self.state().failures.get(key).copied().unwrap_or_default())
     }
 
-    async fn record_login_failure(&self, key: &str, now: OffsetDateTime) -> Result<LoginFailures, StoreError> {
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<LoginFailures, StoreError> {
         let mut state = self.state();
         let entry = state.failures.entry(key.to_owned()).or_default();
         entry.count += 1;
@@ -203,7 +259,13 @@ impl AccountStore for MemoryAccounts {
         Ok(())
     }
 
-    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration, now: OffsetDateTime) -> Result<RateDecision, StoreError> {
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
         let start = crate::ports::window_start(now, window);
         let start_ms = crate::domain::time::to_millis(start);
         let mut state = self.state();
@@ -212,11 +274,25 @@ impl AccountStore for MemoryAccounts {
         state.rates.retain(|(_, w), _| *w >= horizon);
         let count = state.rates.entry((key.to_owned(), start_ms)).or_insert(0);
         *count += 1;
-        Ok(if *count > limit { RateDecision::Limited { until: start + window } } else { RateDecision::Allowed })
+        Ok(if *count > limit {
+            RateDecision::Limited {
+                until: start + window,
+            }
+        } else {
+            RateDecision::Allowed
+        })
     }
 
-    async fn block(&self, blocker: &UserId, blocked: &UserId, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.state().blocks.entry((*blocker, *blocked)).or_insert(at);
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.state()
+            .blocks
+            .entry((*blocker, *blocked))
+            .or_insert(at);
         Ok(())
     }
 
@@ -229,15 +305,26 @@ impl AccountStore for MemoryAccounts {
         Ok(self.state().blocks.contains_key(&(*blocker, *blocked)))
     }
 
-    async fn blocked_by(&self, blocker: &UserId, limit: usize, cursor: Option<&str>) -> Result<Page<UserId>, StoreError> {
+    async fn blocked_by(
+        &self,
+        blocker: &UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<UserId>, StoreError> {
         let after = match cursor {
-            Some(c) => Some(UserId::parse(c).map_err(|_| StoreError::Unexpected(anyhow::anyhow!("bad cursor")))?),
+            Some(c) => Some(
+                UserId::parse(c)
+                    .map_err(|_| StoreError::Unexpected(anyhow::anyhow!("bad cursor")))?,
+            ),
             None => None,
         };
         let state = self.state();
         let mut ids: Vec<UserId> = state
             .blocks
-            .range((*blocker, UserId::from_bytes([0; 16]))..=(*blocker, UserId::from_bytes([0xff; 16])))
+            .range(
+                (*blocker, UserId::from_bytes([0; 16]))
+                    ..=(*blocker, UserId::from_bytes([0xff; 16])),
+            )
             .map(|((_, blocked), _)| *blocked)
             .filter(|id| after.is_none_or(|a| *id > a))
             .take(limit + 1)
@@ -248,6 +335,9 @@ impl AccountStore for MemoryAccounts {
         } else {
             None
         };
-        Ok(Page { items: ids, next_cursor })
+        Ok(Page {
+            items: ids,
+            next_cursor,
+        })
     }
 }

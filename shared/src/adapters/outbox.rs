@@ -25,7 +25,10 @@ const CAPACITY: usize = 10_000;
 impl Outbox {
     /// `echo`: print each mail to standard output (the local server does; tests don't).
     pub fn new(echo: bool) -> Self {
-        Self { sent: Mutex::new(Vec::new()), echo }
+        Self {
+            sent: Mutex::new(Vec::new()),
+            echo,
+        }
     }
 
     /// Mails to `to` (any case), newest first; all mails when `to` is `None`.
@@ -34,7 +37,10 @@ impl Outbox {
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.iter()
             .rev()
-            .filter(|m| to.as_deref().is_none_or(|t| m.mail.to.eq_ignore_ascii_case(t)))
+            .filter(|m| {
+                to.as_deref()
+                    .is_none_or(|t| m.mail.to.eq_ignore_ascii_case(t))
+            })
             .cloned()
             .collect()
     }
@@ -53,7 +59,10 @@ impl Mailer for Outbox {
         if sent.len() >= CAPACITY {
             sent.remove(0);
         }
-        sent.push(SentMail { mail, sent_at: OffsetDateTime::now_utc() });
+        sent.push(SentMail {
+            mail,
+            sent_at: OffsetDateTime::now_utc(),
+        });
         Ok(())
     }
 }

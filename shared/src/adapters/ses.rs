@@ -14,12 +14,19 @@ pub struct SesMailer {
 impl SesMailer {
     /// `from` must be an identity verified in SES (`MAIL_FROM`).
     pub fn new(config: &aws_config::SdkConfig, from: String) -> Self {
-        Self { client: aws_sdk_sesv2::Client::new(config), from }
+        Self {
+            client: aws_sdk_sesv2::Client::new(config),
+            from,
+        }
     }
 }
 
 fn content(text: &str) -> anyhow::Result<Content> {
-    Content::builder().data(text).charset("UTF-8").build().context("SES content")
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .context("SES content")
 }
 
 #[async_trait]
@@ -27,7 +34,12 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: Mail) -> anyhow::Result<()> {
         let message = Message::builder()
             .subject(content(&mail.subject)?)
-            .body(Body::builder().text(content(&mail.text)?).html(content(&mail.html)?).build())
+            .body(
+                Body::builder()
+                    .text(content(&mail.text)?)
+                    .html(content(&mail.html)?)
+                    .build(),
+            )
             .build();
         self.client
             .send_email()
@@ -36,7 +48,12 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("SES SendEmail failed: {}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "SES SendEmail failed: {}",
+                    aws_sdk_sesv2::error::DisplayErrorContext(&e)
+                )
+            })?;
         Ok(())
     }
 }

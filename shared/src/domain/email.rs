@@ -12,7 +12,9 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() || email.len() > Self::MAX {
-            return Err(Invalid::new("must be an email address of at most 254 characters"));
+            return Err(Invalid::new(
+                "must be an email address of at most 254 characters",
+            ));
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err(Invalid::new("must be an email address"));
@@ -49,12 +51,26 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Bob@Example.COM ").unwrap().as_str(), "bob@example.com");
+        assert_eq!(
+            Email::parse("  Bob@Example.COM ").unwrap().as_str(),
+            "bob@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "bob", "bob@", "@example.com", "bob@example", "bo b@example.com", "a@b@c.com", "bob@.com", "bob@x..com", "x<y>@a.com"] {
+        for bad in [
+            "",
+            "bob",
+            "bob@",
+            "@example.com",
+            "bob@example",
+            "bo b@example.com",
+            "a@b@c.com",
+            "bob@.com",
+            "bob@x..com",
+            "x<y>@a.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

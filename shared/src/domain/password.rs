@@ -62,7 +62,10 @@ mod tests {
     use super::*;
 
     fn who() -> (Username, Email) {
-        (Username::parse("alice").unwrap(), Email::parse("alice@example.com").unwrap())
+        (
+            Username::parse("alice").unwrap(),
+            Email::parse("alice@example.com").unwrap(),
+        )
     }
 
     #[test]

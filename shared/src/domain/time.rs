@@ -2,7 +2,6 @@
 
 use time::{Duration, OffsetDateTime, format_description::FormatItem, macros::format_description};
 
-
 const RFC3339_MILLIS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
@@ -33,7 +32,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_millis() {
-        assert_eq!(rfc3339(from_millis(1_795_000_000_123)), "2026-11-18T11:06:40.123Z");
+        assert_eq!(
+            rfc3339(from_millis(1_795_000_000_123)),
+            "2026-11-18T11:06:40.123Z"
+        );
     }
 
     #[test]

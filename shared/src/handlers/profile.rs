@@ -1,11 +1,16 @@
 //! The `profile` function: /me, /users, /users/{username}, blocks.
 
-use super::{Context, Function, dto, respond, views::{Items, MeView, PageView, UserView}};
+use super::{
+    Context, Function, dto, respond,
+    views::{Items, MeView, PageView, UserView},
+};
 use crate::error::{Error, FieldError, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::{Authenticator, Principal};
-use crate::services::profile::{BLOCKS_DEFAULT_LIMIT, LIST_MAX_LIMIT, ProfilePatch, ProfileService, SEARCH_DEFAULT_LIMIT};
+use crate::services::profile::{
+    BLOCKS_DEFAULT_LIMIT, LIST_MAX_LIMIT, ProfilePatch, ProfileService, SEARCH_DEFAULT_LIMIT,
+};
 use async_trait::async_trait;
 
 pub struct Profile {
@@ -18,7 +23,11 @@ impl Profile {
     pub fn new(ctx: Context, verifier: TokenVerifier) -> Self {
         let profiles = ProfileService::new(ctx.store.clone(), ctx.settings.clone());
         let auth = Authenticator::new(ctx.store.clone(), verifier);
-        Self { ctx, profiles, auth }
+        Self {
+            ctx,
+            profiles,
+            auth,
+        }
     }
 
     fn me_view(&self, me: &crate::domain::User) -> MeView {
@@ -54,21 +63,39 @@ impl Profile {
                     .ok_or_else(|| Error::Validation(vec![FieldError::new("q", "is required")]))?;
                 let limit = request::limit(req, SEARCH_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
                 let found = self.profiles.search(&me.user, &q, limit).await?;
-                Ok(response::json(200, &Items { items: found.iter().map(UserView::from).collect() }))
+                Ok(response::json(
+                    200,
+                    &Items {
+                        items: found.iter().map(UserView::from).collect(),
+                    },
+                ))
             }
             "POST /users/{username}/block" => {
-                self.profiles.block(&me.user, &Self::username(req)?, now).await?;
+                self.profiles
+                    .block(&me.user, &Self::username(req)?, now)
+                    .await?;
                 Ok(response::no_content())
             }
             "DELETE /users/{username}/block" => {
-                self.profiles.unblock(&me.user, &Self::username(req)?).await?;
+                self.profiles
+                    .unblock(&me.user, &Self::username(req)?)
+                    .await?;
                 Ok(response::no_content())
             }
             "GET /me/blocks" => {
                 let limit = request::limit(req, BLOCKS_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
                 let cursor = request::query_param(req, "cursor");
-                let page = self.profiles.blocks(&me.user, limit, cursor.as_deref()).await?;
-                Ok(response::json(200, &PageView { items: page.items.iter().map(UserView::from).collect(), next_cursor: page.next_cursor }))
+                let page = self
+                    .profiles
+                    .blocks(&me.user, limit, cursor.as_deref())
+                    .await?;
+                Ok(response::json(
+                    200,
+                    &PageView {
+                        items: page.items.iter().map(UserView::from).collect(),
+                        next_cursor: page.next_cursor,
+                    },
+                ))
             }
             _ => Err(Error::NoRoute),
         }
@@ -81,12 +108,18 @@ impl Function for Profile {
         let Some(key) = request::route_key(&req).map(str::to_owned) else {
             return respond(Err(Error::NoRoute));
         };
-        if !super::routes::function_of(&key).is_some_and(|f| f == "profile") {
+        if super::routes::function_of(&key) != Some("profile") {
             return respond(Err(Error::NoRoute));
         }
-        respond(match self.auth.principal(request::bearer(&req), self.ctx.clock.now()).await {
-            Ok(me) => self.route(me, &key, &req).await,
-            Err(e) => Err(e),
-        })
+        respond(
+            match self
+                .auth
+                .principal(request::bearer(&req), self.ctx.clock.now())
+                .await
+            {
+                Ok(me) => self.route(me, &key, &req).await,
+                Err(e) => Err(e),
+            },
+        )
     }
 }

@@ -20,7 +20,11 @@ impl Reset {
     pub fn new(ctx: Context, mailer: Arc<dyn Mailer>, verifier: TokenVerifier) -> Self {
         let passwords = PasswordService::new(ctx.store.clone(), mailer, ctx.settings.clone());
         let auth = Authenticator::new(ctx.store.clone(), verifier);
-        Self { ctx, passwords, auth }
+        Self {
+            ctx,
+            passwords,
+            auth,
+        }
     }
 
     async fn forgot(&self, req: &Request) -> Result<Response<Body>> {
@@ -36,14 +40,21 @@ impl Reset {
     async fn reset(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::ResetBody = request::json_body(req)?;
         let now = self.ctx.clock.now();
-        self.passwords.reset(&body.token, &body.new_password, &body.confirm_password, now).await?;
+        self.passwords
+            .reset(&body.token, &body.new_password, &body.confirm_password, now)
+            .await?;
         Ok(response::no_content())
     }
 
     async fn change(&self, req: &Request) -> Result<Response<Body>> {
-        let me = self.auth.principal(request::bearer(req), self.ctx.clock.now()).await?;
+        let me = self
+            .auth
+            .principal(request::bearer(req), self.ctx.clock.now())
+            .await?;
         let body: dto::ChangeBody = request::json_body(req)?;
-        self.passwords.change(&me.user, &body.current_password, &body.new_password).await?;
+        self.passwords
+            .change(&me.user, &body.current_password, &body.new_password)
+            .await?;
         Ok(response::no_content())
     }
 }

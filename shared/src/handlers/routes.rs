@@ -24,7 +24,10 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The function that serves a route key.
 pub fn function_of(route_key: &str) -> Option<&'static str> {
-    ROUTES.iter().find(|(_, key)| *key == route_key).map(|(f, _)| *f)
+    ROUTES
+        .iter()
+        .find(|(_, key)| *key == route_key)
+        .map(|(f, _)| *f)
 }
 
 /// Matches a method and concrete path against the table: the route key and its path parameters.
@@ -56,7 +59,9 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static str, Vec<(Strin
 
 /// Whether any route has this path with another method (for 405 answers).
 pub fn path_exists(path: &str) -> bool {
-    ["GET", "POST", "PATCH", "DELETE", "PUT"].iter().any(|m| match_route(m, path).is_some())
+    ["GET", "POST", "PATCH", "DELETE", "PUT"]
+        .iter()
+        .any(|m| match_route(m, path).is_some())
 }
 
 #[cfg(test)]
@@ -69,7 +74,10 @@ mod tests {
         assert_eq!(key, "POST /users/{username}/block");
         assert_eq!(params, vec![("username".to_owned(), "alice".to_owned())]);
         assert_eq!(match_route("GET", "/me").unwrap().0, "GET /me");
-        assert_eq!(match_route("GET", "/me/blocks").unwrap().0, "GET /me/blocks");
+        assert_eq!(
+            match_route("GET", "/me/blocks").unwrap().0,
+            "GET /me/blocks"
+        );
         assert!(match_route("GET", "/users/").is_some_and(|(k, _)| k == "GET /users"));
     }
 

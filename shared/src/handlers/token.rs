@@ -5,7 +5,10 @@ use crate::domain::Password;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::security::jwt::TokenSigner;
-use crate::services::{auth::Authenticator, sessions::{SessionService, end_all_sessions}};
+use crate::services::{
+    auth::Authenticator,
+    sessions::{SessionService, end_all_sessions},
+};
 use async_trait::async_trait;
 
 pub struct Token {
@@ -18,23 +21,34 @@ impl Token {
     pub fn new(ctx: Context, signer: TokenSigner) -> Self {
         let auth = Authenticator::new(ctx.store.clone(), signer.verifier().clone());
         let sessions = SessionService::new(ctx.store.clone(), signer);
-        Self { ctx, sessions, auth }
+        Self {
+            ctx,
+            sessions,
+            auth,
+        }
     }
 
     async fn login(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::LoginBody = request::json_body(req)?;
         // Out-of-range input cannot be anyone's password: same answer as a wrong one.
-        let password = Password::presented(&body.password).map_err(|_| Error::InvalidCredentials)?;
+        let password =
+            Password::presented(&body.password).map_err(|_| Error::InvalidCredentials)?;
         if body.login.trim().is_empty() || body.login.len() > 254 {
             return Err(Error::InvalidCredentials);
         }
-        let tokens = self.sessions.login(&body.login, &password, self.ctx.clock.now()).await?;
+        let tokens = self
+            .sessions
+            .login(&body.login, &password, self.ctx.clock.now())
+            .await?;
         Ok(response::json(200, &TokensView::from(tokens)))
     }
 
     async fn refresh(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::RefreshBody = request::json_body(req)?;
-        let tokens = self.sessions.refresh(&body.refresh_token, self.ctx.clock.now()).await?;
+        let tokens = self
+            .sessions
+            .refresh(&body.refresh_token, self.ctx.clock.now())
+            .await?;
         Ok(response::json(200, &TokensView::from(tokens)))
     }
 
@@ -45,7 +59,10 @@ impl Token {
     }
 
     async fn logout_all(&self, req: &Request) -> Result<Response<Body>> {
-        let me = self.auth.principal(request::bearer(req), self.ctx.clock.now()).await?;
+        let me = self
+            .auth
+            .principal(request::bearer(req), self.ctx.clock.now())
+            .await?;
         end_all_sessions(self.ctx.store.as_ref(), &me.user).await?;
         Ok(response::no_content())
     }

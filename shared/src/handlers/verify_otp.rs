@@ -1,6 +1,9 @@
 //! The `verify-otp` function: POST /auth/signup/verify and POST /auth/signup/resend.
 
-use super::{Context, Function, dto, respond, views::{MeView, TokensView}};
+use super::{
+    Context, Function, dto, respond,
+    views::{MeView, TokensView},
+};
 use crate::domain::{OtpCode, SignupId, time::rfc3339};
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
@@ -20,7 +23,11 @@ impl VerifyOtp {
     pub fn new(ctx: Context, mailer: Arc<dyn Mailer>, otp: OtpKey, signer: TokenSigner) -> Self {
         let signups = SignupService::new(ctx.store.clone(), mailer, otp, ctx.settings.clone());
         let sessions = SessionService::new(ctx.store.clone(), signer);
-        Self { ctx, signups, sessions }
+        Self {
+            ctx,
+            signups,
+            sessions,
+        }
     }
 
     async fn verify(&self, req: &Request) -> Result<Response<Body>> {
@@ -31,14 +38,20 @@ impl VerifyOtp {
         let user = self.signups.verify(&id, &code, now).await?;
         let tokens = self.sessions.open(&user, now).await?;
         let me = MeView::new(&user, self.ctx.settings.role_of(&user.username));
-        Ok(response::json(201, &serde_json::json!({ "user": me, "tokens": TokensView::from(tokens) })))
+        Ok(response::json(
+            201,
+            &serde_json::json!({ "user": me, "tokens": TokensView::from(tokens) }),
+        ))
     }
 
     async fn resend(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::ResendBody = request::json_body(req)?;
         let id = SignupId::parse(&body.signup_id).map_err(|e| Error::field("signup_id", e))?;
         let expires_at = self.signups.resend(&id, self.ctx.clock.now()).await?;
-        Ok(response::json(202, &serde_json::json!({ "expires_at": rfc3339(expires_at) })))
+        Ok(response::json(
+            202,
+            &serde_json::json!({ "expires_at": rfc3339(expires_at) }),
+        ))
     }
 }
 

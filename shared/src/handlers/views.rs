@@ -68,7 +68,12 @@ pub struct TokensView {
 
 impl From<Tokens> for TokensView {
     fn from(t: Tokens) -> Self {
-        Self { access_token: t.access_token, refresh_token: t.refresh_token, token_type: "Bearer", expires_in: t.expires_in }
+        Self {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+        }
     }
 }
 

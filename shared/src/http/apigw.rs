@@ -27,7 +27,9 @@ pub fn percent_decode(raw: &str, plus_is_space: bool) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -65,10 +67,15 @@ fn joined(pairs: impl IntoIterator<Item = (String, String)>) -> Map<String, Valu
 pub fn to_event(r: &Incoming<'_>) -> Value {
     let now = time::OffsetDateTime::now_utc();
     let query = (!r.raw_query.is_empty()).then(|| {
-        joined(r.raw_query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        }))
+        joined(
+            r.raw_query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (percent_decode(k, true), percent_decode(v, true))
+                }),
+        )
     });
     let cookies: Vec<String> = r
         .headers
@@ -77,8 +84,13 @@ pub fn to_event(r: &Incoming<'_>) -> Value {
         .flat_map(|(_, v)| v.split(';').map(|c| c.trim().to_owned()))
         .collect();
     let headers = joined(r.headers.iter().filter(|(k, _)| k != "cookie").cloned());
-    let path_params = (!r.path_params.is_empty())
-        .then(|| joined(r.path_params.iter().map(|(k, v)| (k.clone(), percent_decode(v, false)))));
+    let path_params = (!r.path_params.is_empty()).then(|| {
+        joined(
+            r.path_params
+                .iter()
+                .map(|(k, v)| (k.clone(), percent_decode(v, false))),
+        )
+    });
     let (body, is_base64) = match std::str::from_utf8(r.body) {
         _ if r.body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),

@@ -49,34 +49,95 @@ fn title(status: u16) -> &'static str {
 pub fn problem(error: &Error) -> Response<Body> {
     let (status, code, detail): (u16, &str, String) = match error {
         Error::Validation(_) => (400, "validation_failed", "Some fields are invalid.".into()),
-        Error::InvalidJson(why) => (400, "invalid_json", format!("The body is not valid JSON: {why}")),
-        Error::UnsupportedMediaType => (415, "unsupported_media_type", "Send the body as application/json.".into()),
-        Error::PayloadTooLarge { limit } => (413, "payload_too_large", format!("The body may be at most {limit} bytes.")),
-        Error::Unauthorized => (401, "unauthorized", "Missing, invalid or expired credentials.".into()),
-        Error::InvalidCredentials => (401, "invalid_credentials", "The login or password is wrong.".into()),
+        Error::InvalidJson(why) => (
+            400,
+            "invalid_json",
+            format!("The body is not valid JSON: {why}"),
+        ),
+        Error::UnsupportedMediaType => (
+            415,
+            "unsupported_media_type",
+            "Send the body as application/json.".into(),
+        ),
+        Error::PayloadTooLarge { limit } => (
+            413,
+            "payload_too_large",
+            format!("The body may be at most {limit} bytes."),
+        ),
+        Error::Unauthorized => (
+            401,
+            "unauthorized",
+            "Missing, invalid or expired credentials.".into(),
+        ),
+        Error::InvalidCredentials => (
+            401,
+            "invalid_credentials",
+            "The login or password is wrong.".into(),
+        ),
         Error::Forbidden => (403, "forbidden", "You are not allowed to do this.".into()),
         Error::NotFound(what) => (404, "not_found", format!("No such {what}.")),
         Error::NoRoute => (404, "not_found", "No such route.".into()),
         Error::UsernameTaken => (409, "username_taken", "That username is taken.".into()),
-        Error::EmailTaken => (409, "email_taken", "That email belongs to another account.".into()),
+        Error::EmailTaken => (
+            409,
+            "email_taken",
+            "That email belongs to another account.".into(),
+        ),
         Error::InvalidCode { .. } => (400, "invalid_code", "That code is wrong.".into()),
-        Error::CodeExpired => (410, "code_expired", "That code expired; ask for a new one.".into()),
-        Error::TooManyAttempts => (429, "too_many_attempts", "Too many wrong codes: start the signup again.".into()),
-        Error::RateLimited { code, retry_after } => (429, code, format!("Too many requests; retry in {retry_after} s.")),
-        Error::InvalidToken => (400, "invalid_token", "That link is invalid, used or expired.".into()),
+        Error::CodeExpired => (
+            410,
+            "code_expired",
+            "That code expired; ask for a new one.".into(),
+        ),
+        Error::TooManyAttempts => (
+            429,
+            "too_many_attempts",
+            "Too many wrong codes: start the signup again.".into(),
+        ),
+        Error::RateLimited { code, retry_after } => (
+            429,
+            code,
+            format!("Too many requests; retry in {retry_after} s."),
+        ),
+        Error::InvalidToken => (
+            400,
+            "invalid_token",
+            "That link is invalid, used or expired.".into(),
+        ),
         Error::PasswordMismatch => (400, "password_mismatch", "The two passwords differ.".into()),
-        Error::Refused(code) => (422, code, "This request was refused by a business rule.".into()),
-        Error::Conflict => (409, "conflict", "The resource changed meanwhile; try again.".into()),
-        Error::MailUnavailable => (503, "mail_unavailable", "The email could not be sent; try again shortly.".into()),
+        Error::Refused(code) => (
+            422,
+            code,
+            "This request was refused by a business rule.".into(),
+        ),
+        Error::Conflict => (
+            409,
+            "conflict",
+            "The resource changed meanwhile; try again.".into(),
+        ),
+        Error::MailUnavailable => (
+            503,
+            "mail_unavailable",
+            "The email could not be sent; try again shortly.".into(),
+        ),
         Error::Unexpected(e) => {
             tracing::error!(error = ?e, "unexpected error");
-            (500, "internal_error", "Something went wrong on our side.".into())
+            (
+                500,
+                "internal_error",
+                "Something went wrong on our side.".into(),
+            )
         }
     };
     let errors = match error {
-        Error::Validation(list) => {
-            Some(list.iter().map(|f| FieldErrorOut { field: &f.field, message: &f.message }).collect())
-        }
+        Error::Validation(list) => Some(
+            list.iter()
+                .map(|f| FieldErrorOut {
+                    field: &f.field,
+                    message: &f.message,
+                })
+                .collect(),
+        ),
         _ => None,
     };
     let (attempts_left, retry_after) = match error {
@@ -84,12 +145,19 @@ pub fn problem(error: &Error) -> Response<Body> {
         Error::RateLimited { retry_after, .. } => (None, Some(*retry_after)),
         _ => (None, None),
     };
-    let body = Problem { kind: "about:blank", title: title(status), status, code, detail, errors, attempts_left, retry_after };
+    let body = Problem {
+        kind: "about:blank",
+        title: title(status),
+        status,
+        code,
+        detail,
+        errors,
+        attempts_left,
+        retry_after,
+    };
     let mut response = super::response::json_with_type(status, &body, "application/problem+json");
-    if let Some(seconds) = retry_after {
-        if let Ok(value) = seconds.to_string().parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
+    if let Some(value) = retry_after.and_then(|s| s.to_string().parse().ok()) {
+        response.headers_mut().insert("retry-after", value);
     }
     response
 }

@@ -19,11 +19,15 @@ pub fn route_key(req: &Request) -> Option<&str> {
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
 }
 
 /// `?limit=`: `default` when absent, 1..=`max` otherwise.
@@ -32,7 +36,10 @@ pub fn limit(req: &Request, default: usize, max: usize) -> Result<usize> {
         None => Ok(default),
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(Error::Validation(vec![FieldError::new("limit", format!("must be a whole number from 1 to {max}"))])),
+            _ => Err(Error::Validation(vec![FieldError::new(
+                "limit",
+                format!("must be a whole number from 1 to {max}"),
+            )])),
         },
     }
 }
@@ -41,14 +48,26 @@ pub fn limit(req: &Request, default: usize, max: usize) -> Result<usize> {
 pub fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 fn is_json(req: &Request) -> bool {
-    let Some(value) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
@@ -66,8 +85,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T> {
         return Err(Error::InvalidJson("the body is empty".into()));
     }
     // Syntax first, so broken JSON is always `invalid_json`, whatever shape it started with.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::InvalidJson(without_position(&e.to_string())))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::InvalidJson(without_position(&e.to_string())))?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = without_position(&e.into_inner().to_string());
@@ -84,7 +103,9 @@ fn without_position(message: &str) -> String {
 
 /// The field an error is about: the path, or for a missing field the parent path plus its name.
 fn field_of(path: &str, message: &str) -> String {
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
     match (missing, path) {
         (Some(name), ".") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),

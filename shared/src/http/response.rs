@@ -17,7 +17,10 @@ pub fn json_with_type<T: Serialize>(status: u16, body: &T, content_type: &str) -
     if let Ok(value) = content_type.parse() {
         response.headers_mut().insert("content-type", value);
     }
-    response.headers_mut().insert("cache-control", lambda_http::http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        "cache-control",
+        lambda_http::http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -28,10 +31,14 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = http_status(204);
-    response.headers_mut().insert("cache-control", lambda_http::http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        "cache-control",
+        lambda_http::http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
 fn http_status(code: u16) -> lambda_http::http::StatusCode {
-    lambda_http::http::StatusCode::from_u16(code).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR)
+    lambda_http::http::StatusCode::from_u16(code)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -46,7 +46,9 @@ pub enum UpdateUserError {
 pub enum RateDecision {
     Allowed,
     /// Over the limit until this instant.
-    Limited { until: OffsetDateTime },
+    Limited {
+        until: OffsetDateTime,
+    },
 }
 
 /// A slice of a listing and the opaque cursor of the next one.

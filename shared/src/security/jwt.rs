@@ -87,24 +87,39 @@ pub struct TokenSigner {
 }
 
 impl TokenSigner {
-    pub fn from_pems(private_pem: &str, public_pem: &str, scope: TokenScope) -> anyhow::Result<Self> {
-        let key = EncodingKey::from_ed_pem(private_pem.as_bytes()).context("JWT private key (PEM)")?;
+    pub fn from_pems(
+        private_pem: &str,
+        public_pem: &str,
+        scope: TokenScope,
+    ) -> anyhow::Result<Self> {
+        let key =
+            EncodingKey::from_ed_pem(private_pem.as_bytes()).context("JWT private key (PEM)")?;
         let verifier = TokenVerifier::from_public_pem(public_pem, &scope)?;
-        Ok(Self { key, scope, verifier })
+        Ok(Self {
+            key,
+            scope,
+            verifier,
+        })
     }
 
     /// A fresh key pair that lives as long as the process (local server, tests, benchmarks).
     pub fn ephemeral(scope: TokenScope) -> Self {
         let seed: [u8; 32] = super::secrets::random_bytes();
-        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+            .verifying_key()
+            .to_bytes();
         // PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410): fixed 16-byte prefix + seed.
         let mut pkcs8 = vec![
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-            0x20,
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
         ];
         pkcs8.extend_from_slice(&seed);
         let verifier = TokenVerifier::with_key(DecodingKey::from_ed_der(&public), &scope);
-        Self { key: EncodingKey::from_ed_der(&pkcs8), scope, verifier }
+        Self {
+            key: EncodingKey::from_ed_der(&pkcs8),
+            scope,
+            verifier,
+        }
     }
 
     pub fn verifier(&self) -> &TokenVerifier {
@@ -141,7 +156,10 @@ mod tests {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
     fn scope() -> TokenScope {
-        TokenScope { issuer: "chatman-test".into(), audience: "chatman-api".into() }
+        TokenScope {
+            issuer: "chatman-test".into(),
+            audience: "chatman-api".into(),
+        }
     }
 
     fn now() -> OffsetDateTime {
@@ -155,13 +173,25 @@ mod tests {
         let (token, ttl) = signer.access_token(&u, &s, 3, now()).unwrap();
         assert_eq!(ttl, 900);
         let claims = signer.verifier().verify(&token, now()).unwrap();
-        assert_eq!(claims, AccessClaims { user_id: u, session_id: s, epoch: 3 });
+        assert_eq!(
+            claims,
+            AccessClaims {
+                user_id: u,
+                session_id: s,
+                epoch: 3
+            }
+        );
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
-        let (mine, theirs) = (TokenSigner::ephemeral(scope()), TokenSigner::ephemeral(scope()));
-        let (token, _) = theirs.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
+        let (mine, theirs) = (
+            TokenSigner::ephemeral(scope()),
+            TokenSigner::ephemeral(scope()),
+        );
+        let (token, _) = theirs
+            .access_token(&UserId::new(), &SessionId::new(), 0, now())
+            .unwrap();
         assert!(mine.verifier().verify(&token, now()).is_none());
     }
 
@@ -169,24 +199,48 @@ mod tests {
     fn an_expired_token_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
         let issued = now();
-        let (token, _) = signer.access_token(&UserId::new(), &SessionId::new(), 0, issued).unwrap();
-        assert!(signer.verifier().verify(&token, issued + Duration::minutes(15) - Duration::seconds(1)).is_some());
-        assert!(signer.verifier().verify(&token, issued + Duration::minutes(15)).is_none());
+        let (token, _) = signer
+            .access_token(&UserId::new(), &SessionId::new(), 0, issued)
+            .unwrap();
+        assert!(
+            signer
+                .verifier()
+                .verify(
+                    &token,
+                    issued + Duration::minutes(15) - Duration::seconds(1)
+                )
+                .is_some()
+        );
+        assert!(
+            signer
+                .verifier()
+                .verify(&token, issued + Duration::minutes(15))
+                .is_none()
+        );
     }
 
     #[test]
     fn an_alg_none_token_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
-        let (token, _) = signer.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
+        let (token, _) = signer
+            .access_token(&UserId::new(), &SessionId::new(), 0, now())
+            .unwrap();
         let payload = token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert!(signer.verifier().verify(&format!("{header}.{payload}."), now()).is_none());
+        assert!(
+            signer
+                .verifier()
+                .verify(&format!("{header}.{payload}."), now())
+                .is_none()
+        );
     }
 
     #[test]
     fn a_tampered_payload_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
-        let (token, _) = signer.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
+        let (token, _) = signer
+            .access_token(&UserId::new(), &SessionId::new(), 0, now())
+            .unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let mut claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
@@ -198,8 +252,16 @@ mod tests {
     #[test]
     fn a_token_for_another_audience_is_refused() {
         let signer = TokenSigner::ephemeral(scope());
-        let other = TokenSigner { scope: TokenScope { issuer: "chatman-test".into(), audience: "elsewhere".into() }, ..signer.clone() };
-        let (token, _) = other.access_token(&UserId::new(), &SessionId::new(), 0, now()).unwrap();
+        let other = TokenSigner {
+            scope: TokenScope {
+                issuer: "chatman-test".into(),
+                audience: "elsewhere".into(),
+            },
+            ..signer.clone()
+        };
+        let (token, _) = other
+            .access_token(&UserId::new(), &SessionId::new(), 0, now())
+            .unwrap();
         assert!(signer.verifier().verify(&token, now()).is_none());
     }
 

@@ -28,7 +28,9 @@ impl Authenticator {
 
     /// 401 for a missing, malformed, foreign, expired or revoked token.
     pub async fn principal(&self, bearer: Option<&str>, now: OffsetDateTime) -> Result<Principal> {
-        let claims = bearer.and_then(|t| self.verifier.verify(t, now)).ok_or(Error::Unauthorized)?;
+        let claims = bearer
+            .and_then(|t| self.verifier.verify(t, now))
+            .ok_or(Error::Unauthorized)?;
         let (user, session) = tokio::try_join!(
             self.store.user(&claims.user_id),
             self.store.session(&claims.session_id)
@@ -42,6 +44,9 @@ impl Authenticator {
         if !live {
             return Err(Error::Unauthorized);
         }
-        Ok(Principal { user, session_id: claims.session_id })
+        Ok(Principal {
+            user,
+            session_id: claims.session_id,
+        })
     }
 }

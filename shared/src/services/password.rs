@@ -43,15 +43,28 @@ fn parse_reset_token(token: &str) -> Option<(UserId, ResetTicketSecret)> {
 }
 
 impl PasswordService {
-    pub fn new(store: Arc<dyn AccountStore>, mailer: Arc<dyn Mailer>, settings: Arc<Settings>) -> Self {
-        Self { store, mailer, settings }
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        mailer: Arc<dyn Mailer>,
+        settings: Arc<Settings>,
+    ) -> Self {
+        Self {
+            store,
+            mailer,
+            settings,
+        }
     }
 
     /// POST /auth/password/forgot: always accepted; mails a link only to an existing account.
     pub async fn forgot(&self, email: &Email, now: OffsetDateTime) -> Result<()> {
         let limit = self
             .store
-            .hit_rate_limit(&format!("reset:{email}"), RESETS_PER_EMAIL, Duration::minutes(15), now)
+            .hit_rate_limit(
+                &format!("reset:{email}"),
+                RESETS_PER_EMAIL,
+                Duration::minutes(15),
+                now,
+            )
             .await?;
         if let RateDecision::Limited { .. } = limit {
             tracing::info!("password reset request over the limit: not mailed");
@@ -78,25 +91,41 @@ impl PasswordService {
     }
 
     /// POST /auth/password/reset.
-    pub async fn reset(&self, token: &str, new_password: &str, confirm: &str, now: OffsetDateTime) -> Result<()> {
+    pub async fn reset(
+        &self,
+        token: &str,
+        new_password: &str,
+        confirm: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         if new_password != confirm {
             return Err(Error::PasswordMismatch);
         }
         let (user_id, secret) = parse_reset_token(token).ok_or(Error::InvalidToken)?;
         let presented = secrets::hash(&secret.0);
         for _ in 0..CONFLICT_RETRIES {
-            let ticket = self.store.reset_ticket(&user_id).await?.ok_or(Error::InvalidToken)?;
+            let ticket = self
+                .store
+                .reset_ticket(&user_id)
+                .await?
+                .ok_or(Error::InvalidToken)?;
             if !secrets::same(&ticket.secret_hash, &presented) || now >= ticket.expires_at {
                 return Err(Error::InvalidToken);
             }
-            let mut user = self.store.user(&user_id).await?.ok_or(Error::InvalidToken)?;
+            let mut user = self
+                .store
+                .user(&user_id)
+                .await?
+                .ok_or(Error::InvalidToken)?;
             let password = Password::new_for(new_password, &user.username, &user.email)
                 .map_err(|e| Error::field("new_password", e))?;
             user.password_hash = passwords::hash(&password).await?;
             user.session_epoch += 1;
             match self.store.consume_reset_ticket(&ticket, &user).await {
                 Ok(()) => {
-                    self.store.clear_login_failures(&format!("user:{}", user.id)).await?;
+                    self.store
+                        .clear_login_failures(&format!("user:{}", user.id))
+                        .await?;
                     tracing::info!(user_id = %user.id, "password reset; all sessions ended");
                     return Ok(());
                 }
@@ -109,14 +138,21 @@ impl PasswordService {
 
     /// POST /auth/password/change: needs the current password; ends every session.
     pub async fn change(&self, user: &User, current: &str, new_password: &str) -> Result<()> {
-        let current = Password::presented(current).map_err(|e| Error::field("current_password", e))?;
+        let current =
+            Password::presented(current).map_err(|e| Error::field("current_password", e))?;
         if !passwords::verify(&current, Some(&user.password_hash)).await? {
-            return Err(Error::Validation(vec![FieldError::new("current_password", "is not your current password")]));
+            return Err(Error::Validation(vec![FieldError::new(
+                "current_password",
+                "is not your current password",
+            )]));
         }
         let password = Password::new_for(new_password, &user.username, &user.email)
             .map_err(|e| Error::field("new_password", e))?;
         if password.expose() == current.expose() {
-            return Err(Error::Validation(vec![FieldError::new("new_password", "must differ from the current password")]));
+            return Err(Error::Validation(vec![FieldError::new(
+                "new_password",
+                "must differ from the current password",
+            )]));
         }
         let mut updated = user.clone();
         updated.password_hash = passwords::hash(&password).await?;

@@ -49,7 +49,10 @@ impl ProfileService {
                 Err(e) => errors.push(FieldError::new("username", e.0)),
             }
         }
-        let mut text = |field: &str, raw: &Option<String>, max_ok: fn(&str) -> std::result::Result<String, crate::domain::Invalid>, slot: &mut String| {
+        let mut text = |field: &str,
+                        raw: &Option<String>,
+                        max_ok: fn(&str) -> std::result::Result<String, crate::domain::Invalid>,
+                        slot: &mut String| {
             if let Some(raw) = raw {
                 match max_ok(raw) {
                     Ok(v) => *slot = v,
@@ -57,9 +60,24 @@ impl ProfileService {
                 }
             }
         };
-        text("first_name", &patch.first_name, |r| PersonName::parse(r).map(|v| v.as_str().to_owned()), &mut next.first_name);
-        text("last_name", &patch.last_name, |r| PersonName::parse(r).map(|v| v.as_str().to_owned()), &mut next.last_name);
-        text("bio", &patch.bio, |r| Bio::parse(r).map(|v| v.as_str().to_owned()), &mut next.bio);
+        text(
+            "first_name",
+            &patch.first_name,
+            |r| PersonName::parse(r).map(|v| v.as_str().to_owned()),
+            &mut next.first_name,
+        );
+        text(
+            "last_name",
+            &patch.last_name,
+            |r| PersonName::parse(r).map(|v| v.as_str().to_owned()),
+            &mut next.last_name,
+        );
+        text(
+            "bio",
+            &patch.bio,
+            |r| Bio::parse(r).map(|v| v.as_str().to_owned()),
+            &mut next.bio,
+        );
         match &patch.avatar_upload_id {
             None => {}
             Some(None) => next.avatar_key = None,
@@ -86,7 +104,10 @@ impl ProfileService {
     /// GET /users/{username}.
     pub async fn public(&self, username: &str) -> Result<User> {
         let username = Username::parse(username).map_err(|_| Error::NotFound("user"))?;
-        self.store.user_by_username(&username).await?.ok_or(Error::NotFound("user"))
+        self.store
+            .user_by_username(&username)
+            .await?
+            .ok_or(Error::NotFound("user"))
     }
 
     /// GET /users?q=: case-insensitive username prefix, a leading `@` ignored, caller excluded.
@@ -94,9 +115,14 @@ impl ProfileService {
         let prefix = q.trim().trim_start_matches('@').to_ascii_lowercase();
         let valid = !prefix.is_empty()
             && prefix.len() <= Username::MAX
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         if !valid {
-            return Err(Error::Validation(vec![FieldError::new("q", "must be 1 to 30 username characters")]));
+            return Err(Error::Validation(vec![FieldError::new(
+                "q",
+                "must be 1 to 30 username characters",
+            )]));
         }
         let mut found = self.store.search_users(&prefix, limit + 1).await?;
         found.retain(|u| u.id != me.id);
@@ -123,14 +149,25 @@ impl ProfileService {
     }
 
     /// GET /me/blocks, oldest block first.
-    pub async fn blocks(&self, me: &User, limit: usize, cursor: Option<&str>) -> Result<Page<User>> {
+    pub async fn blocks(
+        &self,
+        me: &User,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>> {
         if cursor.is_some_and(|c| UserId::parse(c).is_err()) {
-            return Err(Error::Validation(vec![FieldError::new("cursor", "is not a cursor from a previous page")]));
+            return Err(Error::Validation(vec![FieldError::new(
+                "cursor",
+                "is not a cursor from a previous page",
+            )]));
         }
         let page = self.store.blocked_by(&me.id, limit, cursor).await?;
         let mut users = self.store.users(&page.items).await?;
         let order = |id: &UserId| page.items.iter().position(|x| x == id);
         users.sort_by_key(|u| order(&u.id));
-        Ok(Page { items: users, next_cursor: page.next_cursor })
+        Ok(Page {
+            items: users,
+            next_cursor: page.next_cursor,
+        })
     }
 }

@@ -50,7 +50,12 @@ impl SessionService {
     }
 
     /// POST /auth/token. Unknown login and wrong password look the same, in body and in time.
-    pub async fn login(&self, login: &str, password: &Password, now: OffsetDateTime) -> Result<Tokens> {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &Password,
+        now: OffsetDateTime,
+    ) -> Result<Tokens> {
         let user = self.find_login(login).await?;
         // Unknown logins are throttled too, under their own name, so a lock reveals nothing.
         let throttle_key = match &user {
@@ -64,7 +69,8 @@ impl SessionService {
                 code: "too_many_attempts",
             });
         }
-        let ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let ok =
+            passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
             self.store.record_login_failure(&throttle_key, now).await?;
             tracing::info!("login refused");
@@ -113,28 +119,59 @@ impl SessionService {
         self.pair(user, &session, refresh_token, now)
     }
 
-    fn pair(&self, user: &User, session: &Session, refresh_token: String, now: OffsetDateTime) -> Result<Tokens> {
+    fn pair(
+        &self,
+        user: &User,
+        session: &Session,
+        refresh_token: String,
+        now: OffsetDateTime,
+    ) -> Result<Tokens> {
         let (access_token, expires_in) =
-            self.signer.access_token(&user.id, &session.id, user.session_epoch, now)?;
-        Ok(Tokens { access_token, refresh_token, expires_in })
+            self.signer
+                .access_token(&user.id, &session.id, user.session_epoch, now)?;
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+            expires_in,
+        })
     }
 
     /// POST /auth/token/refresh: retires the presented token and returns a new pair.
     pub async fn refresh(&self, presented: &str, now: OffsetDateTime) -> Result<Tokens> {
         let hash = secrets::refresh_token_hash(presented).ok_or(Error::Unauthorized)?;
-        let record = self.store.refresh_token(&hash).await?.ok_or(Error::Unauthorized)?;
+        let record = self
+            .store
+            .refresh_token(&hash)
+            .await?
+            .ok_or(Error::Unauthorized)?;
         if !record.active {
             self.store.revoke_session(&record.session_id).await?;
             tracing::warn!(session_id = %record.session_id, "retired refresh token reused: session revoked");
             return Err(Error::Unauthorized);
         }
-        let session = self.store.session(&record.session_id).await?.ok_or(Error::Unauthorized)?;
-        let user = self.store.user(&record.user_id).await?.ok_or(Error::Unauthorized)?;
-        if session.revoked || now >= session.expires_at || now >= record.expires_at || session.epoch != user.session_epoch {
+        let session = self
+            .store
+            .session(&record.session_id)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        let user = self
+            .store
+            .user(&record.user_id)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        if session.revoked
+            || now >= session.expires_at
+            || now >= record.expires_at
+            || session.epoch != user.session_epoch
+        {
             return Err(Error::Unauthorized);
         }
         let (refresh_token, new_hash) = secrets::new_refresh_token();
-        let next = RefreshRecord { hash: new_hash, active: true, ..record };
+        let next = RefreshRecord {
+            hash: new_hash,
+            active: true,
+            ..record
+        };
         match self.store.rotate_refresh_token(&hash, &next).await {
             Ok(()) => self.pair(&user, &session, refresh_token, now),
             // Someone rotated this token at the same moment: one of the two is a thief.
@@ -149,7 +186,9 @@ impl SessionService {
 
     /// POST /auth/logout: ends the session of this refresh token. Unknown tokens are fine.
     pub async fn logout(&self, presented: &str) -> Result<()> {
-        let Some(hash) = secrets::refresh_token_hash(presented) else { return Ok(()) };
+        let Some(hash) = secrets::refresh_token_hash(presented) else {
+            return Ok(());
+        };
         if let Some(record) = self.store.refresh_token(&hash).await? {
             self.store.revoke_session(&record.session_id).await?;
             tracing::info!(session_id = %record.session_id, "logout");
@@ -174,7 +213,9 @@ pub async fn end_all_sessions(store: &dyn AccountStore, user: &User) -> Result<(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Unexpected(anyhow::anyhow!("logout-all kept conflicting")))
+    Err(Error::Unexpected(anyhow::anyhow!(
+        "logout-all kept conflicting"
+    )))
 }
 
 #[cfg(test)]

@@ -68,21 +68,40 @@ fn validate(form: &SignupForm) -> Result<ValidForm> {
     let first_name = PersonName::parse(form.first_name.as_deref().unwrap_or(""));
     let last_name = PersonName::parse(form.last_name.as_deref().unwrap_or(""));
     let bio = Bio::parse(form.bio.as_deref().unwrap_or(""));
-    check("username", username.as_ref().map(|_| ()).map_err(Clone::clone));
+    check(
+        "username",
+        username.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     check("email", email.as_ref().map(|_| ()).map_err(Clone::clone));
-    check("first_name", first_name.as_ref().map(|_| ()).map_err(Clone::clone));
-    check("last_name", last_name.as_ref().map(|_| ()).map_err(Clone::clone));
+    check(
+        "first_name",
+        first_name.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    check(
+        "last_name",
+        last_name.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     check("bio", bio.as_ref().map(|_| ()).map_err(Clone::clone));
     let password = match (&username, &email) {
         (Ok(u), Ok(e)) => Password::new_for(&form.password, u, e),
         _ => Password::new(&form.password),
     };
-    check("password", password.as_ref().map(|_| ()).map_err(Clone::clone));
+    check(
+        "password",
+        password.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     match (username, email, password, first_name, last_name, bio) {
         (Ok(username), Ok(email), Ok(password), Ok(first_name), Ok(last_name), Ok(bio))
             if errors.is_empty() =>
         {
-            Ok(ValidForm { username, email, password, first_name, last_name, bio })
+            Ok(ValidForm {
+                username,
+                email,
+                password,
+                first_name,
+                last_name,
+                bio,
+            })
         }
         _ => Err(Error::Validation(errors)),
     }
@@ -95,7 +114,12 @@ impl SignupService {
         otp: OtpKey,
         settings: Arc<Settings>,
     ) -> Self {
-        Self { store, mailer, otp, settings }
+        Self {
+            store,
+            mailer,
+            otp,
+            settings,
+        }
     }
 
     /// POST /auth/signup.
@@ -104,7 +128,12 @@ impl SignupService {
         let limit_key = format!("signup:{}", form.email);
         if let RateDecision::Limited { until } = self
             .store
-            .hit_rate_limit(&limit_key, SIGNUPS_PER_EMAIL_PER_HOUR, Duration::hours(1), now)
+            .hit_rate_limit(
+                &limit_key,
+                SIGNUPS_PER_EMAIL_PER_HOUR,
+                Duration::hours(1),
+                now,
+            )
             .await?
         {
             return Err(Error::RateLimited {
@@ -130,7 +159,11 @@ impl SignupService {
             bio: form.bio.as_str().to_owned(),
             email_taken,
             // A signup for a taken email can never be verified: its stored hash matches no code.
-            code_hash: if email_taken { secrets::random_bytes() } else { self.otp.hash(&id, &code) },
+            code_hash: if email_taken {
+                secrets::random_bytes()
+            } else {
+                self.otp.hash(&id, &code)
+            },
             code_round: 0,
             code_expires_at: now + CODE_TTL,
             failed_attempts: 0,
@@ -143,7 +176,11 @@ impl SignupService {
         self.store.put_signup(&signup).await?;
         self.mail(&signup, &code).await?;
         tracing::info!(signup_id = %signup.id, "signup started");
-        Ok(SignupStarted { signup_id: signup.id, email: signup.email, expires_at: signup.code_expires_at })
+        Ok(SignupStarted {
+            signup_id: signup.id,
+            email: signup.email,
+            expires_at: signup.code_expires_at,
+        })
     }
 
     /// POST /auth/signup/resend: the same code while it is valid, a new one after it expired.
@@ -187,7 +224,9 @@ impl SignupService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Unexpected(anyhow::anyhow!("resend kept conflicting")))
+        Err(Error::Unexpected(anyhow::anyhow!(
+            "resend kept conflicting"
+        )))
     }
 
     /// POST /auth/signup/verify: checks the code and creates the account in one transaction.
@@ -238,7 +277,9 @@ impl SignupService {
                 Err(e) => Err(e.into()),
             };
         }
-        Err(Error::Unexpected(anyhow::anyhow!("verification kept conflicting")))
+        Err(Error::Unexpected(anyhow::anyhow!(
+            "verification kept conflicting"
+        )))
     }
 
     async fn live_signup(&self, id: &SignupId, now: OffsetDateTime) -> Result<PendingSignup> {

@@ -11,7 +11,7 @@ use chatman::handlers::{
     verify_otp::VerifyOtp,
 };
 use chatman::http::apigw::{Incoming, to_event, to_request};
-use chatman::ports::{AccountStore, Clock, ManualClock, Mailer};
+use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::settings::Settings;
@@ -38,7 +38,9 @@ pub async fn dynamo_store() -> Arc<DynamoAccounts> {
     let aws = chatman::adapters::aws::local(&dynamodb_endpoint()).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("test-{}", uuid::Uuid::now_v7().simple());
-    create_accounts_table(&client, &table).await.expect("create a table in DynamoDB Local");
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
     Arc::new(DynamoAccounts::new(client, table))
 }
 
@@ -60,11 +62,17 @@ impl Reply {
     }
 
     pub fn str(&self, field: &str) -> String {
-        self.body[field].as_str().unwrap_or_else(|| panic!("no string {field} in {}", self.body)).to_owned()
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
+            .to_owned()
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 }
 
@@ -89,7 +97,10 @@ pub struct TestApp {
 }
 
 pub fn scope() -> TokenScope {
-    TokenScope { issuer: "chatman-test".into(), audience: "chatman-api".into() }
+    TokenScope {
+        issuer: "chatman-test".into(),
+        audience: "chatman-api".into(),
+    }
 }
 
 impl TestApp {
@@ -105,23 +116,59 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
-        let ctx = Context { store: store.clone(), clock: clock.clone() as Arc<dyn Clock>, settings };
+        let ctx = Context {
+            store: store.clone(),
+            clock: clock.clone() as Arc<dyn Clock>,
+            settings,
+        };
         let mailer: Arc<dyn Mailer> = outbox.clone();
         let signer = TokenSigner::ephemeral(scope());
         let otp = OtpKey::generate();
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
-            ("signup", Box::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone())) as Box<dyn Function>),
-            ("verify-otp", Box::new(VerifyOtp::new(ctx.clone(), mailer.clone(), otp.clone(), signer.clone()))),
+            (
+                "signup",
+                Box::new(Signup::new(ctx.clone(), mailer.clone(), otp.clone()))
+                    as Box<dyn Function>,
+            ),
+            (
+                "verify-otp",
+                Box::new(VerifyOtp::new(
+                    ctx.clone(),
+                    mailer.clone(),
+                    otp.clone(),
+                    signer.clone(),
+                )),
+            ),
             ("token", Box::new(Token::new(ctx.clone(), signer.clone()))),
-            ("reset", Box::new(Reset::new(ctx.clone(), mailer.clone(), signer.verifier().clone()))),
-            ("profile", Box::new(Profile::new(ctx.clone(), signer.verifier().clone()))),
+            (
+                "reset",
+                Box::new(Reset::new(
+                    ctx.clone(),
+                    mailer.clone(),
+                    signer.verifier().clone(),
+                )),
+            ),
+            (
+                "profile",
+                Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+            ),
         ]);
-        Self { clock, outbox, store, signer, otp, functions }
+        Self {
+            clock,
+            outbox,
+            store,
+            signer,
+            otp,
+            functions,
+        }
     }
 
     /// The handler of a function, by its name.
     pub fn function(&self, name: &str) -> &dyn Function {
-        self.functions.get(name).unwrap_or_else(|| panic!("no function {name}")).as_ref()
+        self.functions
+            .get(name)
+            .unwrap_or_else(|| panic!("no function {name}"))
+            .as_ref()
     }
 
     pub fn clock_now(&self) -> OffsetDateTime {
@@ -133,11 +180,23 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given headers through the route's function.
-    pub async fn raw(&self, method: &str, path_and_query: &str, headers: Vec<(&str, &str)>, body: &[u8]) -> Reply {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let (route_key, path_params) = routes::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
+    pub async fn raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: Vec<(&str, &str)>,
+        body: &[u8],
+    ) -> Reply {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let (route_key, path_params) =
+            routes::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
         let function = routes::function_of(route_key).expect("route has a function");
-        let mut all_headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_lowercase(), v.to_string())).collect();
+        let mut all_headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.to_string()))
+            .collect();
         all_headers.push(("host".into(), "api.test".into()));
         let event = to_event(&Incoming {
             method,
@@ -155,7 +214,11 @@ impl TestApp {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON response") };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).expect("JSON response")
+        };
         if status >= 400 {
             assert_eq!(
                 headers.get("content-type").and_then(|v| v.to_str().ok()),
@@ -164,11 +227,21 @@ impl TestApp {
             );
             assert_eq!(body["status"], json!(status), "problem status matches");
         }
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     /// Sends JSON (or nothing) with an optional bearer token.
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
         let bearer = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![];
         if let Some(b) = &bearer {
@@ -189,7 +262,11 @@ impl TestApp {
     }
 
     pub async fn start_signup(&self, username: &str, email: &str) -> Reply {
-        self.post("/auth/signup", json!({"username": username, "email": email, "password": PASSWORD})).await
+        self.post(
+            "/auth/signup",
+            json!({"username": username, "email": email, "password": PASSWORD}),
+        )
+        .await
     }
 
     /// Mails sent to `email`, newest first.
@@ -199,20 +276,40 @@ impl TestApp {
 
     /// The code in the newest mail to `email`.
     pub fn last_code(&self, email: &str) -> String {
-        let mail = self.mails(email).into_iter().next().expect("a mail was sent");
-        mail.mail.subject.split_whitespace().next().expect("code in subject").to_owned()
+        let mail = self
+            .mails(email)
+            .into_iter()
+            .next()
+            .expect("a mail was sent");
+        mail.mail
+            .subject
+            .split_whitespace()
+            .next()
+            .expect("code in subject")
+            .to_owned()
     }
 
     /// The reset token in the newest mail to `email`.
     pub fn last_reset_token(&self, email: &str) -> String {
-        let text = self.mails(email).into_iter().next().expect("a reset mail").mail.text;
+        let text = self
+            .mails(email)
+            .into_iter()
+            .next()
+            .expect("a reset mail")
+            .mail
+            .text;
         let at = text.find("token=").expect("a reset link") + "token=".len();
-        text[at..].split_whitespace().next().expect("token").to_owned()
+        text[at..]
+            .split_whitespace()
+            .next()
+            .expect("token")
+            .to_owned()
     }
 
     /// Signs up, verifies and returns the logged-in account.
     pub async fn register(&self, username: &str) -> Account {
-        self.register_with(username, &format!("{username}@example.com")).await
+        self.register_with(username, &format!("{username}@example.com"))
+            .await
     }
 
     pub async fn register_with(&self, username: &str, email: &str) -> Account {
@@ -220,19 +317,31 @@ impl TestApp {
         let started = self.start_signup(username, &email).await;
         assert_eq!(started.status, 202, "{:?}", started.body);
         let code = self.last_code(&email);
-        let verified = self.post("/auth/signup/verify", json!({"signup_id": started.str("signup_id"), "code": code})).await;
+        let verified = self
+            .post(
+                "/auth/signup/verify",
+                json!({"signup_id": started.str("signup_id"), "code": code}),
+            )
+            .await;
         assert_eq!(verified.status, 201, "{:?}", verified.body);
         Account {
             id: verified.body["user"]["id"].as_str().expect("id").to_owned(),
             username: username.to_owned(),
             email,
             password: PASSWORD.to_owned(),
-            access: verified.body["tokens"]["access_token"].as_str().expect("access").to_owned(),
-            refresh: verified.body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+            access: verified.body["tokens"]["access_token"]
+                .as_str()
+                .expect("access")
+                .to_owned(),
+            refresh: verified.body["tokens"]["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
         }
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Reply {
-        self.post("/auth/token", json!({"login": login, "password": password})).await
+        self.post("/auth/token", json!({"login": login, "password": password}))
+            .await
     }
 }

@@ -27,7 +27,12 @@ enum TxOutcome {
     Failed(anyhow::Error),
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>, values: Item) -> anyhow::Result<TransactWriteItem> {
+fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: Item,
+) -> anyhow::Result<TransactWriteItem> {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
@@ -38,8 +43,16 @@ fn put(table: &str, item: Item, condition: Option<&str>, values: Item) -> anyhow
     Ok(TransactWriteItem::builder().put(p.build()?).build())
 }
 
-fn delete(table: &str, key: Item, condition: &str, values: Item) -> anyhow::Result<TransactWriteItem> {
-    let mut d = Delete::builder().table_name(table).set_key(Some(key)).condition_expression(condition);
+fn delete(
+    table: &str,
+    key: Item,
+    condition: &str,
+    values: Item,
+) -> anyhow::Result<TransactWriteItem> {
+    let mut d = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition);
     if !values.is_empty() {
         d = d.set_expression_attribute_values(Some(values));
     }
@@ -58,13 +71,24 @@ impl DynamoAccounts {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
         let mut delay_ms = 20u64;
         for attempt in 0..4 {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
-                let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                err.as_service_error()
+            {
+                let codes: Vec<&str> = c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None"))
+                    .collect();
                 if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
                     return Err(TxOutcome::ConditionFailed(i));
                 }
@@ -106,7 +130,10 @@ impl DynamoAccounts {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
                 Err(StoreError::Conflict)
             }
             Err(e) => Err(StoreError::Unexpected(sdk_error("PutItem")(e))),
@@ -114,18 +141,33 @@ impl DynamoAccounts {
     }
 
     async fn put_plain(&self, item: Item) -> anyhow::Result<()> {
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error("PutItem"))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error("PutItem"))?;
         Ok(())
     }
 
     async fn delete_plain(&self, key: Item) -> anyhow::Result<()> {
-        self.client.delete_item().table_name(&self.table).set_key(Some(key)).send().await.map_err(sdk_error("DeleteItem"))?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .send()
+            .await
+            .map_err(sdk_error("DeleteItem"))?;
         Ok(())
     }
 
     async fn user_by_guard(&self, guard: Item) -> Result<Option<User>, StoreError> {
-        let Some(item) = self.get(guard).await? else { return Ok(None) };
-        let id = UserId::parse(Read(&item).s("user_id")?).map_err(|e| anyhow!("guard user id: {e}"))?;
+        let Some(item) = self.get(guard).await? else {
+            return Ok(None);
+        };
+        let id =
+            UserId::parse(Read(&item).s("user_id")?).map_err(|e| anyhow!("guard user id: {e}"))?;
         self.user(&id).await
     }
 }
@@ -144,20 +186,40 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn signup(&self, id: &SignupId) -> Result<Option<PendingSignup>, StoreError> {
-        Ok(self.get(signup_key(id)).await?.map(|i| signup_from(&i)).transpose()?)
+        Ok(self
+            .get(signup_key(id))
+            .await?
+            .map(|i| signup_from(&i))
+            .transpose()?)
     }
 
     async fn update_signup(&self, signup: &PendingSignup) -> Result<(), StoreError> {
-        self.put_versioned(signup_item(signup, signup.version + 1), signup.version).await
+        self.put_versioned(signup_item(signup, signup.version + 1), signup.version)
+            .await
     }
 
     async fn create_user(&self, user: &User, from: &PendingSignup) -> Result<(), CreateUserError> {
         let t = &self.table;
         let items = vec![
-            put(t, guard_item(username_guard(&user.username), &user.id), Some(NOT_EXISTS), Item::new())?,
-            put(t, guard_item(email_guard(&user.email), &user.id), Some(NOT_EXISTS), Item::new())?,
+            put(
+                t,
+                guard_item(username_guard(&user.username), &user.id),
+                Some(NOT_EXISTS),
+                Item::new(),
+            )?,
+            put(
+                t,
+                guard_item(email_guard(&user.email), &user.id),
+                Some(NOT_EXISTS),
+                Item::new(),
+            )?,
             put(t, user_item(user), Some(NOT_EXISTS), Item::new())?,
-            delete(t, signup_key(&from.id), "version = :v", values([(":v", n(from.version))]))?,
+            delete(
+                t,
+                signup_key(&from.id),
+                "version = :v",
+                values([(":v", n(from.version))]),
+            )?,
         ];
         self.transact(items).await.map_err(|o| match o {
             TxOutcome::ConditionFailed(0) => CreateUserError::UsernameTaken,
@@ -168,7 +230,11 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        Ok(self.get(user_key(id)).await?.map(|i| user_from(&i)).transpose()?)
+        Ok(self
+            .get(user_key(id))
+            .await?
+            .map(|i| user_from(&i))
+            .transpose()?)
     }
 
     async fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -183,7 +249,12 @@ impl AccountStore for DynamoAccounts {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(100) {
             let keys: Vec<Item> = chunk.iter().map(user_key).collect();
-            let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(|e| anyhow!(e))?);
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            );
             let mut backoff = 10u64;
             while let Some(ka) = request.take() {
                 let out = self
@@ -193,10 +264,17 @@ impl AccountStore for DynamoAccounts {
                     .send()
                     .await
                     .map_err(sdk_error("BatchGetItem"))?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     found.push(user_from(&item)?);
                 }
-                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
                 if request.is_some() {
                     tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
                     backoff = (backoff * 2).min(500);
@@ -206,19 +284,44 @@ impl AccountStore for DynamoAccounts {
         Ok(found)
     }
 
-    async fn update_user(&self, user: &User, previous: Option<&Username>) -> Result<(), UpdateUserError> {
-        let next = User { version: user.version + 1, ..user.clone() };
+    async fn update_user(
+        &self,
+        user: &User,
+        previous: Option<&Username>,
+    ) -> Result<(), UpdateUserError> {
+        let next = User {
+            version: user.version + 1,
+            ..user.clone()
+        };
         let Some(old) = previous else {
-            return self.put_versioned(user_item(&next), user.version).await.map_err(|e| match e {
-                StoreError::Conflict => UpdateUserError::Conflict,
-                StoreError::Unexpected(e) => UpdateUserError::Unexpected(e),
-            });
+            return self
+                .put_versioned(user_item(&next), user.version)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict => UpdateUserError::Conflict,
+                    StoreError::Unexpected(e) => UpdateUserError::Unexpected(e),
+                });
         };
         let t = &self.table;
         let items = vec![
-            put(t, guard_item(username_guard(&user.username), &user.id), Some(NOT_EXISTS), Item::new())?,
-            delete(t, username_guard(old), "user_id = :id", values([(":id", s(user.id.to_string()))]))?,
-            put(t, user_item(&next), Some("version = :v"), values([(":v", n(user.version))]))?,
+            put(
+                t,
+                guard_item(username_guard(&user.username), &user.id),
+                Some(NOT_EXISTS),
+                Item::new(),
+            )?,
+            delete(
+                t,
+                username_guard(old),
+                "user_id = :id",
+                values([(":id", s(user.id.to_string()))]),
+            )?,
+            put(
+                t,
+                user_item(&next),
+                Some("version = :v"),
+                values([(":v", n(user.version))]),
+            )?,
         ];
         self.transact(items).await.map_err(|o| match o {
             TxOutcome::ConditionFailed(0) => UpdateUserError::UsernameTaken,
@@ -240,10 +343,18 @@ impl AccountStore for DynamoAccounts {
             .send()
             .await
             .map_err(sdk_error("Query"))?;
-        Ok(out.items().iter().map(user_from).collect::<anyhow::Result<_>>()?)
+        Ok(out
+            .items()
+            .iter()
+            .map(user_from)
+            .collect::<anyhow::Result<_>>()?)
     }
 
-    async fn create_session(&self, session: &Session, first: &RefreshRecord) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError> {
         let t = &self.table;
         let items = vec![
             put(t, session_item(session), Some(NOT_EXISTS), Item::new())?,
@@ -253,14 +364,26 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        Ok(self.get(session_key(id)).await?.map(|i| session_from(&i)).transpose()?)
+        Ok(self
+            .get(session_key(id))
+            .await?
+            .map(|i| session_from(&i))
+            .transpose()?)
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
-        Ok(self.get(refresh_key(hash)).await?.map(|i| refresh_from(&i)).transpose()?)
+        Ok(self
+            .get(refresh_key(hash))
+            .await?
+            .map(|i| refresh_from(&i))
+            .transpose()?)
     }
 
-    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshRecord) -> Result<(), StoreError> {
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshRecord,
+    ) -> Result<(), StoreError> {
         let retire = Update::builder()
             .table_name(&self.table)
             .set_key(Some(refresh_key(old)))
@@ -272,7 +395,12 @@ impl AccountStore for DynamoAccounts {
             .map_err(|e| anyhow!(e))?;
         let items = vec![
             TransactWriteItem::builder().update(retire).build(),
-            put(&self.table, refresh_item(new), Some(NOT_EXISTS), Item::new())?,
+            put(
+                &self.table,
+                refresh_item(new),
+                Some(NOT_EXISTS),
+                Item::new(),
+            )?,
         ];
         self.transact(items).await.map_err(tx_to_store)
     }
@@ -290,7 +418,12 @@ impl AccountStore for DynamoAccounts {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
         }
     }
@@ -300,26 +433,56 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn reset_ticket(&self, user: &UserId) -> Result<Option<ResetTicket>, StoreError> {
-        Ok(self.get(reset_key(user)).await?.map(|i| reset_from(&i)).transpose()?)
+        Ok(self
+            .get(reset_key(user))
+            .await?
+            .map(|i| reset_from(&i))
+            .transpose()?)
     }
 
-    async fn consume_reset_ticket(&self, ticket: &ResetTicket, user: &User) -> Result<(), StoreError> {
+    async fn consume_reset_ticket(
+        &self,
+        ticket: &ResetTicket,
+        user: &User,
+    ) -> Result<(), StoreError> {
         let t = &self.table;
-        let next = User { version: user.version + 1, ..user.clone() };
+        let next = User {
+            version: user.version + 1,
+            ..user.clone()
+        };
         let items = vec![
-            delete(t, reset_key(&ticket.user_id), "secret_hash = :h", values([(":h", s(ticket.secret_hash.to_hex()))]))?,
-            put(t, user_item(&next), Some("version = :v"), values([(":v", n(user.version))]))?,
+            delete(
+                t,
+                reset_key(&ticket.user_id),
+                "secret_hash = :h",
+                values([(":h", s(ticket.secret_hash.to_hex()))]),
+            )?,
+            put(
+                t,
+                user_item(&next),
+                Some("version = :v"),
+                values([(":v", n(user.version))]),
+            )?,
         ];
         self.transact(items).await.map_err(tx_to_store)
     }
 
     async fn login_failures(&self, key: &str) -> Result<LoginFailures, StoreError> {
-        let Some(item) = self.get(login_failure_key(key)).await? else { return Ok(LoginFailures::default()) };
+        let Some(item) = self.get(login_failure_key(key)).await? else {
+            return Ok(LoginFailures::default());
+        };
         let r = Read(&item);
-        Ok(LoginFailures { count: r.n("failures")?, last_failure_at: Some(r.at("last_failure_at")?) })
+        Ok(LoginFailures {
+            count: r.n("failures")?,
+            last_failure_at: Some(r.at("last_failure_at")?),
+        })
     }
 
-    async fn record_login_failure(&self, key: &str, now: OffsetDateTime) -> Result<LoginFailures, StoreError> {
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<LoginFailures, StoreError> {
         let out = self
             .client
             .update_item()
@@ -336,14 +499,23 @@ impl AccountStore for DynamoAccounts {
             .map_err(sdk_error("UpdateItem"))?;
         let item = out.attributes.unwrap_or_default();
         let r = Read(&item);
-        Ok(LoginFailures { count: r.n("failures")?, last_failure_at: Some(r.at("last_failure_at")?) })
+        Ok(LoginFailures {
+            count: r.n("failures")?,
+            last_failure_at: Some(r.at("last_failure_at")?),
+        })
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         Ok(self.delete_plain(login_failure_key(key)).await?)
     }
 
-    async fn hit_rate_limit(&self, key: &str, limit: u32, window: Duration, now: OffsetDateTime) -> Result<RateDecision, StoreError> {
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
         let start = window_start(now, window);
         let out = self
             .client
@@ -353,17 +525,31 @@ impl AccountStore for DynamoAccounts {
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n((start + window + Duration::hours(1)).unix_timestamp()))
+            .expression_attribute_values(
+                ":ttl",
+                n((start + window + Duration::hours(1)).unix_timestamp()),
+            )
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
             .map_err(sdk_error("UpdateItem"))?;
         let item = out.attributes.unwrap_or_default();
         let hits: u32 = Read(&item).n("hits")?;
-        Ok(if hits > limit { RateDecision::Limited { until: start + window } } else { RateDecision::Allowed })
+        Ok(if hits > limit {
+            RateDecision::Limited {
+                until: start + window,
+            }
+        } else {
+            RateDecision::Allowed
+        })
     }
 
-    async fn block(&self, blocker: &UserId, blocked: &UserId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn block(
+        &self,
+        blocker: &UserId,
+        blocked: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut item = block_key(blocker, blocked);
         item.insert("blocked_id".into(), s(blocked.to_string()));
         item.insert("blocked_at".into(), n(to_millis(at)));
@@ -378,7 +564,12 @@ impl AccountStore for DynamoAccounts {
         Ok(self.get(block_key(blocker, blocked)).await?.is_some())
     }
 
-    async fn blocked_by(&self, blocker: &UserId, limit: usize, cursor: Option<&str>) -> Result<Page<UserId>, StoreError> {
+    async fn blocked_by(
+        &self,
+        blocker: &UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<UserId>, StoreError> {
         let mut query = self
             .client
             .query()
@@ -396,7 +587,9 @@ impl AccountStore for DynamoAccounts {
         let mut ids = out
             .items()
             .iter()
-            .map(|i| UserId::parse(Read(i).s("blocked_id")?).map_err(|e| anyhow!("blocked id: {e}")))
+            .map(|i| {
+                UserId::parse(Read(i).s("blocked_id")?).map_err(|e| anyhow!("blocked id: {e}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let next_cursor = if ids.len() > limit {
             ids.truncate(limit);
@@ -404,6 +597,9 @@ impl AccountStore for DynamoAccounts {
         } else {
             None
         };
-        Ok(Page { items: ids, next_cursor })
+        Ok(Page {
+            items: ids,
+            next_cursor,
+        })
     }
 }

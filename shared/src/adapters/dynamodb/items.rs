@@ -87,7 +87,9 @@ impl Read<'_> {
 
     pub fn n<T: std::str::FromStr>(&self, name: &str) -> anyhow::Result<T> {
         match self.0.get(name) {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|_| anyhow!("attribute {name} is not a valid number")),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map_err(|_| anyhow!("attribute {name} is not a valid number")),
             _ => Err(anyhow!("attribute {name} missing or not a number")),
         }
     }
@@ -283,5 +285,10 @@ pub fn reset_from(item: &Item) -> anyhow::Result<ResetTicket> {
 pub fn sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     op: &'static str,
 ) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> anyhow::Error {
-    move |e| anyhow!("DynamoDB {op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))
+    move |e| {
+        anyhow!(
+            "DynamoDB {op}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        )
+    }
 }

@@ -28,7 +28,10 @@ pub struct DynamoAccounts {
 
 impl DynamoAccounts {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {

@@ -11,7 +11,11 @@ use aws_sdk_dynamodb::types::{
 pub const USERNAME_INDEX: &str = "by_username";
 
 fn key(name: &str, kind: KeyType) -> anyhow::Result<KeySchemaElement> {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().context("key schema")
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .context("key schema")
 }
 
 fn attr(name: &str) -> anyhow::Result<AttributeDefinition> {
@@ -28,7 +32,11 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         .index_name(USERNAME_INDEX)
         .key_schema(key("gsi1pk", KeyType::Hash)?)
         .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .context("index")?;
     let created = client
@@ -46,7 +54,15 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         .await;
     match created {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("creating table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "creating table {table}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        )),
     }
 }
