@@ -20,6 +20,27 @@ impl FieldError {
     }
 }
 
+/// Collects field errors while parsing a request, so every invalid field is reported at once.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The parsed value, or `None` after recording why `field` is invalid.
+    pub fn take<T>(&mut self, field: &str, parsed: std::result::Result<T, Invalid>) -> Option<T> {
+        parsed
+            .map_err(|e| self.0.push(FieldError::new(field, e.0)))
+            .ok()
+    }
+
+    /// `Ok(value)` when no field was invalid, else the collected validation error.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T> {
+        match value {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ => Err(Error::Validation(self.0)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("validation failed")]

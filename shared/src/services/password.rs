@@ -21,16 +21,14 @@ pub struct PasswordService {
 }
 
 /// A reset token carries the user id and a 256-bit secret; only the secret's hash is stored.
-fn new_reset_token(user: &UserId) -> (String, ResetTicketSecret) {
+fn new_reset_token(user: &UserId) -> (String, [u8; 32]) {
     let secret: [u8; 32] = secrets::random_bytes();
     let mut raw = user.as_bytes().to_vec();
     raw.extend_from_slice(&secret);
-    (secrets::encode(&raw), ResetTicketSecret(secret))
+    (secrets::encode(&raw), secret)
 }
 
-struct ResetTicketSecret([u8; 32]);
-
-fn parse_reset_token(token: &str) -> Option<(UserId, ResetTicketSecret)> {
+fn parse_reset_token(token: &str) -> Option<(UserId, [u8; 32])> {
     let raw = secrets::decode(token)?;
     if raw.len() != 48 {
         return None;
@@ -39,7 +37,7 @@ fn parse_reset_token(token: &str) -> Option<(UserId, ResetTicketSecret)> {
     id.copy_from_slice(&raw[..16]);
     let mut secret = [0u8; 32];
     secret.copy_from_slice(&raw[16..]);
-    Some((UserId::from_bytes(id), ResetTicketSecret(secret)))
+    Some((UserId::from_bytes(id), secret))
 }
 
 impl PasswordService {
@@ -76,7 +74,7 @@ impl PasswordService {
         let (token, secret) = new_reset_token(&user.id);
         let ticket = ResetTicket {
             user_id: user.id,
-            secret_hash: secrets::hash(&secret.0),
+            secret_hash: secrets::hash(&secret),
             expires_at: now + RESET_TTL,
         };
         self.store.put_reset_ticket(&ticket).await?;
@@ -102,7 +100,7 @@ impl PasswordService {
             return Err(Error::PasswordMismatch);
         }
         let (user_id, secret) = parse_reset_token(token).ok_or(Error::InvalidToken)?;
-        let presented = secrets::hash(&secret.0);
+        let presented = secrets::hash(&secret);
         for _ in 0..CONFLICT_RETRIES {
             let ticket = self
                 .store

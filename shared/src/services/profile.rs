@@ -1,7 +1,7 @@
 //! Profiles and people: the caller's own profile, public profiles, prefix search and blocks.
 
-use crate::domain::{Bio, PersonName, User, UserId, Username};
-use crate::error::{Error, FieldError, Result};
+use crate::domain::{Bio, Invalid, PersonName, User, UserId, Username};
+use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AccountStore, Page};
 use crate::settings::Settings;
 use std::sync::Arc;
@@ -38,57 +38,52 @@ impl ProfileService {
 
     /// PATCH /me. Keeping one's own username is not an error; taking a listed admin name is.
     pub async fn update(&self, me: &User, patch: ProfilePatch) -> Result<User> {
-        let mut errors = Vec::new();
+        let mut fields = Fields::default();
         let mut next = me.clone();
-        if let Some(raw) = &patch.username {
-            match Username::parse(raw) {
-                Ok(u) if u != me.username && self.settings.admins.contains(&u) => {
-                    return Err(Error::UsernameTaken);
-                }
-                Ok(u) => next.username = u,
-                Err(e) => errors.push(FieldError::new("username", e.0)),
+        if let Some(u) = patch
+            .username
+            .as_deref()
+            .and_then(|raw| fields.take("username", Username::parse(raw)))
+        {
+            if u != me.username && self.settings.admins.contains(&u) {
+                return Err(Error::UsernameTaken);
             }
+            next.username = u;
         }
-        let mut text = |field: &str,
-                        raw: &Option<String>,
-                        max_ok: fn(&str) -> std::result::Result<String, crate::domain::Invalid>,
-                        slot: &mut String| {
-            if let Some(raw) = raw {
-                match max_ok(raw) {
-                    Ok(v) => *slot = v,
-                    Err(e) => errors.push(FieldError::new(field, e.0)),
-                }
-            }
-        };
-        text(
-            "first_name",
-            &patch.first_name,
-            |r| PersonName::parse(r).map(|v| v.as_str().to_owned()),
-            &mut next.first_name,
-        );
-        text(
-            "last_name",
-            &patch.last_name,
-            |r| PersonName::parse(r).map(|v| v.as_str().to_owned()),
-            &mut next.last_name,
-        );
-        text(
-            "bio",
-            &patch.bio,
-            |r| Bio::parse(r).map(|v| v.as_str().to_owned()),
-            &mut next.bio,
-        );
+        if let Some(v) = patch
+            .first_name
+            .as_deref()
+            .and_then(|raw| fields.take("first_name", PersonName::parse(raw)))
+        {
+            next.first_name = v.as_str().to_owned();
+        }
+        if let Some(v) = patch
+            .last_name
+            .as_deref()
+            .and_then(|raw| fields.take("last_name", PersonName::parse(raw)))
+        {
+            next.last_name = v.as_str().to_owned();
+        }
+        if let Some(v) = patch
+            .bio
+            .as_deref()
+            .and_then(|raw| fields.take("bio", Bio::parse(raw)))
+        {
+            next.bio = v.as_str().to_owned();
+        }
         match &patch.avatar_upload_id {
             None => {}
             Some(None) => next.avatar_key = None,
-            Some(Some(_)) => errors.push(FieldError::new(
-                "avatar_upload_id",
-                "avatar uploads are not available yet; send null to clear the avatar",
-            )),
+            Some(Some(_)) => {
+                fields.take::<()>(
+                    "avatar_upload_id",
+                    Err(Invalid::new(
+                        "avatar uploads are not available yet; send null to clear the avatar",
+                    )),
+                );
+            }
         }
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
+        let mut next = fields.finish(Some(next))?;
         if next == *me {
             return Ok(next);
         }

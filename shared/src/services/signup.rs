@@ -6,7 +6,7 @@ use super::{CONFLICT_RETRIES, mails};
 use crate::domain::{
     Bio, Email, OtpCode, Password, PendingSignup, PersonName, SignupId, User, UserId, Username,
 };
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Fields, Result};
 use crate::ports::{AccountStore, Mailer, RateDecision, StoreError};
 use crate::security::{otp::OtpKey, passwords, secrets};
 use crate::settings::Settings;
@@ -57,54 +57,31 @@ struct ValidForm {
 }
 
 fn validate(form: &SignupForm) -> Result<ValidForm> {
-    let mut errors = Vec::new();
-    let mut check = |field: &str, r: std::result::Result<(), crate::domain::Invalid>| {
-        if let Err(e) = r {
-            errors.push(FieldError::new(field, e.0));
-        }
-    };
-    let username = Username::parse(&form.username);
-    let email = Email::parse(&form.email);
-    let first_name = PersonName::parse(form.first_name.as_deref().unwrap_or(""));
-    let last_name = PersonName::parse(form.last_name.as_deref().unwrap_or(""));
-    let bio = Bio::parse(form.bio.as_deref().unwrap_or(""));
-    check(
-        "username",
-        username.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    check("email", email.as_ref().map(|_| ()).map_err(Clone::clone));
-    check(
-        "first_name",
-        first_name.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    check(
-        "last_name",
-        last_name.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
-    check("bio", bio.as_ref().map(|_| ()).map_err(Clone::clone));
-    let password = match (&username, &email) {
-        (Ok(u), Ok(e)) => Password::new_for(&form.password, u, e),
-        _ => Password::new(&form.password),
-    };
-    check(
+    let mut fields = Fields::default();
+    let text = |raw: &Option<String>| raw.as_deref().unwrap_or("").to_owned();
+    let username = fields.take("username", Username::parse(&form.username));
+    let email = fields.take("email", Email::parse(&form.email));
+    let password = fields.take(
         "password",
-        password.as_ref().map(|_| ()).map_err(Clone::clone),
+        match (&username, &email) {
+            (Some(u), Some(e)) => Password::new_for(&form.password, u, e),
+            _ => Password::new(&form.password),
+        },
     );
-    match (username, email, password, first_name, last_name, bio) {
-        (Ok(username), Ok(email), Ok(password), Ok(first_name), Ok(last_name), Ok(bio))
-            if errors.is_empty() =>
-        {
-            Ok(ValidForm {
-                username,
-                email,
-                password,
-                first_name,
-                last_name,
-                bio,
-            })
-        }
-        _ => Err(Error::Validation(errors)),
-    }
+    let first_name = fields.take("first_name", PersonName::parse(&text(&form.first_name)));
+    let last_name = fields.take("last_name", PersonName::parse(&text(&form.last_name)));
+    let bio = fields.take("bio", Bio::parse(&text(&form.bio)));
+    let valid = (|| {
+        Some(ValidForm {
+            username: username?,
+            email: email?,
+            password: password?,
+            first_name: first_name?,
+            last_name: last_name?,
+            bio: bio?,
+        })
+    })();
+    fields.finish(valid)
 }
 
 impl SignupService {
