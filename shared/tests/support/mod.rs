@@ -113,6 +113,15 @@ impl TestApp {
     }
 
     pub fn build(store: Arc<dyn AccountStore>, admins: &str) -> Self {
+        Self::build_with_mailer(store, admins, None)
+    }
+
+    /// Sends mail through `mailer` instead of the outbox (which then stays empty).
+    pub fn build_with_mailer(
+        store: Arc<dyn AccountStore>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
@@ -121,7 +130,7 @@ impl TestApp {
             clock: clock.clone() as Arc<dyn Clock>,
             settings,
         };
-        let mailer: Arc<dyn Mailer> = outbox.clone();
+        let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
         let otp = OtpKey::generate();
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
