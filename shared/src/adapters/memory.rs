@@ -274,13 +274,7 @@ impl AccountStore for MemoryAccounts {
         state.rates.retain(|(_, w), _| *w >= horizon);
         let count = state.rates.entry((key.to_owned(), start_ms)).or_insert(0);
         *count += 1;
-        Ok(if *count > limit {
-            RateDecision::Limited {
-                until: start + window,
-            }
-        } else {
-            RateDecision::Allowed
-        })
+        Ok(RateDecision::after(*count, limit, start + window))
     }
 
     async fn block(
@@ -319,7 +313,7 @@ impl AccountStore for MemoryAccounts {
             None => None,
         };
         let state = self.state();
-        let mut ids: Vec<UserId> = state
+        let ids: Vec<UserId> = state
             .blocks
             .range(
                 (*blocker, UserId::from_bytes([0; 16]))
@@ -329,15 +323,6 @@ impl AccountStore for MemoryAccounts {
             .filter(|id| after.is_none_or(|a| *id > a))
             .take(limit + 1)
             .collect();
-        let next_cursor = if ids.len() > limit {
-            ids.truncate(limit);
-            ids.last().map(ToString::to_string)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: ids,
-            next_cursor,
-        })
+        Ok(Page::from_overfetch(ids, limit, ToString::to_string))
     }
 }

@@ -51,11 +51,40 @@ pub enum RateDecision {
     },
 }
 
+impl RateDecision {
+    /// The decision after the `count`-th event of a window that ends at `window_end`.
+    pub fn after(count: u32, limit: u32, window_end: OffsetDateTime) -> Self {
+        if count > limit {
+            Self::Limited { until: window_end }
+        } else {
+            Self::Allowed
+        }
+    }
+}
+
 /// A slice of a listing and the opaque cursor of the next one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// From up to `limit + 1` fetched items: the extra one only proves a next page exists, whose
+    /// cursor is made from the last item kept.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
 }
 
 #[async_trait]

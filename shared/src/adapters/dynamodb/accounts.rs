@@ -117,6 +117,14 @@ impl DynamoAccounts {
         Ok(out.item)
     }
 
+    async fn get_as<T>(
+        &self,
+        key: Item,
+        from: fn(&Item) -> anyhow::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.get(key).await?.map(|item| from(&item)).transpose()?)
+    }
+
     /// PutItem guarded by `version = :v`.
     async fn put_versioned(&self, item: Item, version: u64) -> Result<(), StoreError> {
         let result = self
@@ -186,11 +194,7 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn signup(&self, id: &SignupId) -> Result<Option<PendingSignup>, StoreError> {
-        Ok(self
-            .get(signup_key(id))
-            .await?
-            .map(|i| signup_from(&i))
-            .transpose()?)
+        self.get_as(signup_key(id), signup_from).await
     }
 
     async fn update_signup(&self, signup: &PendingSignup) -> Result<(), StoreError> {
@@ -230,11 +234,7 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .get(user_key(id))
-            .await?
-            .map(|i| user_from(&i))
-            .transpose()?)
+        self.get_as(user_key(id), user_from).await
     }
 
     async fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -364,19 +364,11 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        Ok(self
-            .get(session_key(id))
-            .await?
-            .map(|i| session_from(&i))
-            .transpose()?)
+        self.get_as(session_key(id), session_from).await
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
-        Ok(self
-            .get(refresh_key(hash))
-            .await?
-            .map(|i| refresh_from(&i))
-            .transpose()?)
+        self.get_as(refresh_key(hash), refresh_from).await
     }
 
     async fn rotate_refresh_token(
@@ -433,11 +425,7 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn reset_ticket(&self, user: &UserId) -> Result<Option<ResetTicket>, StoreError> {
-        Ok(self
-            .get(reset_key(user))
-            .await?
-            .map(|i| reset_from(&i))
-            .transpose()?)
+        self.get_as(reset_key(user), reset_from).await
     }
 
     async fn consume_reset_ticket(
@@ -535,13 +523,7 @@ impl AccountStore for DynamoAccounts {
             .map_err(sdk_error("UpdateItem"))?;
         let item = out.attributes.unwrap_or_default();
         let hits: u32 = Read(&item).n("hits")?;
-        Ok(if hits > limit {
-            RateDecision::Limited {
-                until: start + window,
-            }
-        } else {
-            RateDecision::Allowed
-        })
+        Ok(RateDecision::after(hits, limit, start + window))
     }
 
     async fn block(
@@ -584,22 +566,13 @@ impl AccountStore for DynamoAccounts {
             query = query.set_exclusive_start_key(Some(block_key(blocker, &after)));
         }
         let out = query.send().await.map_err(sdk_error("Query"))?;
-        let mut ids = out
+        let ids = out
             .items()
             .iter()
             .map(|i| {
                 UserId::parse(Read(i).s("blocked_id")?).map_err(|e| anyhow!("blocked id: {e}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let next_cursor = if ids.len() > limit {
-            ids.truncate(limit);
-            ids.last().map(ToString::to_string)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: ids,
-            next_cursor,
-        })
+        Ok(Page::from_overfetch(ids, limit, ToString::to_string))
     }
 }
