@@ -251,3 +251,24 @@ async fn change_needs_a_token() {
         .await;
     assert_eq!(reply.status, 401);
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_locks_like_login_does() {
+    let app = TestApp::new();
+    let alice = app.register("alice").await;
+    let change = |current: &'static str| {
+        app.call(
+            "POST",
+            "/auth/password/change",
+            Some(json!({"current_password": current, "new_password": NEW})),
+            Some(&alice.access),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(change("a wrong guess").await.status, 400);
+    }
+    let locked = change(PASSWORD).await;
+    assert_eq!(locked.status, 429);
+    assert_eq!(locked.code(), "too_many_attempts");
+    assert_eq!(app.login("alice", PASSWORD).await.status, 429, "one tally for both routes");
+}

@@ -47,13 +47,11 @@ impl Reset {
     }
 
     async fn change(&self, req: &Request) -> Result<Response<Body>> {
-        let me = self
-            .auth
-            .principal(request::bearer(req), self.ctx.clock.now())
-            .await?;
+        let now = self.ctx.clock.now();
+        let me = self.auth.principal(request::bearer(req), now).await?;
         let body: dto::ChangeBody = request::json_body(req)?;
         self.passwords
-            .change(&me.user, &body.current_password, &body.new_password)
+            .change(&me.user, &body.current_password, &body.new_password, now)
             .await?;
         Ok(response::no_content())
     }

@@ -2,6 +2,7 @@
 //! parse and map.
 
 pub mod auth;
+pub mod lockout;
 mod mails;
 pub mod password;
 pub mod profile;

@@ -1,7 +1,7 @@
 //! Forgotten and changed passwords. A reset link is single-use, valid 5 minutes, only the newest
 //! works, and using it (or changing the password) ends every session of the account.
 
-use super::{CONFLICT_RETRIES, mails};
+use super::{CONFLICT_RETRIES, lockout, mails};
 use crate::domain::{Email, Password, ResetTicket, User, UserId};
 use crate::error::{Error, FieldError, Result};
 use crate::ports::{AccountStore, Mailer, RateDecision, StoreError};
@@ -135,15 +135,27 @@ impl PasswordService {
     }
 
     /// POST /auth/password/change: needs the current password; ends every session.
-    pub async fn change(&self, user: &User, current: &str, new_password: &str) -> Result<()> {
+    pub async fn change(
+        &self,
+        user: &User,
+        current: &str,
+        new_password: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let current =
             Password::presented(current).map_err(|e| Error::field("current_password", e))?;
+        // Guessing through this route is throttled like login, on the same tally.
+        let store = self.store.as_ref();
+        let key = lockout::account_key(&user.id);
+        let before = lockout::check(store, &key, now).await?;
         if !passwords::verify(&current, Some(&user.password_hash)).await? {
+            lockout::failed(store, &key, now).await?;
             return Err(Error::Validation(vec![FieldError::new(
                 "current_password",
                 "is not your current password",
             )]));
         }
+        lockout::succeeded(store, &key, &before).await?;
         let password = Password::new_for(new_password, &user.username, &user.email)
             .map_err(|e| Error::field("new_password", e))?;
         if password.expose() == current.expose() {

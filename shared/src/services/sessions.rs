@@ -1,10 +1,8 @@
 //! Sessions: login with lockout, rotating refresh tokens with reuse detection, logout and
 //! logout-all. A refresh token presented twice means it leaked: the whole session dies.
 
-use super::CONFLICT_RETRIES;
-use crate::domain::{
-    Email, LoginFailures, Password, RefreshRecord, Session, SessionId, User, Username,
-};
+use super::{CONFLICT_RETRIES, lockout};
+use crate::domain::{Email, Password, RefreshRecord, Session, SessionId, User, Username};
 use crate::error::{Error, Result};
 use crate::ports::{AccountStore, StoreError, UpdateUserError};
 use crate::security::{jwt::TokenSigner, passwords, secrets};
@@ -12,10 +10,6 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 pub const REFRESH_TTL: Duration = Duration::days(30);
-/// Consecutive failures after which an account is locked for a growing delay.
-pub const FAILURES_BEFORE_LOCK: u32 = 5;
-const FIRST_LOCK: Duration = Duration::seconds(30);
-const LONGEST_LOCK: Duration = Duration::hours(1);
 
 /// The pair handed to a client.
 #[derive(Debug, Clone)]
@@ -23,20 +17,6 @@ pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
-}
-
-/// How long an account with `failures` consecutive failures stays locked after the last one:
-/// 30 s at the 5th, doubling with each further failure, at most an hour.
-pub fn lock_duration(failures: u32) -> Option<Duration> {
-    if failures < FAILURES_BEFORE_LOCK {
-        return None;
-    }
-    let doublings = (failures - FAILURES_BEFORE_LOCK).min(16);
-    Some((FIRST_LOCK * (1i32 << doublings)).min(LONGEST_LOCK))
-}
-
-fn locked_until(f: &LoginFailures) -> Option<OffsetDateTime> {
-    Some(f.last_failure_at? + lock_duration(f.count)?)
 }
 
 pub struct SessionService {
@@ -58,27 +38,20 @@ impl SessionService {
     ) -> Result<Tokens> {
         let user = self.find_login(login).await?;
         // Unknown logins are throttled too, under their own name, so a lock reveals nothing.
-        let throttle_key = match &user {
-            Some(u) => format!("user:{}", u.id),
-            None => format!("login:{}", login.trim().to_lowercase()),
+        let key = match &user {
+            Some(u) => lockout::account_key(&u.id),
+            None => lockout::unknown_login_key(login),
         };
-        let failures = self.store.login_failures(&throttle_key).await?;
-        if let Some(until) = locked_until(&failures).filter(|until| now < *until) {
-            return Err(Error::RateLimited {
-                retry_after: crate::domain::time::seconds_until(now, until),
-                code: "too_many_attempts",
-            });
-        }
+        let store = self.store.as_ref();
+        let before = lockout::check(store, &key, now).await?;
         let ok =
             passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            self.store.record_login_failure(&throttle_key, now).await?;
+            lockout::failed(store, &key, now).await?;
             tracing::info!("login refused");
             return Err(Error::InvalidCredentials);
         };
-        if failures.count > 0 {
-            self.store.clear_login_failures(&throttle_key).await?;
-        }
+        lockout::succeeded(store, &key, &before).await?;
         tracing::info!(user_id = %user.id, "login");
         self.open(&user, now).await
     }
@@ -216,18 +189,4 @@ pub async fn end_all_sessions(store: &dyn AccountStore, user: &User) -> Result<(
     Err(Error::Unexpected(anyhow::anyhow!(
         "logout-all kept conflicting"
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_lock_starts_at_the_fifth_failure_and_doubles_up_to_an_hour() {
-        assert_eq!(lock_duration(4), None);
-        assert_eq!(lock_duration(5), Some(Duration::seconds(30)));
-        assert_eq!(lock_duration(6), Some(Duration::seconds(60)));
-        assert_eq!(lock_duration(9), Some(Duration::seconds(480)));
-        assert_eq!(lock_duration(40), Some(Duration::hours(1)));
-    }
 }
