@@ -30,6 +30,9 @@ pub struct LocalConfig {
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
+    /// Origin browsers may call the API from (`Access-Control-Allow-Origin`).
+    #[arg(long, env = "CHATMAN_CORS_ORIGIN", default_value = "*")]
+    pub cors_origin: String,
     /// Do not print emails to the console (they stay readable at /_local/outbox).
     #[arg(long, default_value_t = false)]
     pub quiet_mail: bool,
@@ -46,6 +49,7 @@ impl LocalConfig {
             table: "chatman-accounts".into(),
             admins: String::new(),
             app_url: None,
+            cors_origin: "*".into(),
             quiet_mail: true,
         }
     }

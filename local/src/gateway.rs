@@ -20,6 +20,8 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 pub struct Gateway {
     pub functions: HashMap<&'static str, Arc<dyn Function>>,
     pub outbox: Option<Arc<Outbox>>,
+    /// `Access-Control-Allow-Origin` for browsers (the HTTP API's CORS configuration in the cloud).
+    pub cors_origin: String,
 }
 
 type HyperResponse = hyper::Response<Full<Bytes>>;
@@ -40,8 +42,42 @@ fn error_response(error: Error) -> HyperResponse {
 }
 
 impl Gateway {
-    /// Serves one request.
+    /// Serves one request, with CORS headers as API Gateway adds them.
     pub async fn serve(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
+        let preflight = req.method() == hyper::Method::OPTIONS;
+        let mut response = if preflight {
+            let mut r = hyper::Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = hyper::StatusCode::NO_CONTENT;
+            r
+        } else {
+            self.dispatch(req, peer).await
+        };
+        let headers = response.headers_mut();
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        };
+        set("access-control-allow-origin", &self.cors_origin);
+        set(
+            "access-control-expose-headers",
+            "retry-after, idempotent-replayed",
+        );
+        if preflight {
+            set(
+                "access-control-allow-methods",
+                "GET, POST, PATCH, DELETE, OPTIONS",
+            );
+            set(
+                "access-control-allow-headers",
+                "authorization, content-type, idempotency-key",
+            );
+            set("access-control-max-age", "600");
+        }
+        response
+    }
+
+    async fn dispatch(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let raw_query = parts.uri.query().unwrap_or("").to_owned();

@@ -136,6 +136,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let gateway = Arc::new(Gateway {
         functions,
         outbox: Some(outbox.clone()),
+        cors_origin: config.cors_origin.clone(),
     });
 
     let task = tokio::spawn(async move {

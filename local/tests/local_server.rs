@@ -286,3 +286,38 @@ async fn the_gateway_refuses_bodies_over_its_limit() {
     assert_eq!(body["code"], "payload_too_large");
     running.stop();
 }
+
+#[tokio::test]
+async fn browsers_get_cors_headers_and_preflight_answers() {
+    let running = start(LocalConfig::embedded())
+        .await
+        .expect("the local server starts");
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let preflight = hyper::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("{}/auth/token", running.http_url()))
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let res = client.request(preflight).await.expect("answer");
+    assert_eq!(res.status().as_u16(), 204);
+    let allowed = res
+        .headers()
+        .get("access-control-allow-headers")
+        .expect("allow-headers");
+    assert!(allowed.to_str().expect("text").contains("authorization"));
+    let get = hyper::Request::builder()
+        .uri(format!("{}/me", running.http_url()))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let res = client.request(get).await.expect("answer");
+    assert_eq!(res.status().as_u16(), 401);
+    assert_eq!(
+        res.headers()
+            .get("access-control-allow-origin")
+            .expect("origin"),
+        "*"
+    );
+    running.stop();
+}
