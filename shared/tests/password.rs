@@ -270,5 +270,9 @@ async fn guessing_the_current_password_locks_like_login_does() {
     let locked = change(PASSWORD).await;
     assert_eq!(locked.status, 429);
     assert_eq!(locked.code(), "too_many_attempts");
-    assert_eq!(app.login("alice", PASSWORD).await.status, 429, "one tally for both routes");
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status,
+        429,
+        "one tally for both routes"
+    );
 }
