@@ -45,7 +45,7 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
             "in memory (lost on exit)".to_owned(),
         )),
         Some(endpoint) => {
-            let aws = chatman::adapters::aws::local(endpoint).await;
+            let aws = chatman::adapters::aws::local(endpoint);
             let client = aws_sdk_dynamodb::Client::new(&aws);
             dynamodb::schema::create_accounts_table(&client, &config.table)
                 .await

@@ -81,7 +81,7 @@ fn mail() -> Mail {
 #[tokio::test]
 async fn the_ses_adapter_sends_a_signed_sendemail_request() {
     let (url, seen) = fake_ses(200, r#"{"MessageId":"m-1"}"#).await;
-    let aws = chatman::adapters::aws::local(&url).await;
+    let aws = chatman::adapters::aws::local(&url);
     let mailer = SesMailer::new(&aws, "no-reply@chatman.example".into());
     mailer.send(mail()).await.expect("sent");
 
@@ -112,7 +112,7 @@ async fn the_ses_adapter_sends_a_signed_sendemail_request() {
 #[tokio::test]
 async fn an_ses_refusal_is_an_error_that_names_no_content() {
     let (url, _) = fake_ses(400, r#"{"message":"Email address is not verified."}"#).await;
-    let aws = chatman::adapters::aws::local(&url).await;
+    let aws = chatman::adapters::aws::local(&url);
     let mailer = SesMailer::new(&aws, "no-reply@chatman.example".into());
     let error = mailer.send(mail()).await.expect_err("refused").to_string();
     assert!(error.contains("SES SendEmail failed"), "{error}");
@@ -125,7 +125,7 @@ async fn an_ses_refusal_is_an_error_that_names_no_content() {
 #[tokio::test]
 async fn when_ses_refuses_signup_answers_503_mail_unavailable() {
     let (url, _) = fake_ses(400, r#"{"message":"Throttling"}"#).await;
-    let aws = chatman::adapters::aws::local(&url).await;
+    let aws = chatman::adapters::aws::local(&url);
     let mailer = Arc::new(SesMailer::new(&aws, "no-reply@chatman.example".into()));
     let store = Arc::new(chatman::adapters::memory::MemoryAccounts::new());
     let app = support::TestApp::build_with_mailer(store, "", Some(mailer));

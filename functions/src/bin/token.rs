@@ -5,7 +5,7 @@ use chatman::{config, handlers::token::Token, lambda, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::from_env().await;
+    let aws = chatman::adapters::aws::lambda_environment()?;
     let ctx = config::context(&aws)?;
     let signer = config::signer(&ctx)?;
     lambda::serve(Token::new(ctx, signer)).await

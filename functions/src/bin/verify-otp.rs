@@ -5,7 +5,7 @@ use chatman::{config, handlers::verify_otp::VerifyOtp, lambda, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::from_env().await;
+    let aws = chatman::adapters::aws::lambda_environment()?;
     let ctx = config::context(&aws)?;
     let signer = config::signer(&ctx)?;
     let handler = VerifyOtp::new(ctx, config::mailer(&aws)?, config::otp_key()?, signer);

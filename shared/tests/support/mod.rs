@@ -35,7 +35,7 @@ pub fn dynamodb_endpoint() -> String {
 
 /// A fresh table in DynamoDB Local, so tests never see each other's data.
 pub async fn dynamo_store() -> Arc<DynamoAccounts> {
-    let aws = chatman::adapters::aws::local(&dynamodb_endpoint()).await;
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("test-{}", uuid::Uuid::now_v7().simple());
     create_accounts_table(&client, &table)
