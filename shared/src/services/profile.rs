@@ -32,10 +32,6 @@ impl ProfileService {
         Self { store, settings }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// PATCH /me. Keeping one's own username is not an error; taking a listed admin name is.
     pub async fn update(&self, me: &User, patch: ProfilePatch) -> Result<User> {
         let mut fields = Fields::default();
