@@ -118,10 +118,14 @@ impl SignupService {
                 code: "rate_limited",
             });
         }
-        if self.store.user_by_username(&form.username).await?.is_some() {
+        let (holder, email_owner) = tokio::try_join!(
+            self.store.user_by_username(&form.username),
+            self.store.user_by_email(&form.email)
+        )?;
+        if holder.is_some() {
             return Err(Error::UsernameTaken);
         }
-        let email_taken = self.store.user_by_email(&form.email).await?.is_some();
+        let email_taken = email_owner.is_some();
         let password_hash = passwords::hash(&form.password).await?;
 
         let id = SignupId::new();

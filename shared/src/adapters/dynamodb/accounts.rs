@@ -65,6 +65,20 @@ fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
 
 const NOT_EXISTS: &str = "attribute_not_exists(pk)";
 
+/// Writes `user` as its next version, if the stored one is still `user.version`.
+fn put_next_version(table: &str, user: &User) -> anyhow::Result<TransactWriteItem> {
+    let next = User {
+        version: user.version + 1,
+        ..user.clone()
+    };
+    put(
+        table,
+        user_item(&next),
+        Some("version = :v"),
+        values([(":v", n(user.version))]),
+    )
+}
+
 impl DynamoAccounts {
     /// Runs a transaction, retrying with jittered backoff while it only collides with another
     /// transaction (not when a condition fails).
@@ -289,11 +303,11 @@ impl AccountStore for DynamoAccounts {
         user: &User,
         previous: Option<&Username>,
     ) -> Result<(), UpdateUserError> {
-        let next = User {
-            version: user.version + 1,
-            ..user.clone()
-        };
         let Some(old) = previous else {
+            let next = User {
+                version: user.version + 1,
+                ..user.clone()
+            };
             return self
                 .put_versioned(user_item(&next), user.version)
                 .await
@@ -316,12 +330,7 @@ impl AccountStore for DynamoAccounts {
                 "user_id = :id",
                 values([(":id", s(user.id.to_string()))]),
             )?,
-            put(
-                t,
-                user_item(&next),
-                Some("version = :v"),
-                values([(":v", n(user.version))]),
-            )?,
+            put_next_version(t, user)?,
         ];
         self.transact(items).await.map_err(|o| match o {
             TxOutcome::ConditionFailed(0) => UpdateUserError::UsernameTaken,
@@ -434,10 +443,6 @@ impl AccountStore for DynamoAccounts {
         user: &User,
     ) -> Result<(), StoreError> {
         let t = &self.table;
-        let next = User {
-            version: user.version + 1,
-            ..user.clone()
-        };
         let items = vec![
             delete(
                 t,
@@ -445,12 +450,7 @@ impl AccountStore for DynamoAccounts {
                 "secret_hash = :h",
                 values([(":h", s(ticket.secret_hash.to_hex()))]),
             )?,
-            put(
-                t,
-                user_item(&next),
-                Some("version = :v"),
-                values([(":v", n(user.version))]),
-            )?,
+            put_next_version(t, user)?,
         ];
         self.transact(items).await.map_err(tx_to_store)
     }
