@@ -107,6 +107,7 @@ async fn seed(store: &MemoryAccounts) -> anyhow::Result<()> {
         last_name: signup.last_name.clone(),
         bio: String::new(),
         avatar_key: None,
+        role: Default::default(),
         created_at: now,
         session_epoch: 0,
         version: 0,

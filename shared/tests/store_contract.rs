@@ -48,6 +48,7 @@ fn user_from(p: &PendingSignup) -> User {
         last_name: p.last_name.clone(),
         bio: p.bio.clone(),
         avatar_key: None,
+        role: Default::default(),
         created_at: start_time(),
         session_epoch: 0,
         version: 0,

@@ -6,4 +6,5 @@ pub mod aws;
 pub mod dynamodb;
 pub mod memory;
 pub mod outbox;
+pub mod recording_push;
 pub mod ses;

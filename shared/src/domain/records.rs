@@ -1,7 +1,7 @@
 //! What the account store keeps. Plain data; the rules that change them live in `services/`.
 //! Every record that can be raced on carries a `version` that stores check on write.
 
-use super::{Email, SessionId, SignupId, UserId, Username};
+use super::{Email, Role, SessionId, SignupId, UserId, Username};
 use time::OffsetDateTime;
 
 /// SHA-256 of a secret (refresh token, reset secret). Only the hash is ever stored.
@@ -45,6 +45,8 @@ pub struct User {
     pub bio: String,
     /// Storage key of the avatar image, set by the uploads feature.
     pub avatar_key: Option<String>,
+    /// Granted by an operator only (see `domain::role`).
+    pub role: Role,
     pub created_at: OffsetDateTime,
     /// Bumped by logout-all, password reset and change: tokens of an older epoch are dead.
     pub session_epoch: u64,

@@ -21,7 +21,7 @@ pub struct Profile {
 
 impl Profile {
     pub fn new(ctx: Context, verifier: TokenVerifier) -> Self {
-        let profiles = ProfileService::new(ctx.store.clone(), ctx.settings.clone());
+        let profiles = ProfileService::new(ctx.store.clone());
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self {
             ctx,
@@ -31,7 +31,7 @@ impl Profile {
     }
 
     fn me_view(&self, me: &crate::domain::User) -> MeView {
-        MeView::new(me, self.ctx.settings.role_of(&me.username))
+        MeView::new(me)
     }
 
     fn username(req: &Request) -> Result<String> {

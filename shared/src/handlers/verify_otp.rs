@@ -37,7 +37,7 @@ impl VerifyOtp {
         let now = self.ctx.clock.now();
         let user = self.signups.verify(&id, &code, now).await?;
         let tokens = self.sessions.open(&user, now).await?;
-        let me = MeView::new(&user, self.ctx.settings.role_of(&user.username));
+        let me = MeView::new(&user);
         Ok(response::json(
             201,
             &serde_json::json!({ "user": me, "tokens": TokensView::from(tokens) }),

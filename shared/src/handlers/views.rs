@@ -19,7 +19,7 @@ pub struct MeView {
 }
 
 impl MeView {
-    pub fn new(user: &User, role: Role) -> Self {
+    pub fn new(user: &User) -> Self {
         Self {
             id: user.id.to_string(),
             username: user.username.to_string(),
@@ -28,7 +28,7 @@ impl MeView {
             last_name: user.last_name.clone(),
             bio: user.bio.clone(),
             avatar_url: None,
-            role,
+            role: user.role,
             created_at: rfc3339(user.created_at),
         }
     }

@@ -3,9 +3,11 @@
 mod accounts;
 mod clock;
 mod mailer;
+mod push;
 
 pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use mailer::{Mail, Mailer};
+pub use push::{Event, Push, push_or_log};

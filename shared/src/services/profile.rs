@@ -3,7 +3,6 @@
 use crate::domain::{Bio, Invalid, PersonName, User, UserId, Username};
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AccountStore, Page};
-use crate::settings::Settings;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -24,15 +23,14 @@ pub struct ProfilePatch {
 
 pub struct ProfileService {
     store: Arc<dyn AccountStore>,
-    settings: Arc<Settings>,
 }
 
 impl ProfileService {
-    pub fn new(store: Arc<dyn AccountStore>, settings: Arc<Settings>) -> Self {
-        Self { store, settings }
+    pub fn new(store: Arc<dyn AccountStore>) -> Self {
+        Self { store }
     }
 
-    /// PATCH /me. Keeping one's own username is not an error; taking a listed admin name is.
+    /// PATCH /me. Keeping one's own username is not an error.
     pub async fn update(&self, me: &User, patch: ProfilePatch) -> Result<User> {
         let mut fields = Fields::default();
         let mut next = me.clone();
@@ -41,9 +39,7 @@ impl ProfileService {
             .as_deref()
             .and_then(|raw| fields.take("username", Username::parse(raw)))
         {
-            if u != me.username && self.settings.admins.contains(&u) {
-                return Err(Error::UsernameTaken);
-            }
+            // The role is stored on the account: taking any free name grants nothing.
             next.username = u;
         }
         if let Some(v) = patch

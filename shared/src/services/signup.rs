@@ -244,6 +244,7 @@ impl SignupService {
                 last_name: signup.last_name.clone(),
                 bio: signup.bio.clone(),
                 avatar_key: None,
+                role: self.settings.initial_role(&signup.username),
                 created_at: now,
                 session_epoch: 0,
                 version: 0,

@@ -1,11 +1,12 @@
 //! Item mapping: records to DynamoDB attribute maps and back. Table keys exist only here.
 
+use crate::domain::Role;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
     Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, TokenHash,
     User, UserId, Username,
 };
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -125,6 +126,7 @@ pub fn user_item(u: &User) -> Item {
             ("first_name", s(&u.first_name)),
             ("last_name", s(&u.last_name)),
             ("bio", s(&u.bio)),
+            ("role", s(u.role.as_str())),
             ("created_at", at(u.created_at)),
             ("session_epoch", n(u.session_epoch)),
             ("version", n(u.version)),
@@ -149,6 +151,11 @@ pub fn user_from(item: &Item) -> anyhow::Result<User> {
         last_name: r.s("last_name")?.to_owned(),
         bio: r.s("bio")?.to_owned(),
         avatar_key: r.s("avatar_key").ok().map(str::to_owned),
+        // Accounts written before roles were stored are plain users.
+        role: match r.s("role") {
+            Ok(raw) => Role::parse(raw).with_context(|| format!("unknown role {raw:?}"))?,
+            Err(_) => Role::User,
+        },
         created_at: r.at("created_at")?,
         session_epoch: r.n("session_epoch")?,
         version: r.n("version")?,
