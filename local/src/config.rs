@@ -1,6 +1,7 @@
 //! Flags and environment of the local server. Every setting has an embedded default, so
 //! `cargo run -p chatman-local` alone gives a working API.
 
+use chatman::settings::Limits;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
@@ -24,9 +25,25 @@ pub struct LocalConfig {
     /// Accounts table name (created on start when using --dynamodb-endpoint).
     #[arg(long, env = "TABLE_NAME", default_value = "chatman-accounts")]
     pub table: String,
-    /// Comma-separated usernames that get the admin role.
+    /// Comma-separated usernames whose accounts are made admins when they are created. Local
+    /// development only: deployed functions never read it (there, `chatman-admin grant`).
     #[arg(long, env = "ADMIN_USERNAMES", default_value = "")]
     pub admins: String,
+    /// Failed guesses from all addresses together that lock an account (more than 5).
+    #[arg(long, env = "ACCOUNT_LOCK_AFTER", default_value_t = Limits::LOCAL.account_lock_after)]
+    pub account_lock_after: u32,
+    /// Login and password-change attempts per client address per 15 min (0: no limit).
+    #[arg(long, env = "LOGIN_ATTEMPTS_PER_ADDRESS", default_value_t = 0)]
+    pub login_attempts_per_address: u32,
+    /// Signups per client address per hour (0: no limit).
+    #[arg(long, env = "SIGNUPS_PER_ADDRESS", default_value_t = 0)]
+    pub signups_per_address: u32,
+    /// Code resends per client address per hour (0: no limit).
+    #[arg(long, env = "RESENDS_PER_ADDRESS", default_value_t = 0)]
+    pub resends_per_address: u32,
+    /// Forgot-password requests per client address per hour (0: no limit).
+    #[arg(long, env = "RESETS_PER_ADDRESS", default_value_t = 0)]
+    pub resets_per_address: u32,
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
@@ -48,9 +65,28 @@ impl LocalConfig {
             dynamodb_endpoint: None,
             table: "chatman-accounts".into(),
             admins: String::new(),
+            account_lock_after: Limits::LOCAL.account_lock_after,
+            login_attempts_per_address: 0,
+            signups_per_address: 0,
+            resends_per_address: 0,
+            resets_per_address: 0,
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
         }
+    }
+}
+
+impl LocalConfig {
+    /// The throttles these flags ask for, checked like a deployment's.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        Limits {
+            account_lock_after: self.account_lock_after,
+            login_attempts_per_address: self.login_attempts_per_address,
+            signups_per_address: self.signups_per_address,
+            resends_per_address: self.resends_per_address,
+            resets_per_address: self.resets_per_address,
+        }
+        .checked()
     }
 }

@@ -10,7 +10,7 @@ use chatman::handlers::{
 };
 use chatman::ports::{AccountStore, Mailer, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
-use chatman::settings::Settings;
+use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -89,11 +89,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         .app_url
         .clone()
         .unwrap_or_else(|| format!("http://{http_addr}"));
-    let settings = Arc::new(Settings::new(
-        &config.admins,
-        &app_url,
-        Settings::from_env().token_scope,
-    ));
+    let settings = Arc::new(
+        Settings::new(&config.admins, &app_url, token_scope_from_env())
+            .with_limits(config.limits()?),
+    );
     let (store, store_label) = store(&config).await?;
     let ctx = Context {
         store,

@@ -23,7 +23,7 @@ pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
     Ok(Context {
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
-        settings: Arc::new(Settings::from_env()),
+        settings: Arc::new(Settings::from_env()?),
     })
 }
 

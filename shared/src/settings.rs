@@ -2,6 +2,7 @@
 
 use crate::domain::{Role, Username};
 use crate::security::jwt::TokenScope;
+use anyhow::{Context as _, bail};
 use std::collections::HashSet;
 
 #[derive(Debug, Clone)]
@@ -13,24 +14,129 @@ pub struct Settings {
     /// Where the web app lives: reset links point at `{app_url}/reset-password?token=...`.
     pub app_url: String,
     pub token_scope: TokenScope,
+    pub limits: Limits,
+}
+
+/// The throttles that are settings (docs/LIMITS.md has the whole policy). An address limit of 0
+/// is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// An account (or an unknown login name) locks for every address after this many failed
+    /// guesses in a row; each address adds at most its own first five, so a single address can
+    /// never lock the owner out. Must exceed five.
+    pub account_lock_after: u32,
+    /// Login and password-change attempts per client address per 15 minutes.
+    pub login_attempts_per_address: u32,
+    /// Signups per client address per hour.
+    pub signups_per_address: u32,
+    /// Signup-code resends per client address per hour.
+    pub resends_per_address: u32,
+    /// Forgot-password requests per client address per hour.
+    pub resets_per_address: u32,
+}
+
+impl Limits {
+    /// What a deployment gets unless its template parameters say otherwise.
+    pub const DEPLOYED: Self = Self {
+        account_lock_after: 20,
+        login_attempts_per_address: 100,
+        signups_per_address: 20,
+        resends_per_address: 30,
+        resets_per_address: 20,
+    };
+
+    /// The local server's defaults: no per-address limits, so a developer or a test suite can
+    /// sign up hundreds of accounts from 127.0.0.1. Lockouts stay as deployed.
+    pub const LOCAL: Self = Self {
+        login_attempts_per_address: 0,
+        signups_per_address: 0,
+        resends_per_address: 0,
+        resets_per_address: 0,
+        ..Self::DEPLOYED
+    };
+
+    /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
+    /// `RESENDS_PER_ADDRESS` and `RESETS_PER_ADDRESS`, each defaulting to `DEPLOYED`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let read = |name: &str, default: u32| -> anyhow::Result<u32> {
+            match std::env::var(name) {
+                Err(_) => Ok(default),
+                Ok(raw) => raw
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number")),
+            }
+        };
+        let d = Self::DEPLOYED;
+        Self {
+            account_lock_after: read("ACCOUNT_LOCK_AFTER", d.account_lock_after)?,
+            login_attempts_per_address: read(
+                "LOGIN_ATTEMPTS_PER_ADDRESS",
+                d.login_attempts_per_address,
+            )?,
+            signups_per_address: read("SIGNUPS_PER_ADDRESS", d.signups_per_address)?,
+            resends_per_address: read("RESENDS_PER_ADDRESS", d.resends_per_address)?,
+            resets_per_address: read("RESETS_PER_ADDRESS", d.resets_per_address)?,
+        }
+        .checked()
+    }
+
+    /// Refuses an account lock that one address could trigger alone.
+    pub fn checked(self) -> anyhow::Result<Self> {
+        if self.account_lock_after <= crate::services::lockout::FAILURES_BEFORE_LOCK {
+            bail!(
+                "ACCOUNT_LOCK_AFTER must be more than {}",
+                crate::services::lockout::FAILURES_BEFORE_LOCK
+            );
+        }
+        Ok(self)
+    }
+}
+
+/// `JWT_ISSUER` and `JWT_AUDIENCE`, defaulting to `chatman` and `chatman-api`.
+pub fn token_scope_from_env() -> TokenScope {
+    let var =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    TokenScope {
+        issuer: var("JWT_ISSUER", "chatman"),
+        audience: var("JWT_AUDIENCE", "chatman-api"),
+    }
+}
+
+/// Reset links carry a secret: they must point at https, except on this machine.
+pub fn checked_app_url(raw: &str) -> anyhow::Result<String> {
+    let url = raw.trim().trim_end_matches('/');
+    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|origin| {
+            url.strip_prefix(origin)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let https = url
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+    if !(https || local) {
+        bail!("APP_URL must be an https:// URL (http only for localhost)");
+    }
+    Ok(url.to_owned())
 }
 
 impl Settings {
-    /// Reads `APP_URL`, `JWT_ISSUER` and `JWT_AUDIENCE`, with local defaults. Never admins: see
-    /// `bootstrap_admins`.
-    pub fn from_env() -> Self {
+    /// Reads `APP_URL` (https), `JWT_ISSUER`, `JWT_AUDIENCE` and the limits, with local
+    /// defaults. Never admins: see `bootstrap_admins`.
+    pub fn from_env() -> anyhow::Result<Self> {
         let var =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        Self::new(
+        let mut settings = Self::new(
             "",
-            &var("APP_URL", "http://127.0.0.1:3000"),
-            TokenScope {
-                issuer: var("JWT_ISSUER", "chatman"),
-                audience: var("JWT_AUDIENCE", "chatman-api"),
-            },
-        )
+            &checked_app_url(&var("APP_URL", "http://127.0.0.1:3000"))?,
+            token_scope_from_env(),
+        );
+        settings.limits = Limits::from_env()?;
+        Ok(settings)
     }
 
+    /// Settings with the local server's limits (`Limits::LOCAL`).
     pub fn new(admin_usernames: &str, app_url: &str, token_scope: TokenScope) -> Self {
         let bootstrap_admins = admin_usernames
             .split(',')
@@ -40,7 +146,12 @@ impl Settings {
             bootstrap_admins,
             app_url: app_url.trim_end_matches('/').to_owned(),
             token_scope,
+            limits: Limits::LOCAL,
         }
+    }
+
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// The role a new account with this username starts with.
@@ -77,5 +188,29 @@ mod tests {
             Role::User
         );
         assert_eq!(s.app_url, "http://x");
+    }
+
+    #[test]
+    fn the_app_url_must_be_https_except_on_this_machine() {
+        assert_eq!(
+            checked_app_url("https://app.example.com/").unwrap(),
+            "https://app.example.com"
+        );
+        assert!(checked_app_url("http://127.0.0.1:3000").is_ok());
+        assert!(checked_app_url("http://localhost").is_ok());
+        assert!(checked_app_url("http://app.example.com").is_err());
+        assert!(checked_app_url("http://localhost.evil.example").is_err());
+        assert!(checked_app_url("ftp://x").is_err());
+        assert!(checked_app_url("https://").is_err());
+    }
+
+    #[test]
+    fn an_account_lock_one_address_could_trigger_is_refused() {
+        let one_address = Limits {
+            account_lock_after: 5,
+            ..Limits::DEPLOYED
+        };
+        assert!(one_address.checked().is_err());
+        assert!(Limits::DEPLOYED.checked().is_ok());
     }
 }

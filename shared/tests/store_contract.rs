@@ -385,33 +385,90 @@ async fn a_reset_ticket_is_replaced_by_a_newer_one_and_consumed_once(store: Arc<
     ));
 }
 
-async fn login_failures_count_up_and_clear(store: Arc<dyn AccountStore>) {
-    assert_eq!(store.login_failures("user:x").await.unwrap().count, 0);
+async fn tallies_are_written_as_versions_and_cleared(store: Arc<dyn AccountStore>) {
+    let keys = vec!["user:x@203.0.113.7".to_owned(), "user:x".to_owned()];
+    let fresh = store.tallies(&keys).await.unwrap();
+    assert_eq!(fresh, vec![Tally::default(), Tally::default()]);
     let t = start_time();
-    store.record_login_failure("user:x", t).await.unwrap();
-    let second = store
-        .record_login_failure("user:x", t + Duration::seconds(1))
+    let locked = Tally {
+        count: 5,
+        locked_until: Some(t + Duration::seconds(30)),
+        version: 0,
+    };
+    let one = Tally {
+        count: 1,
+        locked_until: None,
+        version: 0,
+    };
+    store
+        .put_tallies(&[(keys[0].clone(), locked), (keys[1].clone(), one)], t)
         .await
         .unwrap();
-    assert_eq!(second.count, 2);
-    assert_eq!(second.last_failure_at, Some(t + Duration::seconds(1)));
-    assert_eq!(store.login_failures("user:x").await.unwrap(), second);
-    store.clear_login_failures("user:x").await.unwrap();
-    assert_eq!(store.login_failures("user:x").await.unwrap().count, 0);
+    let read = store.tallies(&keys).await.unwrap();
+    assert_eq!(
+        read[0],
+        Tally {
+            version: 1,
+            ..locked
+        }
+    );
+    assert_eq!(read[1], Tally { version: 1, ..one });
+    store.clear_tallies(&keys).await.unwrap();
+    assert_eq!(
+        store.tallies(&keys).await.unwrap(),
+        vec![Tally::default(), Tally::default()]
+    );
 }
 
-async fn concurrent_login_failures_are_all_counted(store: Arc<dyn AccountStore>) {
+async fn a_tally_write_from_a_stale_read_changes_nothing(store: Arc<dyn AccountStore>) {
+    let keys = vec!["login:x@192.0.2.1".to_owned(), "login:x".to_owned()];
     let t = start_time();
-    let tasks: Vec<_> = (0..8)
+    let read = store.tallies(&keys).await.unwrap();
+    let counted = |t: Tally| Tally {
+        count: t.count + 1,
+        ..t
+    };
+    store
+        .put_tallies(&[(keys[1].clone(), counted(read[1]))], t)
+        .await
+        .unwrap();
+    // Both written from the first read: the second key's version moved, so neither lands.
+    let stale = [
+        (keys[0].clone(), counted(read[0])),
+        (keys[1].clone(), counted(read[1])),
+    ];
+    assert!(matches!(
+        store.put_tallies(&stale, t).await,
+        Err(StoreError::Conflict)
+    ));
+    let now = store.tallies(&keys).await.unwrap();
+    assert_eq!(now[0], Tally::default(), "all or nothing");
+    assert_eq!(now[1].count, 1);
+}
+
+async fn concurrent_tally_writes_from_one_read_land_once(store: Arc<dyn AccountStore>) {
+    let keys = vec!["user:race@198.51.100.2".to_owned()];
+    let t = start_time();
+    let read = store.tallies(&keys).await.unwrap()[0];
+    let tasks: Vec<_> = (0..12)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.record_login_failure("user:race", t).await.unwrap() })
+            let key = keys[0].clone();
+            tokio::spawn(async move {
+                let next = Tally {
+                    count: read.count + 1,
+                    ..read
+                };
+                store.put_tallies(&[(key, next)], t).await.is_ok()
+            })
         })
         .collect();
+    let mut landed = 0;
     for task in tasks {
-        task.await.unwrap();
+        landed += usize::from(task.await.unwrap());
     }
-    assert_eq!(store.login_failures("user:race").await.unwrap().count, 8);
+    assert_eq!(landed, 1, "exactly one write from the same read wins");
+    assert_eq!(store.tallies(&keys).await.unwrap()[0].count, 1);
 }
 
 async fn rate_limits_count_per_fixed_window(store: Arc<dyn AccountStore>) {
@@ -490,8 +547,9 @@ contract!(
     users_by_ids_skip_unknown_ones,
     refresh_tokens_rotate_once,
     a_reset_ticket_is_replaced_by_a_newer_one_and_consumed_once,
-    login_failures_count_up_and_clear,
-    concurrent_login_failures_are_all_counted,
+    tallies_are_written_as_versions_and_cleared,
+    a_tally_write_from_a_stale_read_changes_nothing,
+    concurrent_tally_writes_from_one_read_land_once,
     rate_limits_count_per_fixed_window,
     blocks_are_directional_idempotent_and_paged,
 );

@@ -2,7 +2,7 @@
 //! conditions as DynamoDB (versions, uniqueness, single-use), so the contract suite holds for both.
 
 use crate::domain::{
-    Email, LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId,
+    Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
 };
 use crate::ports::{
@@ -23,7 +23,7 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, RefreshRecord>,
     resets: HashMap<UserId, ResetTicket>,
-    failures: HashMap<String, LoginFailures>,
+    tallies: HashMap<String, Tally>,
     rates: HashMap<(String, i64), u32>,
     blocks: BTreeMap<(UserId, UserId), OffsetDateTime>,
 }
@@ -72,15 +72,17 @@ impl AccountStore for MemoryAccounts {
 
     async fn create_user(&self, user: &User, from: &PendingSignup) -> Result<(), CreateUserError> {
         let mut state = self.state();
+        // The signup's own condition first, as the DynamoDB adapter reads its cancellation
+        // reasons: a double-submitted verification is a conflict, not a taken name.
+        match state.signups.get(&from.id) {
+            Some(s) if s.version == from.version => {}
+            _ => return Err(CreateUserError::Conflict),
+        }
         if state.usernames.contains_key(user.username.as_str()) {
             return Err(CreateUserError::UsernameTaken);
         }
         if state.emails.contains_key(user.email.as_str()) {
             return Err(CreateUserError::EmailTaken);
-        }
-        match state.signups.get(&from.id) {
-            Some(s) if s.version == from.version => {}
-            _ => return Err(CreateUserError::Conflict),
         }
         state.signups.remove(&from.id);
         state
@@ -238,24 +240,39 @@ impl AccountStore for MemoryAccounts {
         Ok(())
     }
 
-    async fn login_failures(&self, key: &str) -> Result<LoginFailures, StoreError> {
-        Ok(self.state().failures.get(key).copied().unwrap_or_default())
+    async fn tallies(&self, keys: &[String]) -> Result<Vec<Tally>, StoreError> {
+        let state = self.state();
+        Ok(keys
+            .iter()
+            .map(|k| state.tallies.get(k).copied().unwrap_or_default())
+            .collect())
     }
 
-    async fn record_login_failure(
+    async fn put_tallies(
         &self,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> Result<LoginFailures, StoreError> {
+        tallies: &[(String, Tally)],
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let entry = state.failures.entry(key.to_owned()).or_default();
-        entry.count += 1;
-        entry.last_failure_at = Some(now);
-        Ok(*entry)
+        let current = |key: &String| state.tallies.get(key).map_or(0, |t| t.version);
+        if tallies.iter().any(|(key, t)| current(key) != t.version) {
+            return Err(StoreError::Conflict);
+        }
+        for (key, t) in tallies {
+            let next = Tally {
+                version: t.version + 1,
+                ..*t
+            };
+            state.tallies.insert(key.clone(), next);
+        }
+        Ok(())
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        self.state().failures.remove(key);
+    async fn clear_tallies(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        for key in keys {
+            state.tallies.remove(key);
+        }
         Ok(())
     }
 

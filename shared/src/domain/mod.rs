@@ -1,6 +1,7 @@
 //! Values and rules with no I/O. Every type here is parsed once at the boundary and can only hold
 //! a valid value afterwards, so services never re-check shapes.
 
+mod address;
 mod email;
 mod ids;
 mod invalid;
@@ -12,14 +13,13 @@ mod role;
 pub mod time;
 mod username;
 
+pub use address::ClientAddress;
 pub use email::Email;
 pub use ids::{SessionId, SignupId, UserId};
 pub use invalid::Invalid;
 pub use otp::OtpCode;
 pub use password::Password;
 pub use profile_text::{Bio, PersonName};
-pub use records::{
-    LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, TokenHash, User,
-};
+pub use records::{PendingSignup, RefreshRecord, ResetTicket, Session, Tally, TokenHash, User};
 pub use role::Role;
 pub use username::Username;

@@ -111,9 +111,19 @@ pub struct ResetTicket {
     pub expires_at: OffsetDateTime,
 }
 
-/// Consecutive failed logins for one account (or one unknown login name).
+/// A count of password guesses under one key (an account, an unknown login name, or either of
+/// them from one client address), and the lock it earned. Counted *before* the guess is checked,
+/// so parallel guesses cannot slip past a lock decided from a stale read.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct LoginFailures {
+pub struct Tally {
     pub count: u32,
-    pub last_failure_at: Option<OffsetDateTime>,
+    pub locked_until: Option<OffsetDateTime>,
+    /// The stored version this was read at (0: nothing stored); writes are conditioned on it.
+    pub version: u64,
+}
+
+impl Tally {
+    pub fn is_locked(&self, now: OffsetDateTime) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
+    }
 }

@@ -30,7 +30,10 @@ impl Reset {
     async fn forgot(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::ForgotBody = request::json_body(req)?;
         let email = Email::parse(&body.email).map_err(|e| Error::field("email", e))?;
-        self.passwords.forgot(&email, self.ctx.clock.now()).await?;
+        let from = request::client_address(req);
+        self.passwords
+            .forgot(&email, &from, self.ctx.clock.now())
+            .await?;
         Ok(response::json(
             202,
             &serde_json::json!({ "message": "If an account uses this email, a reset link is on its way." }),
@@ -41,7 +44,13 @@ impl Reset {
         let body: dto::ResetBody = request::json_body(req)?;
         let now = self.ctx.clock.now();
         self.passwords
-            .reset(&body.token, &body.new_password, &body.confirm_password, now)
+            .reset(
+                &body.token,
+                &body.new_password,
+                &body.confirm_password,
+                &request::client_address(req),
+                now,
+            )
             .await?;
         Ok(response::no_content())
     }
@@ -51,7 +60,13 @@ impl Reset {
         let me = self.auth.principal(request::bearer(req), now).await?;
         let body: dto::ChangeBody = request::json_body(req)?;
         self.passwords
-            .change(&me.user, &body.current_password, &body.new_password, now)
+            .change(
+                &me.user,
+                &body.current_password,
+                &body.new_password,
+                &request::client_address(req),
+                now,
+            )
             .await?;
         Ok(response::no_content())
     }

@@ -31,7 +31,11 @@ impl Signup {
             last_name: body.last_name,
             bio: body.bio,
         };
-        let started = self.signups.start(form, self.ctx.clock.now()).await?;
+        let from = request::client_address(req);
+        let started = self
+            .signups
+            .start(form, &from, self.ctx.clock.now())
+            .await?;
         Ok(response::json(
             202,
             &serde_json::json!({

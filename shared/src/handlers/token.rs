@@ -20,7 +20,7 @@ pub struct Token {
 impl Token {
     pub fn new(ctx: Context, signer: TokenSigner) -> Self {
         let auth = Authenticator::new(ctx.store.clone(), signer.verifier().clone());
-        let sessions = SessionService::new(ctx.store.clone(), signer);
+        let sessions = SessionService::new(ctx.store.clone(), signer, ctx.settings.limits);
         Self {
             ctx,
             sessions,
@@ -38,7 +38,12 @@ impl Token {
         }
         let tokens = self
             .sessions
-            .login(&body.login, &password, self.ctx.clock.now())
+            .login(
+                &body.login,
+                &password,
+                &request::client_address(req),
+                self.ctx.clock.now(),
+            )
             .await?;
         Ok(response::json(200, &TokensView::from(tokens)))
     }

@@ -22,7 +22,7 @@ pub struct VerifyOtp {
 impl VerifyOtp {
     pub fn new(ctx: Context, mailer: Arc<dyn Mailer>, otp: OtpKey, signer: TokenSigner) -> Self {
         let signups = SignupService::new(ctx.store.clone(), mailer, otp, ctx.settings.clone());
-        let sessions = SessionService::new(ctx.store.clone(), signer);
+        let sessions = SessionService::new(ctx.store.clone(), signer, ctx.settings.limits);
         Self {
             ctx,
             signups,
@@ -47,7 +47,11 @@ impl VerifyOtp {
     async fn resend(&self, req: &Request) -> Result<Response<Body>> {
         let body: dto::ResendBody = request::json_body(req)?;
         let id = SignupId::parse(&body.signup_id).map_err(|e| Error::field("signup_id", e))?;
-        let expires_at = self.signups.resend(&id, self.ctx.clock.now()).await?;
+        let from = request::client_address(req);
+        let expires_at = self
+            .signups
+            .resend(&id, &from, self.ctx.clock.now())
+            .await?;
         Ok(response::json(
             202,
             &serde_json::json!({ "expires_at": rfc3339(expires_at) }),

@@ -1,6 +1,7 @@
 //! Reading requests: route, path and query parameters, the bearer token, and bounded JSON bodies.
 
 use super::Request;
+use crate::domain::ClientAddress;
 use crate::error::{Error, FieldError, Result};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
@@ -8,6 +9,17 @@ use serde::de::DeserializeOwned;
 
 /// Largest JSON body any accounts route accepts.
 pub const MAX_BODY: usize = 16 * 1024;
+
+/// The client address API Gateway saw (`requestContext.http.sourceIp`): the key of per-address
+/// throttles. Headers such as `X-Forwarded-For` are ignored: any client can write them.
+pub fn client_address(req: &Request) -> ClientAddress {
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    ClientAddress::from_source_ip(source_ip)
+}
 
 /// The API Gateway route key, e.g. `POST /auth/token`.
 pub fn route_key(req: &Request) -> Option<&str> {

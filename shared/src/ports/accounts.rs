@@ -3,7 +3,7 @@
 //! here, not in process memory, so it holds across Lambda instances.
 
 use crate::domain::{
-    Email, LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId,
+    Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
 };
 use async_trait::async_trait;
@@ -144,14 +144,19 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     // --- throttles ---
-    async fn login_failures(&self, key: &str) -> Result<LoginFailures, StoreError>;
-    /// Adds one failure atomically and returns the new tally.
-    async fn record_login_failure(
+    /// The tallies under `keys`, in the same order; a key with nothing stored reads as
+    /// `Tally::default()` (version 0).
+    async fn tallies(&self, keys: &[String]) -> Result<Vec<Tally>, StoreError>;
+    /// Writes each `(key, tally)` as version `tally.version + 1`, all or nothing, if every stored
+    /// version is still `tally.version` (0: still absent); otherwise `Conflict` and nothing
+    /// changes. Stored tallies expire a day after `now` or after their lock, whichever is later.
+    async fn put_tallies(
         &self,
-        key: &str,
+        tallies: &[(String, Tally)],
         now: OffsetDateTime,
-    ) -> Result<LoginFailures, StoreError>;
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError>;
+    /// Forgets the tallies under `keys` (a successful login).
+    async fn clear_tallies(&self, keys: &[String]) -> Result<(), StoreError>;
     /// Counts one event under `key` in the current fixed window of length `window`.
     async fn hit_rate_limit(
         &self,

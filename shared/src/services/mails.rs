@@ -44,3 +44,17 @@ pub fn reset_link(to: &str, app_url: &str, token: &str) -> Mail {
         ),
     }
 }
+
+/// Sent after a reset or change, so an owner whose password someone else changed hears of it.
+pub fn password_changed(to: &str, app_url: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "Your Chatman password was changed".to_owned(),
+        text: format!(
+            "The password of your Chatman account was just changed, and every session was logged out.\n\nIf this was not you, reset your password now at {app_url}/forgot-password."
+        ),
+        html: format!(
+            "<p>The password of your Chatman account was just changed, and every session was logged out.</p><p>If this was not you, <a href=\"{app_url}/forgot-password\">reset your password now</a>.</p>"
+        ),
+    }
+}

@@ -1,8 +1,8 @@
 //! Forgotten and changed passwords. A reset link is single-use, valid 5 minutes, only the newest
 //! works, and using it (or changing the password) ends every session of the account.
 
-use super::{CONFLICT_RETRIES, lockout, mails};
-use crate::domain::{Email, Password, ResetTicket, User, UserId};
+use super::{CONFLICT_RETRIES, lockout, mails, sessions::LOGIN_ATTEMPTS_WINDOW, throttle};
+use crate::domain::{ClientAddress, Email, Password, ResetTicket, User, UserId};
 use crate::error::{Error, FieldError, Result};
 use crate::ports::{AccountStore, Mailer, RateDecision, StoreError};
 use crate::security::{passwords, secrets};
@@ -11,6 +11,11 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 pub const RESET_TTL: Duration = Duration::minutes(5);
+/// A forgot-password request answers no sooner than this after it arrived, whether the email has
+/// an account (a write and a mail) or not (one read): the time to answer must not tell which.
+/// Above a typical SES send; a slower send still completes before the answer (nothing is lost),
+/// and only that rare tail shows.
+pub const FORGOT_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
 /// Reset mails per address per 15 minutes; past that requests are accepted but not mailed.
 pub const RESETS_PER_EMAIL: u32 = 3;
 
@@ -53,8 +58,24 @@ impl PasswordService {
         }
     }
 
-    /// POST /auth/password/forgot: always accepted; mails a link only to an existing account.
-    pub async fn forgot(&self, email: &Email, now: OffsetDateTime) -> Result<()> {
+    /// POST /auth/password/forgot: always accepted; mails a link only to an existing account,
+    /// answering after `FORGOT_ANSWER_FLOOR` either way.
+    pub async fn forgot(
+        &self,
+        email: &Email,
+        from: &ClientAddress,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let store = self.store.as_ref();
+        let per_address = self.settings.limits.resets_per_address;
+        throttle::per_address(store, "reset", from, per_address, Duration::hours(1), now).await?;
+        let answer_at = tokio::time::Instant::now() + FORGOT_ANSWER_FLOOR;
+        let outcome = self.mail_reset_link(email, now).await;
+        tokio::time::sleep_until(answer_at).await;
+        outcome
+    }
+
+    async fn mail_reset_link(&self, email: &Email, now: OffsetDateTime) -> Result<()> {
         let limit = self
             .store
             .hit_rate_limit(
@@ -94,6 +115,7 @@ impl PasswordService {
         token: &str,
         new_password: &str,
         confirm: &str,
+        from: &ClientAddress,
         now: OffsetDateTime,
     ) -> Result<()> {
         if new_password != confirm {
@@ -121,10 +143,9 @@ impl PasswordService {
             user.session_epoch += 1;
             match self.store.consume_reset_ticket(&ticket, &user).await {
                 Ok(()) => {
-                    self.store
-                        .clear_login_failures(&format!("user:{}", user.id))
-                        .await?;
+                    lockout::forget(self.store.as_ref(), &user.id, from).await?;
                     tracing::info!(user_id = %user.id, "password reset; all sessions ended");
+                    self.notify_changed(&user).await;
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => continue,
@@ -140,22 +161,33 @@ impl PasswordService {
         user: &User,
         current: &str,
         new_password: &str,
+        from: &ClientAddress,
         now: OffsetDateTime,
     ) -> Result<()> {
         let current =
             Password::presented(current).map_err(|e| Error::field("current_password", e))?;
-        // Guessing through this route is throttled like login, on the same tally.
+        // Guessing through this route is throttled like login, on the same tallies.
         let store = self.store.as_ref();
-        let key = lockout::account_key(&user.id);
-        let before = lockout::check(store, &key, now).await?;
+        let limits = &self.settings.limits;
+        let per_address = limits.login_attempts_per_address;
+        throttle::per_address(
+            store,
+            "login",
+            from,
+            per_address,
+            LOGIN_ATTEMPTS_WINDOW,
+            now,
+        )
+        .await?;
+        let guess = lockout::Guess::on_account(&user.id, from);
+        let reserved = lockout::reserve(store, &guess, limits, now).await?;
         if !passwords::verify(&current, Some(&user.password_hash)).await? {
-            lockout::failed(store, &key, now).await?;
             return Err(Error::Validation(vec![FieldError::new(
                 "current_password",
                 "is not your current password",
             )]));
         }
-        lockout::succeeded(store, &key, &before).await?;
+        lockout::succeeded(store, reserved).await?;
         let password = Password::new_for(new_password, &user.username, &user.email)
             .map_err(|e| Error::field("new_password", e))?;
         if password.expose() == current.expose() {
@@ -170,6 +202,15 @@ impl PasswordService {
         updated.session_epoch += 1;
         self.store.update_user(&updated, None).await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions ended");
+        self.notify_changed(user).await;
         Ok(())
+    }
+
+    /// Best effort: the password has changed whether or not the notice goes out.
+    async fn notify_changed(&self, user: &User) {
+        let mail = mails::password_changed(user.email.as_str(), &self.settings.app_url);
+        if let Err(e) = self.mailer.send(mail).await {
+            tracing::error!(error = %e, user_id = %user.id, "password-changed notice failed");
+        }
     }
 }

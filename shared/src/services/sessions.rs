@@ -1,11 +1,14 @@
 //! Sessions: login with lockout, rotating refresh tokens with reuse detection, logout and
 //! logout-all. A refresh token presented twice means it leaked: the whole session dies.
 
-use super::{CONFLICT_RETRIES, lockout};
-use crate::domain::{Email, Password, RefreshRecord, Session, SessionId, User, Username};
+use super::{CONFLICT_RETRIES, lockout, throttle};
+use crate::domain::{
+    ClientAddress, Email, Password, RefreshRecord, Session, SessionId, User, Username,
+};
 use crate::error::{Error, Result};
 use crate::ports::{AccountStore, StoreError, UpdateUserError};
 use crate::security::{jwt::TokenSigner, passwords, secrets};
+use crate::settings::Limits;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -22,36 +25,46 @@ pub struct Tokens {
 pub struct SessionService {
     store: Arc<dyn AccountStore>,
     signer: TokenSigner,
+    limits: Limits,
 }
 
+/// The window of `Limits::login_attempts_per_address`.
+pub const LOGIN_ATTEMPTS_WINDOW: Duration = Duration::minutes(15);
+
 impl SessionService {
-    pub fn new(store: Arc<dyn AccountStore>, signer: TokenSigner) -> Self {
-        Self { store, signer }
+    pub fn new(store: Arc<dyn AccountStore>, signer: TokenSigner, limits: Limits) -> Self {
+        Self {
+            store,
+            signer,
+            limits,
+        }
     }
 
     /// POST /auth/token. Unknown login and wrong password look the same, in body and in time.
+    /// The guess is counted before the password is checked (see `lockout`).
     pub async fn login(
         &self,
         login: &str,
         password: &Password,
+        from: &ClientAddress,
         now: OffsetDateTime,
     ) -> Result<Tokens> {
-        let user = self.find_login(login).await?;
-        // Unknown logins are throttled too, under their own name, so a lock reveals nothing.
-        let key = match &user {
-            Some(u) => lockout::account_key(&u.id),
-            None => lockout::unknown_login_key(login),
-        };
         let store = self.store.as_ref();
-        let before = lockout::check(store, &key, now).await?;
+        let limit = self.limits.login_attempts_per_address;
+        throttle::per_address(store, "login", from, limit, LOGIN_ATTEMPTS_WINDOW, now).await?;
+        let user = self.find_login(login).await?;
+        let guess = match &user {
+            Some(u) => lockout::Guess::on_account(&u.id, from),
+            None => lockout::Guess::on_unknown_login(login, from),
+        };
+        let reserved = lockout::reserve(store, &guess, &self.limits, now).await?;
         let ok =
             passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            lockout::failed(store, &key, now).await?;
             tracing::info!("login refused");
             return Err(Error::InvalidCredentials);
         };
-        lockout::succeeded(store, &key, &before).await?;
+        lockout::succeeded(store, reserved).await?;
         tracing::info!(user_id = %user.id, "login");
         self.open(&user, now).await
     }

@@ -2,9 +2,10 @@
 //! account atomically. Fixes by design the Django system's "sometimes the OTP is invalid" bug:
 //! codes are random-looking strings with a real 10-minute expiry, one per signup, case-blind email.
 
-use super::{CONFLICT_RETRIES, mails};
+use super::{CONFLICT_RETRIES, mails, throttle};
 use crate::domain::{
-    Bio, Email, OtpCode, Password, PendingSignup, PersonName, SignupId, User, UserId, Username,
+    Bio, ClientAddress, Email, OtpCode, Password, PendingSignup, PersonName, SignupId, User,
+    UserId, Username,
 };
 use crate::error::{Error, Fields, Result};
 use crate::ports::{AccountStore, Mailer, RateDecision, StoreError};
@@ -20,6 +21,7 @@ pub const RESEND_COOLDOWN: Duration = Duration::seconds(60);
 pub const MAX_RESENDS: u32 = 5;
 /// Signups (and so mails) per email address per hour: stops mail flooding of one inbox.
 pub const SIGNUPS_PER_EMAIL_PER_HOUR: u32 = 5;
+const HOUR: Duration = Duration::hours(1);
 
 /// A signup request, as received (unparsed strings, so every field error can be reported).
 #[derive(Debug, Default)]
@@ -100,8 +102,15 @@ impl SignupService {
     }
 
     /// POST /auth/signup.
-    pub async fn start(&self, form: SignupForm, now: OffsetDateTime) -> Result<SignupStarted> {
+    pub async fn start(
+        &self,
+        form: SignupForm,
+        from: &ClientAddress,
+        now: OffsetDateTime,
+    ) -> Result<SignupStarted> {
         let form = validate(&form)?;
+        let per_address = self.settings.limits.signups_per_address;
+        throttle::per_address(self.store.as_ref(), "signup", from, per_address, HOUR, now).await?;
         let limit_key = format!("signup:{}", form.email);
         if let RateDecision::Limited { until } = self
             .store
@@ -165,7 +174,14 @@ impl SignupService {
     }
 
     /// POST /auth/signup/resend: the same code while it is valid, a new one after it expired.
-    pub async fn resend(&self, id: &SignupId, now: OffsetDateTime) -> Result<OffsetDateTime> {
+    pub async fn resend(
+        &self,
+        id: &SignupId,
+        from: &ClientAddress,
+        now: OffsetDateTime,
+    ) -> Result<OffsetDateTime> {
+        let per_address = self.settings.limits.resends_per_address;
+        throttle::per_address(self.store.as_ref(), "resend", from, per_address, HOUR, now).await?;
         for _ in 0..CONFLICT_RETRIES {
             let mut signup = self.live_signup(id, now).await?;
             if signup.failed_attempts >= MAX_WRONG_CODES {
@@ -254,8 +270,15 @@ impl SignupService {
                     tracing::info!(user_id = %user.id, signup_id = %signup.id, "account created");
                     Ok(user)
                 }
-                // Lost a race with a concurrent verification of this same signup: re-read.
-                Err(crate::ports::CreateUserError::Conflict) => continue,
+                // Lost a race. A wrong code counted meanwhile changed the signup: read it again.
+                // Another verification of this very signup won: it is gone, and this request
+                // (a double submit) is told so rather than that its own name is taken.
+                Err(crate::ports::CreateUserError::Conflict) => {
+                    if self.store.signup(id).await?.is_none() {
+                        return Err(Error::Conflict);
+                    }
+                    continue;
+                }
                 Err(e) => Err(e.into()),
             };
         }

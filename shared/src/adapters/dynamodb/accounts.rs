@@ -6,7 +6,7 @@ use super::items::*;
 use super::schema::USERNAME_INDEX;
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Email, LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId,
+    Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
 };
 use crate::ports::{
@@ -22,9 +22,17 @@ use time::{Duration, OffsetDateTime};
 
 /// How a transaction ended when it did not commit.
 enum TxOutcome {
-    /// The condition of the item at this index failed.
-    ConditionFailed(usize),
+    /// The conditions of the items at these indexes failed (DynamoDB reports every one).
+    ConditionFailed(Vec<usize>),
+    /// Other transactions kept touching the same items; nothing was written.
+    Contended,
     Failed(anyhow::Error),
+}
+
+impl TxOutcome {
+    fn failed_at(&self, index: usize) -> bool {
+        matches!(self, Self::ConditionFailed(failed) if failed.contains(&index))
+    }
 }
 
 fn put(
@@ -81,7 +89,10 @@ fn put_next_version(table: &str, user: &User) -> anyhow::Result<TransactWriteIte
 
 impl DynamoAccounts {
     /// Runs a transaction, retrying with jittered backoff while it only collides with another
-    /// transaction (not when a condition fails).
+    /// transaction (not when a condition fails). Each attempt carries its own
+    /// `ClientRequestToken`: when the SDK resends an attempt whose response was lost, DynamoDB
+    /// answers with the first outcome instead of applying it again (which would fail its own
+    /// conditions and read as `username_taken` or a stolen refresh token).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
         let mut delay_ms = 20u64;
         for attempt in 0..4 {
@@ -89,6 +100,7 @@ impl DynamoAccounts {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .client_request_token(uuid::Uuid::now_v7().to_string())
                 .send()
                 .await;
             let err = match result {
@@ -103,10 +115,16 @@ impl DynamoAccounts {
                     .iter()
                     .map(|r| r.code().unwrap_or("None"))
                     .collect();
-                if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
-                    return Err(TxOutcome::ConditionFailed(i));
+                let failed: Vec<usize> = (0..codes.len())
+                    .filter(|&i| codes[i] == "ConditionalCheckFailed")
+                    .collect();
+                if !failed.is_empty() {
+                    return Err(TxOutcome::ConditionFailed(failed));
                 }
-                if codes.contains(&"TransactionConflict") && attempt < 3 {
+                if codes.contains(&"TransactionConflict") {
+                    if attempt == 3 {
+                        return Err(TxOutcome::Contended);
+                    }
                     let jitter = rand::random_range(0..=delay_ms);
                     tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
                     delay_ms *= 2;
@@ -115,7 +133,7 @@ impl DynamoAccounts {
             }
             return Err(TxOutcome::Failed(sdk_error("TransactWriteItems")(err)));
         }
-        Err(TxOutcome::Failed(anyhow!("transaction kept conflicting")))
+        Err(TxOutcome::Contended)
     }
 
     async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
@@ -184,6 +202,45 @@ impl DynamoAccounts {
         Ok(())
     }
 
+    /// BatchGetItem over any number of keys (100 a request), unprocessed keys retried with
+    /// backoff. Items come back in no particular order.
+    async fn batch_get(&self, keys: &[Item], consistent: bool) -> anyhow::Result<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            );
+            let mut backoff = 10u64;
+            while let Some(ka) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn user_by_guard(&self, guard: Item) -> Result<Option<User>, StoreError> {
         let Some(item) = self.get(guard).await? else {
             return Ok(None);
@@ -196,7 +253,7 @@ impl DynamoAccounts {
 
 fn tx_to_store(outcome: TxOutcome) -> StoreError {
     match outcome {
-        TxOutcome::ConditionFailed(_) => StoreError::Conflict,
+        TxOutcome::ConditionFailed(_) | TxOutcome::Contended => StoreError::Conflict,
         TxOutcome::Failed(e) => StoreError::Unexpected(e),
     }
 }
@@ -239,11 +296,15 @@ impl AccountStore for DynamoAccounts {
                 values([(":v", n(from.version))]),
             )?,
         ];
+        // Every failed condition is reported: a pending signup that changed or vanished means a
+        // concurrent verification of this very signup (its guards then fail too), so that is a
+        // conflict, not a taken name.
         self.transact(items).await.map_err(|o| match o {
-            TxOutcome::ConditionFailed(0) => CreateUserError::UsernameTaken,
-            TxOutcome::ConditionFailed(1) => CreateUserError::EmailTaken,
-            TxOutcome::ConditionFailed(_) => CreateUserError::Conflict,
             TxOutcome::Failed(e) => CreateUserError::Unexpected(e),
+            o if o.failed_at(3) => CreateUserError::Conflict,
+            o if o.failed_at(0) => CreateUserError::UsernameTaken,
+            o if o.failed_at(1) => CreateUserError::EmailTaken,
+            _ => CreateUserError::Conflict,
         })
     }
 
@@ -260,42 +321,13 @@ impl AccountStore for DynamoAccounts {
     }
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(user_key).collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            );
-            let mut backoff = 10u64;
-            while let Some(ka) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(sdk_error("BatchGetItem"))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.push(user_from(&item)?);
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    backoff = (backoff * 2).min(500);
-                }
-            }
-        }
-        Ok(found)
+        let keys: Vec<Item> = ids.iter().map(user_key).collect();
+        Ok(self
+            .batch_get(&keys, false)
+            .await?
+            .iter()
+            .map(user_from)
+            .collect::<anyhow::Result<_>>()?)
     }
 
     async fn update_user(
@@ -333,9 +365,10 @@ impl AccountStore for DynamoAccounts {
             put_next_version(t, user)?,
         ];
         self.transact(items).await.map_err(|o| match o {
-            TxOutcome::ConditionFailed(0) => UpdateUserError::UsernameTaken,
-            TxOutcome::ConditionFailed(_) => UpdateUserError::Conflict,
             TxOutcome::Failed(e) => UpdateUserError::Unexpected(e),
+            o if o.failed_at(2) => UpdateUserError::Conflict,
+            o if o.failed_at(0) => UpdateUserError::UsernameTaken,
+            _ => UpdateUserError::Conflict,
         })
     }
 
@@ -455,46 +488,43 @@ impl AccountStore for DynamoAccounts {
         self.transact(items).await.map_err(tx_to_store)
     }
 
-    async fn login_failures(&self, key: &str) -> Result<LoginFailures, StoreError> {
-        let Some(item) = self.get(login_failure_key(key)).await? else {
-            return Ok(LoginFailures::default());
-        };
-        let r = Read(&item);
-        Ok(LoginFailures {
-            count: r.n("failures")?,
-            last_failure_at: Some(r.at("last_failure_at")?),
-        })
+    async fn tallies(&self, keys: &[String]) -> Result<Vec<Tally>, StoreError> {
+        // One consistent round trip for every key of a guess.
+        let wanted: Vec<Item> = keys.iter().map(|k| tally_key(k)).collect();
+        let found = self.batch_get(&wanted, true).await?;
+        wanted
+            .iter()
+            .map(|key| {
+                let item = found.iter().find(|item| item.get("pk") == key.get("pk"));
+                Ok(item.map(tally_from).transpose()?.unwrap_or_default())
+            })
+            .collect()
     }
 
-    async fn record_login_failure(
+    async fn put_tallies(
         &self,
-        key: &str,
+        tallies: &[(String, Tally)],
         now: OffsetDateTime,
-    ) -> Result<LoginFailures, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(login_failure_key(key)))
-            .update_expression("ADD failures :one SET last_failure_at = :now, #ttl = :ttl")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(to_millis(now)))
-            .expression_attribute_values(":ttl", n((now + Duration::days(1)).unix_timestamp()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(sdk_error("UpdateItem"))?;
-        let item = out.attributes.unwrap_or_default();
-        let r = Read(&item);
-        Ok(LoginFailures {
-            count: r.n("failures")?,
-            last_failure_at: Some(r.at("last_failure_at")?),
-        })
+    ) -> Result<(), StoreError> {
+        let items = tallies
+            .iter()
+            .map(|(k, t)| {
+                let (condition, values) = if t.version == 0 {
+                    (NOT_EXISTS, Item::new())
+                } else {
+                    ("version = :v", values([(":v", n(t.version))]))
+                };
+                put(&self.table, tally_item(k, t, now), Some(condition), values)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.transact(items).await.map_err(tx_to_store)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        Ok(self.delete_plain(login_failure_key(key)).await?)
+    async fn clear_tallies(&self, keys: &[String]) -> Result<(), StoreError> {
+        for k in keys {
+            self.delete_plain(tally_key(k)).await?;
+        }
+        Ok(())
     }
 
     async fn hit_rate_limit(

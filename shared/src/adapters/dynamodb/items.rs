@@ -3,8 +3,8 @@
 use crate::domain::Role;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, TokenHash,
-    User, UserId, Username,
+    Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
+    TokenHash, User, UserId, Username,
 };
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -58,8 +58,8 @@ pub fn reset_key(user: &UserId) -> Item {
 pub fn block_key(blocker: &UserId, blocked: &UserId) -> Item {
     key(format!("USER#{blocker}"), &format!("BLOCK#{blocked}"))
 }
-pub fn login_failure_key(k: &str) -> Item {
-    key(format!("LOGINFAIL#{k}"), "LOGINFAIL")
+pub fn tally_key(k: &str) -> Item {
+    key(format!("TALLY#{k}"), "TALLY")
 }
 pub fn rate_key(k: &str, window_start_ms: i64) -> Item {
     key(format!("RATE#{k}#{window_start_ms}"), "RATE")
@@ -285,6 +285,32 @@ pub fn reset_from(item: &Item) -> anyhow::Result<ResetTicket> {
         user_id: parse(UserId::parse(r.s("user_id")?), "user id")?,
         secret_hash: r.hash("secret_hash")?,
         expires_at: r.at("expires_at")?,
+    })
+}
+
+/// A tally as its next version (`version + 1`), kept a day past `now` or past its lock.
+pub fn tally_item(k: &str, t: &Tally, now: OffsetDateTime) -> Item {
+    let keep_until = t.locked_until.map_or(now, |until| until.max(now)) + time::Duration::days(1);
+    let mut item = with(
+        tally_key(k),
+        [
+            ("count", n(t.count)),
+            ("version", n(t.version + 1)),
+            ("ttl", ttl(keep_until)),
+        ],
+    );
+    if let Some(until) = t.locked_until {
+        item.insert("locked_until".into(), at(until));
+    }
+    item
+}
+
+pub fn tally_from(item: &Item) -> anyhow::Result<Tally> {
+    let r = Read(item);
+    Ok(Tally {
+        count: r.n("count")?,
+        locked_until: r.at("locked_until").ok(),
+        version: r.n("version")?,
     })
 }
 

@@ -10,7 +10,7 @@
 //! | `REFRESH#{sha256}` | `REFRESH` | a refresh token of a session |
 //! | `USER#{id}` | `RESET` | the newest password-reset ticket |
 //! | `USER#{id}` | `BLOCK#{id}` | a block |
-//! | `LOGINFAIL#{key}` | `LOGINFAIL` | consecutive failed logins |
+//! | `TALLY#{key}` | `TALLY` | password guesses (per account, login name, address) and their lock |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
 
 mod accounts;
