@@ -276,3 +276,111 @@ async fn guessing_the_current_password_locks_like_login_does() {
         "one tally for both routes"
     );
 }
+
+#[tokio::test]
+async fn a_reset_or_a_change_mails_the_owner_a_notice() {
+    let app = TestApp::new();
+    let alice = app.register("alice").await;
+    let changed = app
+        .call(
+            "POST",
+            "/auth/password/change",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW})),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(changed.status, 204);
+    let notice = &app.mails("alice@example.com")[0].mail;
+    assert_eq!(notice.subject, "Your Chatman password was changed");
+    assert!(notice.text.contains("https://app.example/forgot-password"));
+
+    forgot(&app, "alice@example.com").await;
+    let token = app.last_reset_token("alice@example.com");
+    assert_eq!(reset(&app, &token, PASSWORD, PASSWORD).await.status, 204);
+    let notices = app
+        .mails("alice@example.com")
+        .into_iter()
+        .filter(|m| m.mail.subject == "Your Chatman password was changed")
+        .count();
+    assert_eq!(notices, 2);
+}
+
+/// A mailer as slow as a real one, in front of an outbox the test reads.
+struct SlowMailer {
+    outbox: std::sync::Arc<chatman::adapters::outbox::Outbox>,
+}
+
+#[async_trait::async_trait]
+impl chatman::ports::Mailer for SlowMailer {
+    async fn send(&self, mail: chatman::ports::Mail) -> anyhow::Result<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        self.outbox.send(mail).await
+    }
+}
+
+fn median(mut samples: Vec<std::time::Duration>) -> std::time::Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The answer to "forgot my password" takes as long whether the email has an account (a write
+/// and a 50 ms mail) or not (one read), so its timing tells nobody who is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_takes_as_long_for_known_and_unknown_emails() {
+    use chatman::adapters::{memory::MemoryAccounts, outbox::Outbox};
+    use std::sync::Arc;
+    let outbox = Arc::new(Outbox::new(false));
+    let mailer = Arc::new(SlowMailer {
+        outbox: outbox.clone(),
+    });
+    let app = Arc::new(TestApp::build_with_mailer(
+        Arc::new(MemoryAccounts::new()),
+        "",
+        Some(mailer),
+    ));
+    // Thirty accounts, so the per-email reset cap never spares the known path its work.
+    for i in 0..30 {
+        let email = format!("known{i}@example.com");
+        let started = app.start_signup(&format!("known{i}"), &email).await;
+        let subject = outbox.to(Some(&email))[0].mail.subject.clone();
+        let code = subject.split_whitespace().next().expect("code").to_owned();
+        let body = json!({"signup_id": started.str("signup_id"), "code": code});
+        assert_eq!(app.post("/auth/signup/verify", body).await.status, 201);
+    }
+    let timed = |email: String| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let reply = forgot(&app, &email).await;
+            assert_eq!(reply.status, 202);
+            started.elapsed()
+        })
+    };
+    let (mut known, mut unknown) = (vec![], vec![]);
+    for batch in 0..3 {
+        let tasks: Vec<_> = (batch * 10..batch * 10 + 10)
+            .flat_map(|i| {
+                [
+                    (true, timed(format!("known{i}@example.com"))),
+                    (false, timed(format!("nobody{i}@example.com"))),
+                ]
+            })
+            .collect();
+        for (is_known, task) in tasks {
+            let took = task.await.expect("request");
+            if is_known { &mut known } else { &mut unknown }.push(took);
+        }
+    }
+    let reset_mails = outbox
+        .to(None)
+        .into_iter()
+        .filter(|m| m.mail.subject == "Reset your Chatman password")
+        .count();
+    assert_eq!(reset_mails, 30, "every known email was mailed");
+    let (known, unknown) = (median(known), median(unknown));
+    let gap = known.abs_diff(unknown);
+    assert!(
+        gap < std::time::Duration::from_millis(5),
+        "medians differ by {gap:?} (known {known:?}, unknown {unknown:?})"
+    );
+}

@@ -14,13 +14,15 @@ use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
-use chatman::settings::Settings;
+use chatman::settings::{Limits, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The client address of every request unless a test says otherwise.
+pub const SOURCE_IP: &str = "203.0.113.7";
 
 /// The DynamoDB Local endpoint `scripts/test` started. Tests that need it fail loudly without
 /// it: a missing database must never pass as a skipped test.
@@ -122,9 +124,24 @@ impl TestApp {
         admins: &str,
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
+        Self::build_full(store, admins, mailer, Limits::LOCAL)
+    }
+
+    /// With these throttles instead of the local server's.
+    pub fn with_limits(store: Arc<dyn AccountStore>, limits: Limits) -> Self {
+        Self::build_full(store, "root", None, limits)
+    }
+
+    pub fn build_full(
+        store: Arc<dyn AccountStore>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+        limits: Limits,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
-        let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
+        let settings =
+            Arc::new(Settings::new(admins, "https://app.example", scope()).with_limits(limits));
         let ctx = Context {
             store: store.clone(),
             clock: clock.clone() as Arc<dyn Clock>,
@@ -196,6 +213,19 @@ impl TestApp {
         headers: Vec<(&str, &str)>,
         body: &[u8],
     ) -> Reply {
+        self.raw_from(SOURCE_IP, method, path_and_query, headers, body)
+            .await
+    }
+
+    /// As `raw`, from the client address `source_ip`.
+    pub async fn raw_from(
+        &self,
+        source_ip: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: Vec<(&str, &str)>,
+        body: &[u8],
+    ) -> Reply {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
@@ -215,7 +245,7 @@ impl TestApp {
             body,
             route_key,
             path_params,
-            source_ip: "203.0.113.7".into(),
+            source_ip: source_ip.into(),
             host: "api.test".into(),
         });
         let request = to_request(event).expect("a valid event");
@@ -251,6 +281,18 @@ impl TestApp {
         body: Option<Value>,
         token: Option<&str>,
     ) -> Reply {
+        self.call_from(SOURCE_IP, method, path, body, token).await
+    }
+
+    /// As `call`, from the client address `source_ip`.
+    pub async fn call_from(
+        &self,
+        source_ip: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
         let bearer = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![];
         if let Some(b) = &bearer {
@@ -263,7 +305,8 @@ impl TestApp {
             }
             None => vec![],
         };
-        self.raw(method, path, headers, &bytes).await
+        self.raw_from(source_ip, method, path, headers, &bytes)
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -350,7 +393,12 @@ impl TestApp {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Reply {
-        self.post("/auth/token", json!({"login": login, "password": password}))
+        self.login_from(SOURCE_IP, login, password).await
+    }
+
+    pub async fn login_from(&self, source_ip: &str, login: &str, password: &str) -> Reply {
+        let body = json!({"login": login, "password": password});
+        self.call_from(source_ip, "POST", "/auth/token", Some(body), None)
             .await
     }
 }
