@@ -95,3 +95,26 @@ fn only_the_signing_functions_get_the_private_key() {
         BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()])
     );
 }
+
+#[test]
+fn the_template_username_index_projects_exactly_the_public_attributes() {
+    let template = repo_file("template.yaml");
+    let index = template
+        .split_once(&format!(
+            "IndexName: {}",
+            chatman::adapters::dynamodb::schema::USERNAME_INDEX
+        ))
+        .expect("the index is declared")
+        .1;
+    let projection = index
+        .split_once("Projection:")
+        .expect("the index has a projection")
+        .1;
+    let mut lines = projection.lines().map(str::trim).filter(|l| !l.is_empty());
+    assert_eq!(lines.next(), Some("ProjectionType: INCLUDE"));
+    let expected = format!(
+        "NonKeyAttributes: [{}]",
+        chatman::adapters::dynamodb::schema::PUBLIC_ATTRIBUTES.join(", ")
+    );
+    assert_eq!(lines.next(), Some(expected.as_str()));
+}

@@ -7,6 +7,7 @@ mod invalid;
 mod otp;
 mod password;
 mod profile_text;
+mod public_profile;
 mod records;
 mod role;
 pub mod time;
@@ -18,6 +19,7 @@ pub use invalid::Invalid;
 pub use otp::OtpCode;
 pub use password::Password;
 pub use profile_text::{Bio, PersonName};
+pub use public_profile::PublicProfile;
 pub use records::{
     LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, TokenHash, User,
 };

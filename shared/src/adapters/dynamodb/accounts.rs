@@ -4,6 +4,7 @@
 use super::DynamoAccounts;
 use super::items::*;
 use super::schema::USERNAME_INDEX;
+use crate::domain::PublicProfile;
 use crate::domain::time::to_millis;
 use crate::domain::{
     Email, LoginFailures, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId,
@@ -339,7 +340,11 @@ impl AccountStore for DynamoAccounts {
         })
     }
 
-    async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
         let out = self
             .client
             .query()
@@ -355,7 +360,7 @@ impl AccountStore for DynamoAccounts {
         Ok(out
             .items()
             .iter()
-            .map(user_from)
+            .map(public_profile_from)
             .collect::<anyhow::Result<_>>()?)
     }
 
