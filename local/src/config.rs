@@ -24,7 +24,8 @@ pub struct LocalConfig {
     /// Accounts table name (created on start when using --dynamodb-endpoint).
     #[arg(long, env = "TABLE_NAME", default_value = "chatman-accounts")]
     pub table: String,
-    /// Comma-separated usernames that get the admin role.
+    /// Local only: comma-separated usernames whose accounts are made admins when created.
+    /// Deployed functions never read it (there, an operator runs `chatman-admin grant`).
     #[arg(long, env = "ADMIN_USERNAMES", default_value = "")]
     pub admins: String,
     /// Base URL of the web app, used in emailed links (default: this server).

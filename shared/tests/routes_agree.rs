@@ -118,3 +118,13 @@ fn the_template_username_index_projects_exactly_the_public_attributes() {
     );
     assert_eq!(lines.next(), Some(expected.as_str()));
 }
+
+#[test]
+fn no_deployed_function_is_configured_with_admin_usernames() {
+    // A listed name would be admin for whoever signs up first: deployed admins exist only by
+    // `chatman-admin grant`.
+    let template = repo_file("template.yaml");
+    for needle in ["ADMIN_USERNAMES", "AdminUsernames"] {
+        assert!(!template.contains(needle), "template.yaml sets {needle}");
+    }
+}
