@@ -22,16 +22,18 @@ fn endpoint() -> String {
 
 /// Runs the binary with a clean environment (no AWS settings of the machine leak in) plus `env`.
 fn admin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let home = empty_home();
     let mut command = Command::new(env!("CARGO_BIN_EXE_chatman-admin"));
     command
         .args(args)
         .env_clear()
-        .env("HOME", empty_home())
+        .env("HOME", &home)
         .env("AWS_EC2_METADATA_DISABLED", "true");
     for (k, v) in env {
         command.env(k, v);
     }
     let out = command.output().expect("the binary runs");
+    std::fs::remove_dir_all(&home).unwrap();
     (
         out.status.code().expect("an exit code"),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -252,6 +254,7 @@ async fn real_aws_mode_uses_the_standard_credential_chain_and_says_when_it_has_n
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
     ];
     let (code, out, err) = admin(&["grant", "alice", "--table", &table], &env);
+    std::fs::remove_dir_all(&home).unwrap();
     assert_eq!(
         (code, out.trim()),
         (0, "alice is now admin (was user)"),
