@@ -25,8 +25,8 @@ pub struct LocalConfig {
     /// Accounts table name (created on start when using --dynamodb-endpoint).
     #[arg(long, env = "TABLE_NAME", default_value = "chatman-accounts")]
     pub table: String,
-    /// Comma-separated usernames whose accounts are made admins when they are created. Local
-    /// development only: deployed functions never read it (there, `chatman-admin grant`).
+    /// Local only: comma-separated usernames whose accounts are made admins when created.
+    /// Deployed functions never read it (there, an operator runs `chatman-admin grant`).
     #[arg(long, env = "ADMIN_USERNAMES", default_value = "")]
     pub admins: String,
     /// Failed guesses from all addresses together that lock an account (more than 5).

@@ -43,7 +43,13 @@ fn error_response(error: Error) -> HyperResponse {
 
 impl Gateway {
     /// Serves one request, with CORS headers as API Gateway adds them.
+    /// `/_local/*` (the outbox holds every code and reset link) gets no CORS header at all,
+    /// whatever `--cors-origin` says: a page from another origin can never read it, and its
+    /// preflights fail like any unknown route.
     pub async fn serve(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
+        if req.uri().path().starts_with("/_local/") {
+            return self.dispatch(req, peer).await;
+        }
         let preflight = req.method() == hyper::Method::OPTIONS;
         let mut response = if preflight {
             let mut r = hyper::Response::new(Full::new(Bytes::new()));

@@ -122,3 +122,136 @@ async fn no_code_token_or_password_appears_in_the_logs() {
     // The stored password hash never appears either.
     assert!(!text.contains("$argon2id$"));
 }
+
+/// Every record of `domain/records.rs`, and `Mail`, printed with `{:?}` (as errors and traces do)
+/// with secrets planted in every field that could hold one: none of them may show.
+#[test]
+fn debug_output_of_every_record_and_mail_holds_no_secret() {
+    use chatman::domain::*;
+    use chatman::ports::Mail;
+
+    let now = support::start_time();
+    let password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$UExBTlRFRC1IQVNILU1BVEVSSUFM";
+    let email = Email::parse("planted.secret@example.com").unwrap();
+    let code_hash = [0xab_u8; 32];
+    let token_hash = TokenHash([0xcd; 32]);
+    let user = User {
+        id: UserId::new(),
+        username: Username::parse("alice").unwrap(),
+        email: email.clone(),
+        password_hash: password_hash.into(),
+        first_name: "Alice".into(),
+        last_name: String::new(),
+        bio: String::new(),
+        avatar_key: None,
+        role: Role::User,
+        created_at: now,
+        session_epoch: 0,
+        version: 0,
+    };
+    let signup = PendingSignup {
+        id: SignupId::new(),
+        username: user.username.clone(),
+        email: email.clone(),
+        password_hash: password_hash.into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        bio: String::new(),
+        email_taken: false,
+        code_hash,
+        code_round: 0,
+        code_expires_at: now,
+        failed_attempts: 0,
+        resends: 0,
+        last_sent_at: now,
+        created_at: now,
+        expires_at: now,
+        version: 0,
+    };
+    let session = Session {
+        id: SessionId::new(),
+        user_id: user.id,
+        epoch: 0,
+        created_at: now,
+        expires_at: now,
+        revoked: false,
+    };
+    let refresh = RefreshRecord {
+        hash: token_hash,
+        session_id: session.id,
+        user_id: user.id,
+        active: true,
+        expires_at: now,
+    };
+    let reset = ResetTicket {
+        user_id: user.id,
+        secret_hash: token_hash,
+        expires_at: now,
+    };
+    let tally = Tally {
+        count: 3,
+        locked_until: Some(now),
+        version: 2,
+    };
+    let mail = Mail {
+        to: email.to_string(),
+        subject: "482913 is your Chatman code".into(),
+        text: "Reset: https://app.example/reset-password?token=planted-reset-token".into(),
+        html: "<p>planted-html-body</p>".into(),
+    };
+    let printed = [
+        ("User", format!("{user:?}")),
+        ("PendingSignup", format!("{signup:?}")),
+        ("Session", format!("{session:?}")),
+        ("RefreshRecord", format!("{refresh:?}")),
+        ("ResetTicket", format!("{reset:?}")),
+        ("Tally", format!("{tally:?}")),
+        ("TokenHash", format!("{token_hash:?}")),
+        ("Mail", format!("{mail:?}")),
+    ];
+
+    // A record added to records.rs must be added here too.
+    let declared: std::collections::BTreeSet<&str> = include_str!("../src/domain/records.rs")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub struct "))
+        .filter_map(|rest| rest.split(|c: char| !c.is_alphanumeric()).next())
+        .collect();
+    let covered: std::collections::BTreeSet<&str> = printed.iter().map(|(name, _)| *name).collect();
+    assert!(
+        declared.is_subset(&covered),
+        "records without a Debug check: {:?}",
+        declared.difference(&covered).collect::<Vec<_>>()
+    );
+
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let secrets = [
+        password_hash.to_owned(),
+        "$argon2id$".to_owned(),
+        "UExBTlRFRC1IQVNILU1BVEVSSUFM".to_owned(),
+        email.to_string(),
+        "planted.secret".to_owned(),
+        hex(&code_hash),
+        hex(&token_hash.0),
+        "171, 171".to_owned(), // the code hash as a byte array
+        "205, 205".to_owned(), // the token hash as a byte array
+        "482913".to_owned(),
+        "planted-reset-token".to_owned(),
+        "planted-html-body".to_owned(),
+    ];
+    for (name, text) in &printed {
+        assert!(text.starts_with(name), "{name} prints as itself: {text}");
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{name}'s Debug shows {secret:?}: {text}"
+            );
+        }
+    }
+    // Redacted, not emptied: what identifies a record is still there for debugging.
+    assert!(
+        printed[0].1.contains(&user.id.to_string()),
+        "{}",
+        printed[0].1
+    );
+    assert!(printed[1].1.contains("failed_attempts"), "{}", printed[1].1);
+}

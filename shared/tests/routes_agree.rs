@@ -95,3 +95,36 @@ fn only_the_signing_functions_get_the_private_key() {
         BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()])
     );
 }
+
+#[test]
+fn the_template_username_index_projects_exactly_the_public_attributes() {
+    let template = repo_file("template.yaml");
+    let index = template
+        .split_once(&format!(
+            "IndexName: {}",
+            chatman::adapters::dynamodb::schema::USERNAME_INDEX
+        ))
+        .expect("the index is declared")
+        .1;
+    let projection = index
+        .split_once("Projection:")
+        .expect("the index has a projection")
+        .1;
+    let mut lines = projection.lines().map(str::trim).filter(|l| !l.is_empty());
+    assert_eq!(lines.next(), Some("ProjectionType: INCLUDE"));
+    let expected = format!(
+        "NonKeyAttributes: [{}]",
+        chatman::adapters::dynamodb::schema::PUBLIC_ATTRIBUTES.join(", ")
+    );
+    assert_eq!(lines.next(), Some(expected.as_str()));
+}
+
+#[test]
+fn no_deployed_function_is_configured_with_admin_usernames() {
+    // A listed name would be admin for whoever signs up first: deployed admins exist only by
+    // `chatman-admin grant`.
+    let template = repo_file("template.yaml");
+    for needle in ["ADMIN_USERNAMES", "AdminUsernames"] {
+        assert!(!template.contains(needle), "template.yaml sets {needle}");
+    }
+}

@@ -240,7 +240,7 @@ async fn search_finds_username_prefixes_in_order(store: Arc<dyn AccountStore>) {
     for name in ["bob", "alfred", "ali", "albert", "zed"] {
         create(store.as_ref(), name).await;
     }
-    let names = |users: Vec<User>| {
+    let names = |users: Vec<PublicProfile>| {
         users
             .into_iter()
             .map(|u| u.username.to_string())

@@ -73,6 +73,21 @@ pub fn local(endpoint: &str) -> SdkConfig {
     config.build()
 }
 
+/// Configuration for an operator's command on a workstation (`chatman-admin`): the SDK's standard
+/// credential and region chains (environment, shared config and credentials files with profiles and
+/// assume-role, web identity, container and instance roles), over the same lean HTTPS client
+/// trusting the system's roots. Without the SDK's `sso` and `credentials-process` features (kept
+/// out so the Lambda binaries stay lean), such profiles must export credentials first, e.g.
+/// `eval "$(aws configure export-credentials --format env)"`.
+pub async fn operator(region: Option<String>) -> anyhow::Result<SdkConfig> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(TrustStore::default())?);
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
+    }
+    Ok(loader.load().await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Every store port in process memory, for the local server and tests. It honours the same
 //! conditions as DynamoDB (versions, uniqueness, single-use), so the contract suite holds for both.
 
+use crate::domain::PublicProfile;
 use crate::domain::{
     Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
@@ -152,14 +153,18 @@ impl AccountStore for MemoryAccounts {
         Ok(())
     }
 
-    async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
         let state = self.state();
         Ok(state
             .usernames
             .range(prefix.to_owned()..)
             .take_while(|(name, _)| name.starts_with(prefix))
             .take(limit)
-            .filter_map(|(_, id)| state.users.get(id).cloned())
+            .filter_map(|(_, id)| state.users.get(id).map(PublicProfile::from))
             .collect())
     }
 

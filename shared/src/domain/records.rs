@@ -32,8 +32,8 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
-/// An active account.
-#[derive(Debug, Clone, PartialEq)]
+/// An active account. `Debug` leaves out the email and the password hash (see below).
+#[derive(Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
     pub username: Username,
@@ -54,8 +54,9 @@ pub struct User {
 }
 
 /// A signup waiting for its emailed code. One record per signup, so a second signup for the
-/// same email never touches the first one's code.
-#[derive(Debug, Clone, PartialEq)]
+/// same email never touches the first one's code. `Debug` leaves out the email, the password hash
+/// and the code hash.
+#[derive(Clone, PartialEq)]
 pub struct PendingSignup {
     pub id: SignupId,
     pub username: Username,
@@ -79,6 +80,39 @@ pub struct PendingSignup {
     /// The whole pending record dies 24 h after signup.
     pub expires_at: OffsetDateTime,
     pub version: u64,
+}
+
+// Records end up in `{:?}` of errors and traces: these two print only what identifies them and
+// their state, never the email (personal data) or any hash (offline guessing material).
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("session_epoch", &self.session_epoch)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PendingSignup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignup")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email_taken", &self.email_taken)
+            .field("code_round", &self.code_round)
+            .field("code_expires_at", &self.code_expires_at)
+            .field("failed_attempts", &self.failed_attempts)
+            .field("resends", &self.resends)
+            .field("last_sent_at", &self.last_sent_at)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One login and the refresh-token chain rotating from it.

@@ -1,6 +1,6 @@
 //! Response bodies, exactly as API.md names them.
 
-use crate::domain::{Role, User, time::rfc3339};
+use crate::domain::{PublicProfile, Role, User, time::rfc3339};
 use crate::services::sessions::Tokens;
 use serde::Serialize;
 
@@ -47,6 +47,12 @@ pub struct UserView {
 
 impl From<&User> for UserView {
     fn from(user: &User) -> Self {
+        Self::from(&PublicProfile::from(user))
+    }
+}
+
+impl From<&PublicProfile> for UserView {
+    fn from(user: &PublicProfile) -> Self {
         Self {
             id: user.id.to_string(),
             username: user.username.to_string(),

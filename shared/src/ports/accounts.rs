@@ -2,6 +2,7 @@
 //! tokens, reset tickets, login failures, rate limits, blocks). Rate-limit and lockout state lives
 //! here, not in process memory, so it holds across Lambda instances.
 
+use crate::domain::PublicProfile;
 use crate::domain::{
     Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
@@ -112,8 +113,13 @@ pub trait AccountStore: Send + Sync {
         user: &User,
         previous: Option<&Username>,
     ) -> Result<(), UpdateUserError>;
-    /// Users whose username starts with `prefix` (lower-case), in username order.
-    async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<User>, StoreError>;
+    /// Public profiles of the users whose username starts with `prefix` (lower-case), in username
+    /// order. Only public fields: the DynamoDB index it reads holds nothing else.
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PublicProfile>, StoreError>;
 
     // --- sessions and refresh tokens ---
     async fn create_session(

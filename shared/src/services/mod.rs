@@ -1,6 +1,7 @@
 //! Use cases, one module per family. Rules live here, written once, over the ports; handlers only
 //! parse and map.
 
+pub mod admin;
 pub mod auth;
 pub mod lockout;
 mod mails;

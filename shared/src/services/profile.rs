@@ -1,6 +1,6 @@
 //! Profiles and people: the caller's own profile, public profiles, prefix search and blocks.
 
-use crate::domain::{Bio, Invalid, PersonName, User, UserId, Username};
+use crate::domain::{Bio, Invalid, PersonName, PublicProfile, User, UserId, Username};
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AccountStore, Page};
 use std::sync::Arc;
@@ -98,7 +98,7 @@ impl ProfileService {
     }
 
     /// GET /users?q=: case-insensitive username prefix, a leading `@` ignored, caller excluded.
-    pub async fn search(&self, me: &User, q: &str, limit: usize) -> Result<Vec<User>> {
+    pub async fn search(&self, me: &User, q: &str, limit: usize) -> Result<Vec<PublicProfile>> {
         let prefix = q.trim().trim_start_matches('@').to_ascii_lowercase();
         let valid = !prefix.is_empty()
             && prefix.len() <= Username::MAX

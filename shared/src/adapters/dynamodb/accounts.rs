@@ -4,6 +4,7 @@
 use super::DynamoAccounts;
 use super::items::*;
 use super::schema::USERNAME_INDEX;
+use crate::domain::PublicProfile;
 use crate::domain::time::to_millis;
 use crate::domain::{
     Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
@@ -372,7 +373,11 @@ impl AccountStore for DynamoAccounts {
         })
     }
 
-    async fn search_users(&self, prefix: &str, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PublicProfile>, StoreError> {
         let out = self
             .client
             .query()
@@ -388,7 +393,7 @@ impl AccountStore for DynamoAccounts {
         Ok(out
             .items()
             .iter()
-            .map(user_from)
+            .map(public_profile_from)
             .collect::<anyhow::Result<_>>()?)
     }
 

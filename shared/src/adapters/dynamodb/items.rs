@@ -1,11 +1,11 @@
 //! Item mapping: records to DynamoDB attribute maps and back. Table keys exist only here.
 
-use crate::domain::Role;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
     Email, PendingSignup, RefreshRecord, ResetTicket, Session, SessionId, SignupId, Tally,
     TokenHash, User, UserId, Username,
 };
+use crate::domain::{PublicProfile, Role};
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -159,6 +159,19 @@ pub fn user_from(item: &Item) -> anyhow::Result<User> {
         created_at: r.at("created_at")?,
         session_epoch: r.n("session_epoch")?,
         version: r.n("version")?,
+    })
+}
+
+/// A username-index item: the public attributes `schema::PUBLIC_ATTRIBUTES` projects, nothing more.
+pub fn public_profile_from(item: &Item) -> anyhow::Result<PublicProfile> {
+    let r = Read(item);
+    Ok(PublicProfile {
+        id: parse(UserId::parse(r.s("id")?), "user id")?,
+        username: parse(Username::parse(r.s("username")?), "username")?,
+        first_name: r.s("first_name")?.to_owned(),
+        last_name: r.s("last_name")?.to_owned(),
+        bio: r.s("bio")?.to_owned(),
+        avatar_key: r.s("avatar_key").ok().map(str::to_owned),
     })
 }
 

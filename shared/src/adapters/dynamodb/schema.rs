@@ -10,6 +10,17 @@ use aws_sdk_dynamodb::types::{
 
 pub const USERNAME_INDEX: &str = "by_username";
 
+/// The only attributes (besides keys) the username index holds: what search returns
+/// (`PublicProfile`). Never the password hash, email or role.
+pub const PUBLIC_ATTRIBUTES: [&str; 6] = [
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "bio",
+    "avatar_key",
+];
+
 fn key(name: &str, kind: KeyType) -> anyhow::Result<KeySchemaElement> {
     KeySchemaElement::builder()
         .attribute_name(name)
@@ -34,7 +45,10 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         .key_schema(key("gsi1sk", KeyType::Range)?)
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::All)
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    PUBLIC_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
+                ))
                 .build(),
         )
         .build()
