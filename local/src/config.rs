@@ -53,6 +53,9 @@ pub struct LocalConfig {
     /// Do not print emails to the console (they stay readable at /_local/outbox).
     #[arg(long, default_value_t = false)]
     pub quiet_mail: bool,
+    /// Take this many milliseconds to "send" each email, like a real mail service.
+    #[arg(long, default_value_t = 0)]
+    pub mail_latency_ms: u64,
 }
 
 impl LocalConfig {
@@ -73,6 +76,7 @@ impl LocalConfig {
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
+            mail_latency_ms: 0,
         }
     }
 }

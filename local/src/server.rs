@@ -99,7 +99,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         clock: Arc::new(SystemClock),
         settings: settings.clone(),
     };
-    let outbox = Arc::new(Outbox::new(!config.quiet_mail));
+    let outbox = Arc::new(
+        Outbox::new(!config.quiet_mail)
+            .with_latency(std::time::Duration::from_millis(config.mail_latency_ms)),
+    );
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
