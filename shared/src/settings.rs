@@ -1,6 +1,6 @@
 //! Deployment settings every function reads once at cold start.
 
-use crate::domain::{Role, Username};
+use crate::domain::{Currency, Role, Username};
 use crate::security::jwt::TokenScope;
 use std::collections::HashSet;
 
@@ -13,6 +13,8 @@ pub struct Settings {
     /// Where the web app lives: reset links point at `{app_url}/reset-password?token=...`.
     pub app_url: String,
     pub token_scope: TokenScope,
+    /// The deployment's one currency (`CURRENCY`, default `USD`).
+    pub currency: Currency,
 }
 
 impl Settings {
@@ -21,14 +23,19 @@ impl Settings {
     pub fn from_env() -> Self {
         let var =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        Self::new(
+        let mut settings = Self::new(
             "",
             &var("APP_URL", "http://127.0.0.1:3000"),
             TokenScope {
                 issuer: var("JWT_ISSUER", "chatman"),
                 audience: var("JWT_AUDIENCE", "chatman-api"),
             },
-        )
+        );
+        settings.currency = Currency::parse(&var("CURRENCY", "USD")).unwrap_or_else(|_| {
+            tracing::error!("CURRENCY is not a three-letter code; using USD");
+            Currency::default()
+        });
+        settings
     }
 
     pub fn new(admin_usernames: &str, app_url: &str, token_scope: TokenScope) -> Self {
@@ -40,6 +47,7 @@ impl Settings {
             bootstrap_admins,
             app_url: app_url.trim_end_matches('/').to_owned(),
             token_scope,
+            currency: Currency::default(),
         }
     }
 

@@ -2,8 +2,11 @@
 //! a valid value afterwards, so services never re-check shapes.
 
 mod email;
+mod idempotency;
 mod ids;
 mod invalid;
+mod ledger;
+mod money;
 mod otp;
 mod password;
 mod profile_text;
@@ -13,8 +16,11 @@ pub mod time;
 mod username;
 
 pub use email::Email;
-pub use ids::{SessionId, SignupId, UserId};
+pub use idempotency::IdempotencyKey;
+pub use ids::{DonateLinkId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
+pub use ledger::{DonateLink, Direction, Entry, Party, Transfer, TransferKind, Wallet};
+pub use money::{Amount, Currency, Description, MAX_AMOUNT};
 pub use otp::OtpCode;
 pub use password::Password;
 pub use profile_text::{Bio, PersonName};

@@ -9,10 +9,16 @@ pub mod signup;
 pub mod token;
 pub mod verify_otp;
 mod views;
+pub mod deposit;
+pub mod donate;
+mod idempotent;
+pub mod transfer;
+pub mod wallet;
+mod wallet_views;
 
 use crate::error::Error;
 use crate::http::{Body, Request, Response, problem::problem};
-use crate::ports::{AccountStore, Clock};
+use crate::ports::{AccountStore, Clock, LedgerStore};
 use crate::settings::Settings;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -23,6 +29,8 @@ pub struct Context {
     pub store: Arc<dyn AccountStore>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Wallets, transfers, donate links and idempotency records (the same table on AWS).
+    pub ledger: Arc<dyn LedgerStore>,
 }
 
 /// A Lambda function's request handler. It always answers: errors become problem responses

@@ -7,6 +7,7 @@ mod mails;
 pub mod password;
 pub mod profile;
 pub mod sessions;
+pub mod wallet;
 pub mod signup;
 
 /// How often a version-checked write is retried after losing a race before giving up.

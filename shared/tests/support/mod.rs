@@ -10,6 +10,10 @@ use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
+use chatman::adapters::memory_ledger::MemoryLedger;
+use chatman::adapters::recording_push::RecordingPush;
+use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
+use chatman::ports::{LedgerStore, Push};
 use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::security::jwt::{TokenScope, TokenSigner};
@@ -93,6 +97,9 @@ pub struct TestApp {
     pub store: Arc<dyn AccountStore>,
     pub signer: TokenSigner,
     pub otp: OtpKey,
+    pub ledger: Arc<dyn LedgerStore>,
+    /// Every server event pushed (the wallet's `transfer_received`).
+    pub push: Arc<RecordingPush>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -122,6 +129,23 @@ impl TestApp {
         admins: &str,
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
+        Self::assemble(
+            store,
+            Arc::new(MemoryLedger::new()),
+            Arc::new(RecordingPush::new()),
+            admins,
+            mailer,
+        )
+    }
+
+    /// Everything chosen: stores, push and admins (the wallet tests' entry point).
+    pub fn assemble(
+        store: Arc<dyn AccountStore>,
+        ledger: Arc<dyn LedgerStore>,
+        push: Arc<RecordingPush>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
@@ -129,6 +153,7 @@ impl TestApp {
             store: store.clone(),
             clock: clock.clone() as Arc<dyn Clock>,
             settings,
+            ledger: ledger.clone(),
         };
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
@@ -162,12 +187,30 @@ impl TestApp {
                 Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
             ),
         ]);
+        let mut functions = functions;
+        let verifier = signer.verifier().clone();
+        let port: Arc<dyn Push> = push.clone();
+        functions.insert(
+            "wallet",
+            Box::new(Wallet::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert(
+            "transfer",
+            Box::new(Transfer::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert(
+            "deposit",
+            Box::new(Deposit::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert("donate", Box::new(Donate::new(ctx.clone(), verifier, port)));
         Self {
             clock,
             outbox,
             store,
             signer,
             otp,
+            ledger,
+            push,
             functions,
         }
     }
@@ -352,5 +395,52 @@ impl TestApp {
     pub async fn login(&self, login: &str, password: &str) -> Reply {
         self.post("/auth/token", json!({"login": login, "password": password}))
             .await
+    }
+}
+
+/// The wallet side of the harness: money-moving calls with an `Idempotency-Key`.
+impl TestApp {
+    /// POSTs `body` as `token` with `Idempotency-Key: key` (none when `key` is `None`).
+    pub async fn post_keyed(&self, path: &str, body: &Value, token: &str, key: Option<&str>) -> Reply {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(k) = key {
+            headers.push(("idempotency-key", k));
+        }
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.raw("POST", path, headers, &bytes).await
+    }
+
+    /// An admin's deposit of `amount` into `username`'s wallet, which must succeed.
+    pub async fn deposit(&self, admin: &Account, username: &str, amount: i64) -> Reply {
+        let reply = self
+            .post_keyed(
+                "/wallet/deposits",
+                &json!({"username": username, "amount": amount}),
+                &admin.access,
+                Some(&uuid::Uuid::now_v7().to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply
+    }
+
+    pub async fn transfer(&self, from: &Account, to: &str, amount: Value, key: &str) -> Reply {
+        self.post_keyed(
+            "/wallet/transfers",
+            &json!({"to": to, "amount": amount}),
+            &from.access,
+            Some(key),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, who: &Account) -> i64 {
+        let reply = self.call("GET", "/wallet", None, Some(&who.access)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["balance"].as_i64().expect("balance")
     }
 }
