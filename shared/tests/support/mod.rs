@@ -444,3 +444,17 @@ impl TestApp {
         reply.body["balance"].as_i64().expect("balance")
     }
 }
+
+/// The account store and the ledger over one fresh table in DynamoDB Local.
+pub async fn dynamo_stores() -> (Arc<dyn AccountStore>, Arc<dyn LedgerStore>) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    (
+        Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
+        Arc::new(chatman::adapters::dynamodb::DynamoLedger::new(client, table)),
+    )
+}
