@@ -40,6 +40,12 @@ impl MemoryLedger {
         Self::default()
     }
 
+    /// Puts `wallet` as it is, without a ledger behind it: for tests that need a balance no
+    /// sequence of movements reaches quickly (the `i64` ceiling).
+    pub fn seed_wallet(&self, wallet: Wallet) {
+        self.state().wallets.insert(wallet.owner, wallet);
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // Every change is checked first and applied after, so a poisoned lock holds consistent data.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -458,3 +458,19 @@ pub async fn dynamo_stores() -> (Arc<dyn AccountStore>, Arc<dyn LedgerStore>) {
         Arc::new(chatman::adapters::dynamodb::DynamoLedger::new(client, table)),
     )
 }
+
+/// A ledger over a fresh table in DynamoDB Local, with the raw client and table name.
+pub async fn dynamo_ledger() -> (
+    aws_sdk_dynamodb::Client,
+    String,
+    Arc<chatman::adapters::dynamodb::DynamoLedger>,
+) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    let ledger = chatman::adapters::dynamodb::DynamoLedger::new(client.clone(), table.clone());
+    (client, table, Arc::new(ledger))
+}
