@@ -3,8 +3,8 @@
 use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
-use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::adapters::recording_push::RecordingPush;
+use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
     verify_otp::VerifyOtp,

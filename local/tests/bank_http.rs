@@ -83,7 +83,13 @@ impl Http {
             .await;
         assert_eq!(started.status, 202, "{}", started.body);
         let outbox = self
-            .send("GET", &format!("/_local/outbox?to={username}%40example.com"), None, None, None)
+            .send(
+                "GET",
+                &format!("/_local/outbox?to={username}%40example.com"),
+                None,
+                None,
+                None,
+            )
             .await;
         let code = outbox.body["items"][0]["subject"]
             .as_str()

@@ -76,7 +76,10 @@ async fn bank(store: Arc<dyn AccountStore>, ledger: Arc<dyn LedgerStore>, label:
         },
     )
     .await;
-    eprintln!("bank test ({label}, seed {seed}): {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "bank test ({label}, seed {seed}): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -102,7 +102,11 @@ async fn an_unwritten_wallet_is_absent_and_opening_is_idempotent(ledger: Arc<dyn
     assert_eq!(balance(ledger.as_ref(), &alice).await, (0, 0));
     deposit(ledger.as_ref(), &alice, 500).await;
     ledger.open_wallet(&alice.id, start_time()).await.unwrap();
-    assert_eq!(balance(ledger.as_ref(), &alice).await.0, 500, "reopening keeps the balance");
+    assert_eq!(
+        balance(ledger.as_ref(), &alice).await.0,
+        500,
+        "reopening keeps the balance"
+    );
 }
 
 async fn a_movement_writes_both_entries_and_both_balances(ledger: Arc<dyn LedgerStore>) {
@@ -130,7 +134,10 @@ async fn entries_page_newest_first(ledger: Arc<dyn LedgerStore>) {
     }
     let first = ledger.entries(&alice.id, 2, None).await.unwrap();
     let amounts = |p: &chatman::ports::Page<Entry>| -> Vec<i64> {
-        p.items.iter().map(|e| e.transfer.amount.minor_units()).collect()
+        p.items
+            .iter()
+            .map(|e| e.transfer.amount.minor_units())
+            .collect()
     };
     assert_eq!(amounts(&first), vec![5, 4]);
     let second = ledger
@@ -151,13 +158,27 @@ async fn a_debit_beyond_the_balance_moves_nothing(ledger: Arc<dyn LedgerStore>) 
     deposit(ledger.as_ref(), &alice, 100).await;
     let (_, v) = balance(ledger.as_ref(), &alice).await;
     let refused = movement(ledger.as_ref(), &transfer(Some(&alice), &bob, 101), Some(v)).await;
-    assert!(matches!(refused, Err(MoveError::InsufficientFunds)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(MoveError::InsufficientFunds)),
+        "{refused:?}"
+    );
     let empty = transfer(Some(&bob), &alice, 1);
     let refused = movement(ledger.as_ref(), &empty, Some(0)).await;
-    assert!(matches!(refused, Err(MoveError::InsufficientFunds)), "a wallet never written is 0");
+    assert!(
+        matches!(refused, Err(MoveError::InsufficientFunds)),
+        "a wallet never written is 0"
+    );
     assert_eq!(balance(ledger.as_ref(), &alice).await, (100, v));
     assert_eq!(ledger.wallet(&bob.id).await.unwrap(), None);
-    assert_eq!(ledger.entries(&alice.id, 10, None).await.unwrap().items.len(), 1);
+    assert_eq!(
+        ledger
+            .entries(&alice.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 async fn a_debit_decided_on_an_old_version_is_refused(ledger: Arc<dyn LedgerStore>) {
@@ -198,22 +219,48 @@ async fn a_key_is_claimed_once_answered_once_and_replayed(ledger: Arc<dyn Ledger
     let user = UserId::new();
     let now = start_time();
     let first = claim(user, "key", 1);
-    assert_eq!(ledger.claim(&first, now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        ledger.claim(&first, now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
     let twin = claim(user, "key", 1);
-    assert_eq!(ledger.claim(&twin, now).await.unwrap(), ClaimOutcome::InProgress);
+    assert_eq!(
+        ledger.claim(&twin, now).await.unwrap(),
+        ClaimOutcome::InProgress
+    );
     let other = claim(user, "key", 2);
-    assert_eq!(ledger.claim(&other, now).await.unwrap(), ClaimOutcome::Mismatch);
-    assert!(ledger.settle(&twin, &answer(422, "no")).await.is_err(), "only the holder settles");
-    ledger.settle(&first, &answer(422, "{\"code\":\"x\"}")).await.unwrap();
-    assert!(ledger.settle(&first, &answer(201, "{}")).await.is_err(), "answered once");
+    assert_eq!(
+        ledger.claim(&other, now).await.unwrap(),
+        ClaimOutcome::Mismatch
+    );
+    assert!(
+        ledger.settle(&twin, &answer(422, "no")).await.is_err(),
+        "only the holder settles"
+    );
+    ledger
+        .settle(&first, &answer(422, "{\"code\":\"x\"}"))
+        .await
+        .unwrap();
+    assert!(
+        ledger.settle(&first, &answer(201, "{}")).await.is_err(),
+        "answered once"
+    );
     assert_eq!(
         ledger.claim(&twin, now).await.unwrap(),
         ClaimOutcome::Replay(answer(422, "{\"code\":\"x\"}"))
     );
     let elsewhere = claim(UserId::new(), "key", 2);
-    assert_eq!(ledger.claim(&elsewhere, now).await.unwrap(), ClaimOutcome::Claimed, "per user");
+    assert_eq!(
+        ledger.claim(&elsewhere, now).await.unwrap(),
+        ClaimOutcome::Claimed,
+        "per user"
+    );
     let later = now + Duration::hours(25);
-    assert_eq!(ledger.claim(&other, later).await.unwrap(), ClaimOutcome::Claimed, "24 h");
+    assert_eq!(
+        ledger.claim(&other, later).await.unwrap(),
+        ClaimOutcome::Claimed,
+        "24 h"
+    );
 }
 
 async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
@@ -224,10 +271,16 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
     let (_, v) = balance(ledger.as_ref(), &alice).await;
     let now = start_time();
     let crashed = claim(alice.id, "k", 1);
-    assert_eq!(ledger.claim(&crashed, now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        ledger.claim(&crashed, now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
     let retry = claim(alice.id, "k", 1);
     let after_lease = now + Duration::seconds(31);
-    assert_eq!(ledger.claim(&retry, after_lease).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        ledger.claim(&retry, after_lease).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
     let late = ledger
         .move_money(&Movement {
             transfer: transfer(Some(&alice), &bob, 10),
@@ -262,9 +315,15 @@ async fn a_released_claim_frees_the_key_only_for_its_holder(ledger: Arc<dyn Ledg
     let mine = claim(user, "k", 1);
     ledger.claim(&mine, now).await.unwrap();
     ledger.release(&claim(user, "k", 1)).await.unwrap();
-    assert_eq!(ledger.claim(&claim(user, "k", 1), now).await.unwrap(), ClaimOutcome::InProgress);
+    assert_eq!(
+        ledger.claim(&claim(user, "k", 1), now).await.unwrap(),
+        ClaimOutcome::InProgress
+    );
     ledger.release(&mine).await.unwrap();
-    assert_eq!(ledger.claim(&claim(user, "k", 2), now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        ledger.claim(&claim(user, "k", 2), now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
 }
 
 async fn racing_claims_of_one_key_have_one_winner(ledger: Arc<dyn LedgerStore>) {
@@ -273,7 +332,10 @@ async fn racing_claims_of_one_key_have_one_winner(ledger: Arc<dyn LedgerStore>) 
     for _ in 0..8 {
         let ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
-            ledger.claim(&claim(user, "race", 1), start_time()).await.unwrap()
+            ledger
+                .claim(&claim(user, "race", 1), start_time())
+                .await
+                .unwrap()
         }));
     }
     let mut claimed = 0;
@@ -302,15 +364,37 @@ async fn links_are_stored_listed_by_owner_and_revoked_by_owner_only(ledger: Arc<
         ledger.put_link(&link).await.unwrap();
         made.push(link);
     }
-    assert_eq!(ledger.link(&made[0].id).await.unwrap().as_ref(), Some(&made[0]));
+    assert_eq!(
+        ledger.link(&made[0].id).await.unwrap().as_ref(),
+        Some(&made[0])
+    );
     let listed = ledger.links_of(&owner, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|l| l.id).collect::<Vec<_>>(), vec![made[2].id, made[1].id, made[0].id]);
-    assert!(ledger.links_of(&UserId::new(), 10).await.unwrap().is_empty());
-    assert!(!ledger.revoke_link(&made[1].id, &UserId::new()).await.unwrap());
+    assert_eq!(
+        listed.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![made[2].id, made[1].id, made[0].id]
+    );
+    assert!(
+        ledger
+            .links_of(&UserId::new(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !ledger
+            .revoke_link(&made[1].id, &UserId::new())
+            .await
+            .unwrap()
+    );
     assert!(ledger.revoke_link(&made[1].id, &owner).await.unwrap());
     assert!(ledger.link(&made[1].id).await.unwrap().unwrap().revoked);
     assert!(ledger.links_of(&owner, 10).await.unwrap()[1].revoked);
-    assert!(!ledger.revoke_link(&DonateLinkId::new(), &owner).await.unwrap());
+    assert!(
+        !ledger
+            .revoke_link(&DonateLinkId::new(), &owner)
+            .await
+            .unwrap()
+    );
 }
 
 /// A credit that would carry a balance past `i64::MAX` is refused, and nothing moves.
@@ -319,7 +403,10 @@ async fn a_credit_past_i64_is_refused(ledger: Arc<dyn LedgerStore>, bob: Party) 
     deposit(ledger.as_ref(), &alice, 10).await;
     let (_, v) = balance(ledger.as_ref(), &alice).await;
     let refused = movement(ledger.as_ref(), &transfer(Some(&alice), &bob, 10), Some(v)).await;
-    assert!(matches!(refused, Err(MoveError::BalanceLimit)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(MoveError::BalanceLimit)),
+        "{refused:?}"
+    );
     assert_eq!(balance(ledger.as_ref(), &alice).await.0, 10);
     assert_eq!(balance(ledger.as_ref(), &bob).await.0, i64::MAX - 5);
 }

@@ -2,6 +2,7 @@
 //! idempotency and pushes. Each test states one rule.
 #![allow(clippy::unwrap_used)]
 
+mod bank_driver;
 mod support;
 
 use chatman::adapters::memory::MemoryAccounts;
@@ -45,7 +46,12 @@ async fn a_wallet_is_opened_when_the_signup_is_verified() {
     let app = TestApp::new();
     let alice = app.register("alice").await;
     let id = chatman::domain::UserId::parse(&alice.id).unwrap();
-    let wallet = app.ledger.wallet(&id).await.unwrap().expect("opened at verification");
+    let wallet = app
+        .ledger
+        .wallet(&id)
+        .await
+        .unwrap()
+        .expect("opened at verification");
     assert_eq!(wallet.balance, 0);
 }
 
@@ -70,7 +76,10 @@ async fn an_account_without_a_wallet_reads_zero_and_can_receive() {
         ..alice.clone()
     };
     let root2 = Account {
-        access: fresh.login("root", &root.password).await.str("access_token"),
+        access: fresh
+            .login("root", &root.password)
+            .await
+            .str("access_token"),
         ..root
     };
     assert_eq!(fresh.balance(&alice2).await, 0);
@@ -147,7 +156,12 @@ async fn history_pages_with_a_cursor() {
         app.deposit(&root, "alice", 10).await;
     }
     let first = app
-        .call("GET", "/wallet/transactions?limit=2", None, Some(&alice.access))
+        .call(
+            "GET",
+            "/wallet/transactions?limit=2",
+            None,
+            Some(&alice.access),
+        )
         .await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
     let mut seen = 2;
@@ -169,7 +183,12 @@ async fn history_pages_with_a_cursor() {
     }
     assert_eq!(seen, 5);
     let bad = app
-        .call("GET", "/wallet/transactions?cursor=nope", None, Some(&alice.access))
+        .call(
+            "GET",
+            "/wallet/transactions?cursor=nope",
+            None,
+            Some(&alice.access),
+        )
         .await;
     assert_eq!(bad.status, 400);
 }
@@ -200,7 +219,9 @@ async fn a_transfer_to_an_unknown_user_is_404() {
     let (app, root, alice, _) = three().await;
     app.deposit(&root, "alice", 100).await;
     for to in ["nobody", "x"] {
-        let reply = app.transfer(&alice, to, json!(10), &format!("k-{to}")).await;
+        let reply = app
+            .transfer(&alice, to, json!(10), &format!("k-{to}"))
+            .await;
         assert_eq!(reply.status, 404, "{to}");
     }
 }
@@ -256,8 +277,12 @@ async fn the_same_key_with_another_body_is_refused() {
     app.deposit(&root, "alice", 1000).await;
     app.transfer(&alice, "bob", json!(300), "k").await;
     let other = app.transfer(&alice, "bob", json!(301), "k").await;
-    assert_eq!((other.status, other.code()), (422, "idempotency_key_reused"));
+    assert_eq!(
+        (other.status, other.code()),
+        (422, "idempotency_key_reused")
+    );
     assert_eq!(app.balance(&alice).await, 700);
+    assert_eq!(app.balance(&bob).await, 300);
 }
 
 #[tokio::test]
@@ -279,7 +304,10 @@ async fn a_key_is_kept_24_hours_and_then_free_again() {
     app.advance(Duration::hours(23));
     let alice = relogin(&app, alice).await;
     let replay = app.transfer(&alice, "bob", json!(100), "k").await;
-    assert_eq!(replay.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
     app.advance(Duration::hours(2));
     let alice = relogin(&app, alice).await;
     let fresh = app.transfer(&alice, "bob", json!(100), "k").await;
@@ -304,69 +332,22 @@ async fn a_malformed_request_stores_nothing_under_its_key() {
 async fn concurrent_duplicates_move_money_once_and_all_get_the_same_answer_or_409() {
     let (app, root, alice, bob) = three().await;
     app.deposit(&root, "alice", 1000).await;
-    let replies = futures_join(&app, &alice).await;
+    let sends = (0..8).map(|_| app.transfer(&alice, "bob", json!(100), "dup"));
+    let replies = bank_driver::join_all(sends.collect()).await;
     let ok: Vec<_> = replies.iter().filter(|r| r.status == 201).collect();
     assert!(!ok.is_empty());
     for r in &replies {
-        assert!(r.status == 201 || r.code() == "request_in_progress", "{}", r.body);
+        assert!(
+            r.status == 201 || r.code() == "request_in_progress",
+            "{}",
+            r.body
+        );
     }
     for r in &ok {
         assert_eq!(r.body, ok[0].body);
     }
     assert_eq!(app.balance(&bob).await, 100);
     assert_eq!(app.balance(&alice).await, 900);
-}
-
-async fn futures_join(app: &TestApp, alice: &Account) -> Vec<support::Reply> {
-    let calls = (0..8).map(|_| app.transfer(alice, "bob", json!(100), "dup"));
-    let mut out = Vec::new();
-    let results = tokio::join!(
-        async { futures_all(calls.collect()).await }
-    );
-    out.extend(results.0);
-    out
-}
-
-async fn futures_all<F: std::future::Future<Output = support::Reply>>(
-    futures: Vec<F>,
-) -> Vec<support::Reply> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out = Vec::new();
-    // Poll them together: each awaits the store, so they interleave.
-    let joined = join_all(set).await;
-    out.extend(joined);
-    out
-}
-
-async fn join_all<F: std::future::Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut outputs = Vec::with_capacity(futures.len());
-    let mut pending: Vec<Option<F>> = futures.into_iter().map(Some).collect();
-    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (i, slot) in pending.iter_mut().enumerate() {
-            if let Some(f) = slot {
-                match std::pin::Pin::new(f).poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        results[i] = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    outputs.extend(results.into_iter().flatten());
-    outputs
 }
 
 #[tokio::test]
@@ -399,7 +380,11 @@ async fn a_transfer_is_pushed_to_the_receiver_only() {
     let to_bob = app.push.received_by(&bob_id);
     assert_eq!(to_bob.len(), 1);
     assert_eq!(to_bob[0].fields["transfer"], reply.body["transfer"]);
-    assert_eq!(app.push.received_by(&alice_id).len(), 1, "alice got only her deposit");
+    assert_eq!(
+        app.push.received_by(&alice_id).len(),
+        1,
+        "alice got only her deposit"
+    );
 }
 
 // ------------------------------------------------------------------ donate links
@@ -413,7 +398,12 @@ async fn link(app: &TestApp, owner: &Account, body: serde_json::Value) -> suppor
 async fn a_donate_link_is_public_and_paid_by_another_user() {
     let (app, root, alice, bob) = three().await;
     app.deposit(&root, "bob", 1000).await;
-    let created = link(&app, &alice, json!({"expires_in_minutes": 60, "description": "coffee"})).await;
+    let created = link(
+        &app,
+        &alice,
+        json!({"expires_in_minutes": 60, "description": "coffee"}),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["receiver"]["username"], "alice");
     assert_eq!(created.body["active"], true);
@@ -421,22 +411,33 @@ async fn a_donate_link_is_public_and_paid_by_another_user() {
     let id = created.str("id");
     assert!(created.str("url").ends_with(&id));
 
-    let public = app.call("GET", &format!("/donate-links/{id}"), None, None).await;
+    let public = app
+        .call("GET", &format!("/donate-links/{id}"), None, None)
+        .await;
     assert_eq!(public.status, 200, "no login needed");
     assert_eq!(public.body["receiver"]["username"], "alice");
     assert!(public.body["receiver"].get("email").is_none());
 
     let paid = app
-        .post_keyed(&format!("/donate-links/{id}/pay"), &json!({"amount": 250}), &bob.access, Some("p1"))
+        .post_keyed(
+            &format!("/donate-links/{id}/pay"),
+            &json!({"amount": 250}),
+            &bob.access,
+            Some("p1"),
+        )
         .await;
     assert_eq!(paid.status, 201, "{}", paid.body);
     assert_eq!(paid.body["transfer"]["kind"], "donation");
     assert_eq!(paid.body["transfer"]["description"], "coffee");
     assert_eq!(paid.body["balance"], 750);
     assert_eq!(app.balance(&alice).await, 250);
-    let mine = app.call("GET", "/donate-links", None, Some(&alice.access)).await;
+    let mine = app
+        .call("GET", "/donate-links", None, Some(&alice.access))
+        .await;
     assert_eq!(mine.body["items"][0]["id"], json!(id));
-    let bobs = app.call("GET", "/donate-links", None, Some(&bob.access)).await;
+    let bobs = app
+        .call("GET", "/donate-links", None, Some(&bob.access))
+        .await;
     assert_eq!(bobs.body["items"], json!([]));
 }
 
@@ -444,11 +445,21 @@ async fn a_donate_link_is_public_and_paid_by_another_user() {
 async fn a_fixed_amount_link_takes_exactly_its_amount() {
     let (app, root, alice, bob) = three().await;
     app.deposit(&root, "bob", 1000).await;
-    let id = link(&app, &alice, json!({"expires_in_minutes": 5, "amount": 300})).await.str("id");
+    let id = link(
+        &app,
+        &alice,
+        json!({"expires_in_minutes": 5, "amount": 300}),
+    )
+    .await
+    .str("id");
     let path = format!("/donate-links/{id}/pay");
-    let wrong = app.post_keyed(&path, &json!({"amount": 299}), &bob.access, Some("a")).await;
+    let wrong = app
+        .post_keyed(&path, &json!({"amount": 299}), &bob.access, Some("a"))
+        .await;
     assert_eq!((wrong.status, wrong.code()), (422, "amount_mismatch"));
-    let right = app.post_keyed(&path, &json!({}), &bob.access, Some("b")).await;
+    let right = app
+        .post_keyed(&path, &json!({}), &bob.access, Some("b"))
+        .await;
     assert_eq!(right.status, 201, "{}", right.body);
     assert_eq!(app.balance(&alice).await, 300);
 }
@@ -457,9 +468,16 @@ async fn a_fixed_amount_link_takes_exactly_its_amount() {
 async fn paying_ones_own_link_is_a_self_transfer() {
     let (app, root, alice, _) = three().await;
     app.deposit(&root, "alice", 1000).await;
-    let id = link(&app, &alice, json!({"expires_in_minutes": 5})).await.str("id");
+    let id = link(&app, &alice, json!({"expires_in_minutes": 5}))
+        .await
+        .str("id");
     let reply = app
-        .post_keyed(&format!("/donate-links/{id}/pay"), &json!({"amount": 1}), &alice.access, Some("a"))
+        .post_keyed(
+            &format!("/donate-links/{id}/pay"),
+            &json!({"amount": 1}),
+            &alice.access,
+            Some("a"),
+        )
         .await;
     assert_eq!((reply.status, reply.code()), (422, "self_transfer"));
 }
@@ -468,23 +486,44 @@ async fn paying_ones_own_link_is_a_self_transfer() {
 async fn expired_and_revoked_links_are_gone() {
     let (app, root, alice, bob) = three().await;
     app.deposit(&root, "bob", 1000).await;
-    let expiring = link(&app, &alice, json!({"expires_in_minutes": 1})).await.str("id");
-    let revoked = link(&app, &alice, json!({"expires_in_minutes": 60})).await.str("id");
+    let expiring = link(&app, &alice, json!({"expires_in_minutes": 1}))
+        .await
+        .str("id");
+    let revoked = link(&app, &alice, json!({"expires_in_minutes": 60}))
+        .await
+        .str("id");
     let other = app
-        .call("DELETE", &format!("/donate-links/{revoked}"), None, Some(&bob.access))
+        .call(
+            "DELETE",
+            &format!("/donate-links/{revoked}"),
+            None,
+            Some(&bob.access),
+        )
         .await;
     assert_eq!(other.status, 404, "only the owner revokes");
     let gone = app
-        .call("DELETE", &format!("/donate-links/{revoked}"), None, Some(&alice.access))
+        .call(
+            "DELETE",
+            &format!("/donate-links/{revoked}"),
+            None,
+            Some(&alice.access),
+        )
         .await;
     assert_eq!(gone.status, 204);
     app.advance(Duration::minutes(2));
     let bob = relogin(&app, bob).await;
     for id in [&expiring, &revoked] {
-        let view = app.call("GET", &format!("/donate-links/{id}"), None, None).await;
+        let view = app
+            .call("GET", &format!("/donate-links/{id}"), None, None)
+            .await;
         assert_eq!((view.status, view.code()), (410, "link_expired"));
         let pay = app
-            .post_keyed(&format!("/donate-links/{id}/pay"), &json!({"amount": 5}), &bob.access, Some(id))
+            .post_keyed(
+                &format!("/donate-links/{id}/pay"),
+                &json!({"amount": 5}),
+                &bob.access,
+                Some(id),
+            )
             .await;
         assert_eq!((pay.status, pay.code()), (410, "link_expired"));
     }
@@ -495,10 +534,17 @@ async fn expired_and_revoked_links_are_gone() {
 async fn unknown_and_malformed_link_ids_are_404() {
     let (app, _, _, bob) = three().await;
     for id in ["not-an-id", "0190a5b2-0000-7000-8000-000000000000"] {
-        let view = app.call("GET", &format!("/donate-links/{id}"), None, None).await;
+        let view = app
+            .call("GET", &format!("/donate-links/{id}"), None, None)
+            .await;
         assert_eq!(view.status, 404, "{id}");
         let pay = app
-            .post_keyed(&format!("/donate-links/{id}/pay"), &json!({"amount": 5}), &bob.access, Some("k"))
+            .post_keyed(
+                &format!("/donate-links/{id}/pay"),
+                &json!({"amount": 5}),
+                &bob.access,
+                Some("k"),
+            )
             .await;
         assert_eq!(pay.status, 404, "{id}");
     }

@@ -42,7 +42,11 @@ async fn malformed_amounts_are_validation_errors_and_move_nothing() {
     for (i, amount) in bad_amounts().into_iter().enumerate() {
         let key = format!("k{i}");
         let t = app.transfer(&alice, "bob", amount.clone(), &key).await;
-        assert_eq!((t.status, t.code()), (400, "validation_failed"), "transfer {amount}");
+        assert_eq!(
+            (t.status, t.code()),
+            (400, "validation_failed"),
+            "transfer {amount}"
+        );
         assert_eq!(t.body["errors"][0]["field"], "amount", "{amount}");
         let d = app
             .post_keyed(
@@ -52,7 +56,11 @@ async fn malformed_amounts_are_validation_errors_and_move_nothing() {
                 Some(&key),
             )
             .await;
-        assert_eq!((d.status, d.code()), (400, "validation_failed"), "deposit {amount}");
+        assert_eq!(
+            (d.status, d.code()),
+            (400, "validation_failed"),
+            "deposit {amount}"
+        );
         // Nothing was stored under the key: a good request with it goes through.
     }
     let ok = app.transfer(&alice, "bob", json!(1), "k0").await;
@@ -96,16 +104,33 @@ async fn a_missing_amount_or_recipient_or_an_unknown_field_is_refused() {
 async fn missing_empty_and_overlong_idempotency_keys_are_refused() {
     let (app, _, alice, bob) = funded().await;
     let body = json!({"to": "bob", "amount": 5});
-    let missing = app.post_keyed("/wallet/transfers", &body, &alice.access, None).await;
-    assert_eq!((missing.status, missing.code()), (400, "idempotency_key_required"));
-    let empty = app.post_keyed("/wallet/transfers", &body, &alice.access, Some("")).await;
-    assert_eq!((empty.status, empty.code()), (400, "idempotency_key_required"));
+    let missing = app
+        .post_keyed("/wallet/transfers", &body, &alice.access, None)
+        .await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (400, "idempotency_key_required")
+    );
+    let empty = app
+        .post_keyed("/wallet/transfers", &body, &alice.access, Some(""))
+        .await;
+    assert_eq!(
+        (empty.status, empty.code()),
+        (400, "idempotency_key_required")
+    );
     let long = "k".repeat(300);
-    let overlong = app.post_keyed("/wallet/transfers", &body, &alice.access, Some(&long)).await;
-    assert_eq!((overlong.status, overlong.code()), (400, "validation_failed"));
+    let overlong = app
+        .post_keyed("/wallet/transfers", &body, &alice.access, Some(&long))
+        .await;
+    assert_eq!(
+        (overlong.status, overlong.code()),
+        (400, "validation_failed")
+    );
     assert_eq!(overlong.body["errors"][0]["field"], "Idempotency-Key");
     let longest = "k".repeat(255);
-    let fine = app.post_keyed("/wallet/transfers", &body, &alice.access, Some(&longest)).await;
+    let fine = app
+        .post_keyed("/wallet/transfers", &body, &alice.access, Some(&longest))
+        .await;
     assert_eq!(fine.status, 201, "255 characters is a key");
     assert_eq!(app.balance(&bob).await, 5);
 }
@@ -114,11 +139,21 @@ async fn missing_empty_and_overlong_idempotency_keys_are_refused() {
 async fn deposits_and_link_payments_require_a_key_too() {
     let (app, root, alice, bob) = funded().await;
     let d = app
-        .post_keyed("/wallet/deposits", &json!({"username": "bob", "amount": 5}), &root.access, None)
+        .post_keyed(
+            "/wallet/deposits",
+            &json!({"username": "bob", "amount": 5}),
+            &root.access,
+            None,
+        )
         .await;
     assert_eq!(d.code(), "idempotency_key_required");
     let link = app
-        .call("POST", "/donate-links", Some(json!({"expires_in_minutes": 5})), Some(&bob.access))
+        .call(
+            "POST",
+            "/donate-links",
+            Some(json!({"expires_in_minutes": 5})),
+            Some(&bob.access),
+        )
         .await;
     let pay = app
         .post_keyed(
@@ -146,12 +181,24 @@ async fn donate_link_bodies_are_bounded() {
         json!({"expires_in_minutes": 5, "amount": "5"}),
         json!({"expires_in_minutes": 5, "description": "x".repeat(256)}),
     ] {
-        let r = app.call("POST", "/donate-links", Some(body.clone()), Some(&alice.access)).await;
+        let r = app
+            .call(
+                "POST",
+                "/donate-links",
+                Some(body.clone()),
+                Some(&alice.access),
+            )
+            .await;
         assert_eq!((r.status, r.code()), (400, "validation_failed"), "{body}");
     }
     for minutes in [1, 43_200] {
         let r = app
-            .call("POST", "/donate-links", Some(json!({"expires_in_minutes": minutes})), Some(&alice.access))
+            .call(
+                "POST",
+                "/donate-links",
+                Some(json!({"expires_in_minutes": minutes})),
+                Some(&alice.access),
+            )
             .await;
         assert_eq!(r.status, 201, "{minutes}");
     }
@@ -161,15 +208,29 @@ async fn donate_link_bodies_are_bounded() {
 async fn a_link_without_a_fixed_amount_needs_one_and_a_bad_one_is_refused() {
     let (app, _, alice, bob) = funded().await;
     let link = app
-        .call("POST", "/donate-links", Some(json!({"expires_in_minutes": 5})), Some(&bob.access))
+        .call(
+            "POST",
+            "/donate-links",
+            Some(json!({"expires_in_minutes": 5})),
+            Some(&bob.access),
+        )
         .await;
     let path = format!("/donate-links/{}/pay", link.str("id"));
-    let none = app.post_keyed(&path, &json!({}), &alice.access, Some("a")).await;
+    let none = app
+        .post_keyed(&path, &json!({}), &alice.access, Some("a"))
+        .await;
     assert_eq!((none.status, none.code()), (400, "validation_failed"));
-    let float = app.post_keyed(&path, &json!({"amount": 2.5}), &alice.access, Some("a")).await;
+    let float = app
+        .post_keyed(&path, &json!({"amount": 2.5}), &alice.access, Some("a"))
+        .await;
     assert_eq!((float.status, float.code()), (400, "validation_failed"));
-    let ok = app.post_keyed(&path, &json!({"amount": 5}), &alice.access, Some("a")).await;
-    assert_eq!(ok.status, 201, "the refused attempts stored nothing under the key");
+    let ok = app
+        .post_keyed(&path, &json!({"amount": 5}), &alice.access, Some("a"))
+        .await;
+    assert_eq!(
+        ok.status, 201,
+        "the refused attempts stored nothing under the key"
+    );
     assert_eq!(app.balance(&bob).await, 5);
 }
 
@@ -183,8 +244,14 @@ async fn wallet_routes_need_a_token_except_the_public_link_view() {
         ("POST", "/wallet/deposits"),
         ("POST", "/donate-links"),
         ("GET", "/donate-links"),
-        ("DELETE", "/donate-links/0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b"),
-        ("POST", "/donate-links/0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b/pay"),
+        (
+            "DELETE",
+            "/donate-links/0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b",
+        ),
+        (
+            "POST",
+            "/donate-links/0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b/pay",
+        ),
     ] {
         let r = app.call(method, path, None, None).await;
         assert_eq!(r.status, 401, "{method} {path}");

@@ -108,11 +108,7 @@ impl LedgerStore for MemoryLedger {
         }))
     }
 
-    async fn claim(
-        &self,
-        claim: &Claim,
-        now: OffsetDateTime,
-    ) -> Result<ClaimOutcome, StoreError> {
+    async fn claim(&self, claim: &Claim, now: OffsetDateTime) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.state();
         let key = scope_key(claim);
         if let Some(existing) = state.idempotency.get(&key).filter(|r| now < r.expires_at) {
@@ -224,7 +220,7 @@ impl LedgerStore for MemoryLedger {
             .filter(|l| l.owner == *owner)
             .cloned()
             .collect();
-        links.sort_by(|a, b| b.id.cmp(&a.id));
+        links.sort_by_key(|l| std::cmp::Reverse(l.id));
         links.truncate(limit);
         Ok(links)
     }

@@ -19,7 +19,7 @@ pub use email::Email;
 pub use idempotency::IdempotencyKey;
 pub use ids::{DonateLinkId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
-pub use ledger::{DonateLink, Direction, Entry, Party, Transfer, TransferKind, Wallet};
+pub use ledger::{Direction, DonateLink, Entry, Party, Transfer, TransferKind, Wallet};
 pub use money::{Amount, Currency, Description, MAX_AMOUNT};
 pub use otp::OtpCode;
 pub use password::Password;

@@ -8,7 +8,7 @@ use crate::http::{Body, Request, Response, request, response};
 use crate::ports::Push;
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::Authenticator;
-use crate::services::wallet::WalletService;
+use crate::services::wallet::{Order, WalletService};
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
@@ -57,17 +57,14 @@ impl Deposit {
             idempotent::fingerprint(req),
             now,
             |claim| async move {
-                self.wallets
-                    .deposit(
-                        &me.user,
-                        &body.username,
-                        amount,
-                        description,
-                        &claim,
-                        now,
-                        &render,
-                    )
-                    .await
+                let order = Order {
+                    amount,
+                    description,
+                    claim: &claim,
+                    now,
+                    render: &render,
+                };
+                self.wallets.deposit(&me.user, &body.username, order).await
             },
         )
         .await

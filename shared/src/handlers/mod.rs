@@ -1,18 +1,18 @@
 //! One module per Lambda function: parse the request, call a service, map the result. The local
 //! server and the function binaries run these very handlers.
 
+pub mod deposit;
+pub mod donate;
 mod dto;
+mod idempotent;
 pub mod profile;
 pub mod reset;
 pub mod routes;
 pub mod signup;
 pub mod token;
+pub mod transfer;
 pub mod verify_otp;
 mod views;
-pub mod deposit;
-pub mod donate;
-mod idempotent;
-pub mod transfer;
 pub mod wallet;
 mod wallet_views;
 

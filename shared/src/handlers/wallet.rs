@@ -68,9 +68,11 @@ impl Function for Wallet {
             return respond(Err(Error::NoRoute));
         }
         let now = self.ctx.clock.now();
-        respond(match self.auth.principal(request::bearer(&req), now).await {
-            Ok(me) => self.route(me, &key, &req).await,
-            Err(e) => Err(e),
-        })
+        respond(
+            match self.auth.principal(request::bearer(&req), now).await {
+                Ok(me) => self.route(me, &key, &req).await,
+                Err(e) => Err(e),
+            },
+        )
     }
 }

@@ -108,8 +108,7 @@ pub trait LedgerStore: Send + Sync {
     // --- idempotency ---
     /// Claims the key of `claim.scope` for a request with `claim.fingerprint`, unless it is
     /// answered, claimed by a live request, or used for another request.
-    async fn claim(&self, claim: &Claim, now: OffsetDateTime)
-    -> Result<ClaimOutcome, StoreError>;
+    async fn claim(&self, claim: &Claim, now: OffsetDateTime) -> Result<ClaimOutcome, StoreError>;
     /// Stores `answer` as the key's answer if `claim` still holds it (else `Conflict`).
     async fn settle(&self, claim: &Claim, answer: &StoredAnswer) -> Result<(), StoreError>;
     /// Gives the key up if `claim` still holds it unanswered (a request that stores nothing, such

@@ -7,8 +7,8 @@ mod mails;
 pub mod password;
 pub mod profile;
 pub mod sessions;
-pub mod wallet;
 pub mod signup;
+pub mod wallet;
 
 /// How often a version-checked write is retried after losing a race before giving up.
 pub(crate) const CONFLICT_RETRIES: usize = 4;

@@ -44,6 +44,16 @@ pub fn transfer_json(t: &Transfer) -> Value {
     })
 }
 
+/// What a money-moving request asks for, besides who pays whom.
+pub struct Order<'a> {
+    pub amount: Amount,
+    pub description: Description,
+    /// The request's idempotency claim: the movement settles it.
+    pub claim: &'a Claim,
+    pub now: OffsetDateTime,
+    pub render: Render<'a>,
+}
+
 #[derive(Clone)]
 pub struct WalletService {
     accounts: Arc<dyn AccountStore>,
@@ -112,56 +122,19 @@ impl WalletService {
     }
 
     /// Sends `amount` from `me` to the user called `to`.
-    pub async fn transfer(
-        &self,
-        me: &User,
-        to: &str,
-        amount: Amount,
-        description: Description,
-        claim: &Claim,
-        now: OffsetDateTime,
-        render: Render<'_>,
-    ) -> Result<StoredAnswer> {
+    pub async fn transfer(&self, me: &User, to: &str, order: Order<'_>) -> Result<StoredAnswer> {
         let payee = self.recipient(to).await?;
-        self.pay(
-            TransferKind::Transfer,
-            Some(me),
-            &payee,
-            amount,
-            description,
-            claim,
-            now,
-            render,
-        )
-        .await
+        self.pay(TransferKind::Transfer, Some(me), &payee, order)
+            .await
     }
 
     /// An admin credits `amount` from outside the system to the user called `to`.
-    pub async fn deposit(
-        &self,
-        admin: &User,
-        to: &str,
-        amount: Amount,
-        description: Description,
-        claim: &Claim,
-        now: OffsetDateTime,
-        render: Render<'_>,
-    ) -> Result<StoredAnswer> {
+    pub async fn deposit(&self, admin: &User, to: &str, order: Order<'_>) -> Result<StoredAnswer> {
         if admin.role != Role::Admin {
             return Err(Error::Forbidden);
         }
         let payee = self.recipient(to).await?;
-        self.pay(
-            TransferKind::Deposit,
-            None,
-            &payee,
-            amount,
-            description,
-            claim,
-            now,
-            render,
-        )
-        .await
+        self.pay(TransferKind::Deposit, None, &payee, order).await
     }
 
     /// Pays the donate link `id`: its fixed amount, or `amount` when it has none.
@@ -193,33 +166,33 @@ impl WalletService {
             .user(&link.owner)
             .await?
             .ok_or(Error::Gone("link_expired"))?;
-        self.pay(
-            TransferKind::Donation,
-            Some(me),
-            &owner,
+        let order = Order {
             amount,
-            Description::parse(Some(&link.description)).unwrap_or_default(),
+            description: Description::parse(Some(&link.description)).unwrap_or_default(),
             claim,
             now,
             render,
-        )
-        .await
+        };
+        self.pay(TransferKind::Donation, Some(me), &owner, order)
+            .await
     }
 
     /// The one way money moves. Refusals are errors the idempotency layer stores as the key's
     /// answer; the movement itself settles the key inside the store's atomic step.
-    #[allow(clippy::too_many_arguments)]
     async fn pay(
         &self,
         kind: TransferKind,
         payer: Option<&User>,
         payee: &User,
-        amount: Amount,
-        description: Description,
-        claim: &Claim,
-        now: OffsetDateTime,
-        render: Render<'_>,
+        order: Order<'_>,
     ) -> Result<StoredAnswer> {
+        let Order {
+            amount,
+            description,
+            claim,
+            now,
+            render,
+        } = order;
         if let Some(p) = payer {
             if p.id == payee.id {
                 return Err(Error::Refused("self_transfer"));

@@ -159,13 +159,28 @@ pub async fn run(
         let key = format!("fund-{seed}-{i}");
         let body = json!({"username": c.username, "amount": amount});
         let first = teller
-            .call("POST", "/wallet/deposits".into(), admin.token.clone(), Some(key.clone()), Some(body.clone()))
+            .call(
+                "POST",
+                "/wallet/deposits".into(),
+                admin.token.clone(),
+                Some(key.clone()),
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(first.status, 201, "seed {seed}: deposit {}", first.body);
         let again = teller
-            .call("POST", "/wallet/deposits".into(), admin.token.clone(), Some(key), Some(body))
+            .call(
+                "POST",
+                "/wallet/deposits".into(),
+                admin.token.clone(),
+                Some(key),
+                Some(body),
+            )
             .await;
-        assert!(again.replayed && again.body == first.body, "seed {seed}: deposit replay");
+        assert!(
+            again.replayed && again.body == first.body,
+            "seed {seed}: deposit replay"
+        );
         deposited += amount;
     }
 
@@ -198,14 +213,29 @@ pub async fn run(
         };
         let task = i % plan.tasks;
         if copies > 1 && rng.chance(50) {
-            queues[task].push(Delivery { op: i, copies, concurrent: true });
+            queues[task].push(Delivery {
+                op: i,
+                copies,
+                concurrent: true,
+            });
         } else {
-            queues[task].push(Delivery { op: i, copies: 1, concurrent: false });
+            queues[task].push(Delivery {
+                op: i,
+                copies: 1,
+                concurrent: false,
+            });
             // The other copies come later from other tasks: late or racing duplicates.
             for c in 1..copies {
                 let other = (task + c * 3) % plan.tasks;
                 let at = rng.range(0, queues[other].len() as u64) as usize;
-                queues[other].insert(at, Delivery { op: i, copies: 1, concurrent: false });
+                queues[other].insert(
+                    at,
+                    Delivery {
+                        op: i,
+                        copies: 1,
+                        concurrent: false,
+                    },
+                );
             }
         }
     }
@@ -239,7 +269,12 @@ pub async fn run(
 
     // No request got a 5xx.
     for (i, o) in &seen {
-        assert!(o.status < 500, "seed {seed}: op {i} got {} {}", o.status, o.body);
+        assert!(
+            o.status < 500,
+            "seed {seed}: op {i} got {} {}",
+            o.status,
+            o.body
+        );
     }
 
     // Per key: every answer identical, exactly one of them the original, money moved at most once.
@@ -255,9 +290,15 @@ pub async fn run(
             .iter()
             .filter(|o| !(o.status == 409 && o.body["code"] == "request_in_progress"))
             .collect();
-        assert!(!answers.is_empty(), "seed {seed}: op {i} got no answer: {outcomes:?}");
+        assert!(
+            !answers.is_empty(),
+            "seed {seed}: op {i} got no answer: {outcomes:?}"
+        );
         let originals = answers.iter().filter(|o| !o.replayed).count();
-        assert_eq!(originals, 1, "seed {seed}: op {i} answered fresh {originals} times");
+        assert_eq!(
+            originals, 1,
+            "seed {seed}: op {i} answered fresh {originals} times"
+        );
         for a in &answers {
             assert_eq!(
                 (a.status, &a.body),
@@ -282,14 +323,18 @@ pub async fn run(
                 *moved.entry(id).or_default() += 1;
             }
             422 => assert!(
-                ["insufficient_funds", "self_transfer"].contains(&answer.body["code"].as_str().unwrap()),
+                ["insufficient_funds", "self_transfer"]
+                    .contains(&answer.body["code"].as_str().unwrap()),
                 "seed {seed}: op {i}: {}",
                 answer.body
             ),
             other => panic!("seed {seed}: op {i} answered {other}: {}", answer.body),
         }
     }
-    assert!(duplicates > plan.transfers / 10, "seed {seed}: too few duplicates to mean anything");
+    assert!(
+        duplicates > plan.transfers / 10,
+        "seed {seed}: too few duplicates to mean anything"
+    );
 
     // The ledgers: each transfer appears once out of the payer and once into the payee, only
     // for keys that answered 201; each balance is its entries' sum and never below zero; the
@@ -313,25 +358,51 @@ pub async fn run(
             }
             if e["kind"] == "transfer" {
                 let id = e["transfer_id"].as_str().unwrap().to_owned();
-                let side = if e["direction"] == "in" { &mut ins } else { &mut outs };
+                let side = if e["direction"] == "in" {
+                    &mut ins
+                } else {
+                    &mut outs
+                };
                 *side.entry(id).or_default() += 1;
             }
         }
-        assert_eq!(balance, replayed, "seed {seed}: {}'s balance is not its ledger", c.username);
+        assert_eq!(
+            balance, replayed,
+            "seed {seed}: {}'s balance is not its ledger",
+            c.username
+        );
         total += balance;
     }
     assert_eq!(total, deposited, "seed {seed}: money was made or lost");
     let answered: BTreeSet<&String> = moved.keys().collect();
-    assert!(moved.values().all(|n| *n == 1), "seed {seed}: a transfer id answered twice");
-    assert_eq!(outs.keys().collect::<BTreeSet<_>>(), answered, "seed {seed}: debits");
-    assert_eq!(ins.keys().collect::<BTreeSet<_>>(), answered, "seed {seed}: credits");
-    assert!(outs.values().chain(ins.values()).all(|n| *n == 1), "seed {seed}: an entry twice");
-    assert!(!answered.is_empty(), "seed {seed}: no transfer succeeded at all");
+    assert!(
+        moved.values().all(|n| *n == 1),
+        "seed {seed}: a transfer id answered twice"
+    );
+    assert_eq!(
+        outs.keys().collect::<BTreeSet<_>>(),
+        answered,
+        "seed {seed}: debits"
+    );
+    assert_eq!(
+        ins.keys().collect::<BTreeSet<_>>(),
+        answered,
+        "seed {seed}: credits"
+    );
+    assert!(
+        outs.values().chain(ins.values()).all(|n| *n == 1),
+        "seed {seed}: an entry twice"
+    );
+    assert!(
+        !answered.is_empty(),
+        "seed {seed}: no transfer succeeded at all"
+    );
 }
 
 /// Polls futures together (they interleave at every await), in order of the input.
 pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pending: Vec<Option<Pin<Box<F>>>> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut pending: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
     let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut done = true;

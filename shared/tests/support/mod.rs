@@ -5,17 +5,17 @@
 
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::memory_ledger::MemoryLedger;
 use chatman::adapters::outbox::Outbox;
+use chatman::adapters::recording_push::RecordingPush;
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
-use chatman::adapters::memory_ledger::MemoryLedger;
-use chatman::adapters::recording_push::RecordingPush;
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
-use chatman::ports::{LedgerStore, Push};
 use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
+use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::settings::Settings;
@@ -401,7 +401,13 @@ impl TestApp {
 /// The wallet side of the harness: money-moving calls with an `Idempotency-Key`.
 impl TestApp {
     /// POSTs `body` as `token` with `Idempotency-Key: key` (none when `key` is `None`).
-    pub async fn post_keyed(&self, path: &str, body: &Value, token: &str, key: Option<&str>) -> Reply {
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        body: &Value,
+        token: &str,
+        key: Option<&str>,
+    ) -> Reply {
         let bearer = format!("Bearer {token}");
         let mut headers = vec![
             ("authorization", bearer.as_str()),
@@ -455,7 +461,9 @@ pub async fn dynamo_stores() -> (Arc<dyn AccountStore>, Arc<dyn LedgerStore>) {
         .expect("create a table in DynamoDB Local");
     (
         Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
-        Arc::new(chatman::adapters::dynamodb::DynamoLedger::new(client, table)),
+        Arc::new(chatman::adapters::dynamodb::DynamoLedger::new(
+            client, table,
+        )),
     )
 }
 

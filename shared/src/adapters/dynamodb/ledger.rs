@@ -172,7 +172,9 @@ impl DynamoLedger {
                     (":now", now.clone()),
                     (":v", n(version)),
                 ])))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()?;
             items.push(TransactWriteItem::builder().update(debit).build());
         }
@@ -285,7 +287,8 @@ impl LedgerStore for DynamoLedger {
             .limit((limit + 1).min(1000) as i32)
             .set_return_consumed_capacity(self.capacity());
         if let Some(after) = cursor {
-            let after = crate::domain::TransferId::parse(after).map_err(|_| StoreError::Conflict)?;
+            let after =
+                crate::domain::TransferId::parse(after).map_err(|_| StoreError::Conflict)?;
             query = query.set_exclusive_start_key(Some(entry_key(owner, &after)));
         }
         let out = query.send().await.map_err(sdk_error("Query"))?;
@@ -295,14 +298,12 @@ impl LedgerStore for DynamoLedger {
             .iter()
             .map(entry_from)
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, limit, |e| e.transfer.id.to_string()))
+        Ok(Page::from_overfetch(items, limit, |e| {
+            e.transfer.id.to_string()
+        }))
     }
 
-    async fn claim(
-        &self,
-        claim: &Claim,
-        now: OffsetDateTime,
-    ) -> Result<ClaimOutcome, StoreError> {
+    async fn claim(&self, claim: &Claim, now: OffsetDateTime) -> Result<ClaimOutcome, StoreError> {
         let k = idempotency_key(&claim.scope.user, &claim.scope.key);
         let mut item = k.clone();
         item.extend(values([
@@ -357,7 +358,9 @@ impl LedgerStore for DynamoLedger {
     }
 
     async fn settle(&self, claim: &Claim, answer: &StoredAnswer) -> Result<(), StoreError> {
-        let u = self.settle_update(claim, answer).map_err(StoreError::Unexpected)?;
+        let u = self
+            .settle_update(claim, answer)
+            .map_err(StoreError::Unexpected)?;
         let result = self
             .client
             .update_item()
