@@ -24,36 +24,52 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
 
-/// Counts round trips and consumed capacity, for the benchmark (`ReturnConsumedCapacity`).
+/// Counts the ledger's round trips and consumed capacity, for the benchmark
+/// (`ReturnConsumedCapacity`).
 #[derive(Debug, Default)]
 pub struct Meter {
     round_trips: AtomicU64,
     /// Capacity units × 1000, summed over reads and writes.
     milli_units: AtomicU64,
+    /// Of which `TransactWriteItems` (the money movements themselves).
+    transaction_milli_units: AtomicU64,
+}
+
+/// What a `Meter` counted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metered {
+    pub round_trips: u64,
+    pub capacity_units: f64,
+    pub transaction_units: f64,
 }
 
 impl Meter {
-    /// `(round trips, capacity units)` so far.
-    pub fn read(&self) -> (u64, f64) {
-        (
-            self.round_trips.load(Ordering::Relaxed),
-            self.milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
-        )
+    pub fn read(&self) -> Metered {
+        Metered {
+            round_trips: self.round_trips.load(Ordering::Relaxed),
+            capacity_units: self.milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
+            transaction_units: self.transaction_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
     }
 
     pub fn reset(&self) {
         self.round_trips.store(0, Ordering::Relaxed);
         self.milli_units.store(0, Ordering::Relaxed);
+        self.transaction_milli_units.store(0, Ordering::Relaxed);
     }
 
-    fn add<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    fn add<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>, transaction: bool) {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let units: f64 = consumed
             .into_iter()
             .filter_map(ConsumedCapacity::capacity_units)
             .sum();
-        self.milli_units
-            .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+        let milli = (units * 1000.0).round() as u64;
+        self.milli_units.fetch_add(milli, Ordering::Relaxed);
+        if transaction {
+            self.transaction_milli_units
+                .fetch_add(milli, Ordering::Relaxed);
+        }
     }
 }
 
@@ -117,7 +133,13 @@ impl DynamoLedger {
 
     fn count<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         if let Some(m) = &self.meter {
-            m.add(consumed);
+            m.add(consumed, false);
+        }
+    }
+
+    fn count_transaction<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        if let Some(m) = &self.meter {
+            m.add(consumed, true);
         }
     }
 
@@ -427,12 +449,12 @@ impl LedgerStore for DynamoLedger {
                 .await;
             let err = match result {
                 Ok(out) => {
-                    self.count(out.consumed_capacity());
+                    self.count_transaction(out.consumed_capacity());
                     return Ok(());
                 }
                 Err(e) => e,
             };
-            self.count([]);
+            self.count_transaction([]);
             let retry = match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                     let reasons = c.cancellation_reasons();

@@ -27,7 +27,7 @@ mod ledger;
 mod ledger_items;
 pub mod schema;
 
-pub use ledger::{DynamoLedger, Meter};
+pub use ledger::{DynamoLedger, Meter, Metered};
 
 use aws_sdk_dynamodb::Client;
 
