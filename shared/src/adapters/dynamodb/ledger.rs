@@ -108,6 +108,16 @@ fn request_token(m: &Movement, try_no: u32) -> String {
     hex(&h.finalize())[..36].to_owned()
 }
 
+/// The request token of a link's transaction: one per link, operation and owner (the owner is
+/// part of the revoke's condition, and a token must never carry two different requests).
+fn link_token(op: &str, id: &DonateLinkId, owner: &UserId) -> String {
+    let mut h = Sha256::new();
+    h.update(op.as_bytes());
+    h.update(id.as_bytes());
+    h.update(owner.as_bytes());
+    hex(&h.finalize())[..36].to_owned()
+}
+
 impl DynamoLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -488,6 +498,8 @@ impl LedgerStore for DynamoLedger {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            // Same link, same token: an SDK retry after a lost response is a no-op.
+            .client_request_token(link_token("create", &link.id, &link.owner))
             .set_return_consumed_capacity(self.capacity())
             .send()
             .await
@@ -544,6 +556,7 @@ impl LedgerStore for DynamoLedger {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(link_token("revoke", id, owner))
             .set_return_consumed_capacity(self.capacity())
             .send()
             .await;
