@@ -549,3 +549,56 @@ async fn unknown_and_malformed_link_ids_are_404() {
         assert_eq!(pay.status, 404, "{id}");
     }
 }
+
+#[tokio::test]
+async fn a_key_whose_request_died_mid_flight_frees_itself_after_its_lease() {
+    use chatman::ports::{Claim, IdemScope};
+    use sha2::{Digest, Sha256};
+    let (app, root, alice, bob) = three().await;
+    app.deposit(&root, "alice", 1_000).await;
+    // What a request that claimed the key and then crashed leaves behind: its claim, nothing else.
+    let body = json!({"to": "bob", "amount": 100});
+    let mut fingerprint = Sha256::new();
+    for part in [
+        "POST /wallet/transfers".as_bytes(),
+        b"\0",
+        b"/wallet/transfers",
+        b"\0",
+        body.to_string().as_bytes(),
+    ] {
+        fingerprint.update(part);
+    }
+    let now = app.clock_now();
+    let dead = Claim {
+        scope: IdemScope {
+            user: chatman::domain::UserId::parse(&alice.id).unwrap(),
+            key: chatman::domain::IdempotencyKey::parse("k").unwrap(),
+        },
+        token: "crashed".into(),
+        fingerprint: fingerprint.finalize().into(),
+        lease_until: now + Duration::seconds(30),
+        expires_at: now + Duration::hours(24),
+    };
+    app.ledger.claim(&dead, now).await.unwrap();
+    let busy = app.transfer(&alice, "bob", json!(100), "k").await;
+    assert_eq!((busy.status, busy.code()), (409, "request_in_progress"));
+    app.advance(Duration::seconds(31));
+    let retried = app.transfer(&alice, "bob", json!(100), "k").await;
+    assert_eq!(retried.status, 201, "{}", retried.body);
+    assert_eq!(app.balance(&bob).await, 100);
+    let late = app
+        .ledger
+        .settle(
+            &dead,
+            &chatman::ports::StoredAnswer {
+                status: 201,
+                content_type: "application/json".into(),
+                body: "{}".into(),
+            },
+        )
+        .await;
+    assert!(
+        late.is_err(),
+        "the dead request can no longer answer for the key"
+    );
+}
