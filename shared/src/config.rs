@@ -28,8 +28,18 @@ pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
         ledger: Arc::new(DynamoLedger::from_config(aws, table)),
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
-        settings: Arc::new(Settings::from_env()),
+        settings: Arc::new(settings()?),
     })
+}
+
+/// `Settings::from_env` plus the wallet's `CURRENCY` (default `USD`; a bad code stops init).
+fn settings() -> anyhow::Result<Settings> {
+    let mut settings = Settings::from_env();
+    if let Ok(raw) = std::env::var("CURRENCY") {
+        settings.currency =
+            crate::domain::Currency::parse(&raw).map_err(|e| anyhow::anyhow!("CURRENCY {e}"))?;
+    }
+    Ok(settings)
 }
 
 /// SES, sending as `MAIL_FROM`.

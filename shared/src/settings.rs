@@ -13,7 +13,7 @@ pub struct Settings {
     /// Where the web app lives: reset links point at `{app_url}/reset-password?token=...`.
     pub app_url: String,
     pub token_scope: TokenScope,
-    /// The deployment's one currency (`CURRENCY`, default `USD`).
+    /// The deployment's one currency: `USD` unless `config::context` read `CURRENCY`.
     pub currency: Currency,
 }
 
@@ -23,19 +23,14 @@ impl Settings {
     pub fn from_env() -> Self {
         let var =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        let mut settings = Self::new(
+        Self::new(
             "",
             &var("APP_URL", "http://127.0.0.1:3000"),
             TokenScope {
                 issuer: var("JWT_ISSUER", "chatman"),
                 audience: var("JWT_AUDIENCE", "chatman-api"),
             },
-        );
-        settings.currency = Currency::parse(&var("CURRENCY", "USD")).unwrap_or_else(|_| {
-            tracing::error!("CURRENCY is not a three-letter code; using USD");
-            Currency::default()
-        });
-        settings
+        )
     }
 
     pub fn new(admin_usernames: &str, app_url: &str, token_scope: TokenScope) -> Self {
