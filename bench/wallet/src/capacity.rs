@@ -189,7 +189,8 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
         )
         .await;
     let link_id = link["id"].as_str().unwrap_or_default().to_owned();
-    let bob = app.register("bob2").await?;
+    // Carol pays alice's link; bob receives the transfers and deposits.
+    let carol = app.register("carol").await?;
     let (s, _) = app
         .call(
             "POST",
@@ -205,7 +206,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
         "/wallet/deposits",
         Some(&root),
         Some("warm2"),
-        Some(json!({"username": "bob2", "amount": 10_000_000})),
+        Some(json!({"username": "carol", "amount": 10_000_000})),
     )
     .await;
 
@@ -216,7 +217,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
     for (label, kind, token) in [
         ("POST /wallet/transfers", "transfer", &alice),
         ("POST /wallet/deposits", "deposit", &root),
-        ("POST /donate-links/{id}/pay", "donation", &bob),
+        ("POST /donate-links/{id}/pay", "donation", &carol),
         ("the same transfer, replayed", "replay", &alice),
     ] {
         trips.store(0, Ordering::Relaxed);
