@@ -3,12 +3,14 @@
 use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
+use chatman::adapters::recording_push::RecordingPush;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
-use chatman::ports::{AccountStore, Mailer, SystemClock};
+use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
+use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
@@ -24,6 +26,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub outbox: Arc<Outbox>,
     pub store_label: String,
+    /// Every server event the functions pushed (until the WebSocket side delivers them).
+    pub push: Arc<RecordingPush>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,10 +42,13 @@ impl Running {
     }
 }
 
-async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, String)> {
+type Stores = (Arc<dyn AccountStore>, Arc<dyn LedgerStore>, String);
+
+async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
     match &config.dynamodb_endpoint {
         None => Ok((
             Arc::new(MemoryAccounts::new()),
+            Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
             "in memory (lost on exit)".to_owned(),
         )),
         Some(endpoint) => {
@@ -52,7 +59,11 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
                 .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
             let label = format!("DynamoDB at {endpoint}, table {}", config.table);
             Ok((
-                Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())),
+                Arc::new(dynamodb::DynamoAccounts::new(
+                    client.clone(),
+                    config.table.clone(),
+                )),
+                Arc::new(dynamodb::DynamoLedger::new(client, config.table.clone())),
                 label,
             ))
         }
@@ -93,8 +104,9 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         Settings::new(&config.admins, &app_url, token_scope_from_env())
             .with_limits(config.limits()?),
     );
-    let (store, store_label) = store(&config).await?;
+    let (store, ledger, store_label) = store(&config).await?;
     let ctx = Context {
+        ledger,
         store,
         clock: Arc::new(SystemClock),
         settings: settings.clone(),
@@ -135,6 +147,23 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
         ),
     ]);
+    let mut functions = functions;
+    let verifier = signer.verifier().clone();
+    let push = Arc::new(RecordingPush::new());
+    let port: Arc<dyn Push> = push.clone();
+    functions.insert(
+        "wallet",
+        Arc::new(Wallet::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert(
+        "transfer",
+        Arc::new(Transfer::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert(
+        "deposit",
+        Arc::new(Deposit::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert("donate", Arc::new(Donate::new(ctx.clone(), verifier, port)));
     let gateway = Arc::new(Gateway {
         functions,
         outbox: Some(outbox.clone()),
@@ -169,6 +198,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         http_addr,
         outbox,
         store_label,
+        push,
         task,
     })
 }

@@ -3,8 +3,11 @@
 
 mod address;
 mod email;
+mod idempotency;
 mod ids;
 mod invalid;
+mod ledger;
+mod money;
 mod otp;
 mod password;
 mod profile_text;
@@ -16,8 +19,11 @@ mod username;
 
 pub use address::ClientAddress;
 pub use email::Email;
-pub use ids::{SessionId, SignupId, UserId};
+pub use idempotency::IdempotencyKey;
+pub use ids::{DonateLinkId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
+pub use ledger::{Direction, DonateLink, Entry, Party, Transfer, TransferKind, Wallet};
+pub use money::{Amount, Currency, Description, MAX_AMOUNT};
 pub use otp::OtpCode;
 pub use password::Password;
 pub use profile_text::{Bio, PersonName};

@@ -20,6 +20,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("profile", "GET /users/{username}"),
     ("profile", "POST /users/{username}/block"),
     ("profile", "DELETE /users/{username}/block"),
+    ("wallet", "GET /wallet"),
+    ("wallet", "GET /wallet/transactions"),
+    ("transfer", "POST /wallet/transfers"),
+    ("deposit", "POST /wallet/deposits"),
+    ("donate", "POST /donate-links"),
+    ("donate", "GET /donate-links"),
+    ("donate", "GET /donate-links/{id}"),
+    ("donate", "DELETE /donate-links/{id}"),
+    ("donate", "POST /donate-links/{id}/pay"),
 ];
 
 /// The function that serves a route key.

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod clock;
+mod ledger;
 mod mailer;
 mod push;
 
@@ -9,5 +10,6 @@ pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};

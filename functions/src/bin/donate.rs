@@ -1,0 +1,12 @@
+//! Lambda `donate`: donate links: create, list, view (public), revoke, pay. Wiring only.
+
+use chatman::{config, handlers::donate::Donate, lambda, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init_lambda();
+    let aws = chatman::adapters::aws::lambda_environment()?;
+    let ctx = config::context(&aws)?;
+    let verifier = config::verifier(&ctx)?;
+    lambda::serve(Donate::new(ctx, verifier, config::push())).await
+}
