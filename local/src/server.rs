@@ -4,12 +4,14 @@ use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
+use chatman::adapters::{log_push::LogPush, memory_chat::MemoryChat};
 use chatman::handlers::{
-    Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms,
+    signup::Signup, token::Token, verify_otp::VerifyOtp,
 };
 use chatman::ports::{AccountStore, Mailer, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
+use chatman::services::chat::ChatPorts;
 use chatman::settings::Settings;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -38,12 +40,23 @@ impl Running {
     }
 }
 
-async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, String)> {
+type ChatStores = (
+    Arc<dyn chatman::ports::ChatStore>,
+    Arc<dyn chatman::ports::SlidingWindow>,
+);
+
+async fn store(
+    config: &LocalConfig,
+) -> anyhow::Result<(Arc<dyn AccountStore>, ChatStores, String)> {
     match &config.dynamodb_endpoint {
-        None => Ok((
-            Arc::new(MemoryAccounts::new()),
-            "in memory (lost on exit)".to_owned(),
-        )),
+        None => {
+            let chat = Arc::new(MemoryChat::new());
+            Ok((
+                Arc::new(MemoryAccounts::new()),
+                (chat.clone(), chat),
+                "in memory (lost on exit)".to_owned(),
+            ))
+        }
         Some(endpoint) => {
             let aws = chatman::adapters::aws::local(endpoint);
             let client = aws_sdk_dynamodb::Client::new(&aws);
@@ -51,8 +64,13 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
                 .await
                 .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
             let label = format!("DynamoDB at {endpoint}, table {}", config.table);
+            let chat = Arc::new(dynamodb::DynamoChat::new(
+                client.clone(),
+                config.table.clone(),
+            ));
             Ok((
                 Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())),
+                (chat.clone(), chat),
                 label,
             ))
         }
@@ -94,7 +112,15 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         &app_url,
         Settings::from_env().token_scope,
     ));
-    let (store, store_label) = store(&config).await?;
+    let (store, (chat_store, limiter), store_label) = store(&config).await?;
+    // Events are only logged until the WebSocket side (realtime issue) delivers them; recording
+    // them would grow without bound in a long-running server.
+    let chat = ChatPorts {
+        accounts: store.clone(),
+        chat: chat_store,
+        limiter,
+        push: Arc::new(LogPush),
+    };
     let ctx = Context {
         store,
         clock: Arc::new(SystemClock),
@@ -131,6 +157,22 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         (
             "profile",
             Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+        ),
+        (
+            "rooms",
+            Arc::new(Rooms::new(
+                ctx.clone(),
+                chat.clone(),
+                signer.verifier().clone(),
+            )),
+        ),
+        (
+            "messages",
+            Arc::new(Messages::new(
+                ctx.clone(),
+                chat.clone(),
+                signer.verifier().clone(),
+            )),
         ),
     ]);
     let gateway = Arc::new(Gateway {

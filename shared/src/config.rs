@@ -50,3 +50,21 @@ pub fn signer(ctx: &Context) -> anyhow::Result<TokenSigner> {
 pub fn verifier(ctx: &Context) -> anyhow::Result<TokenVerifier> {
     TokenVerifier::from_public_pem(&required("JWT_PUBLIC_KEY")?, &ctx.settings.token_scope)
 }
+
+/// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
+/// events logged until the realtime issue delivers them.
+pub fn chat(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+) -> anyhow::Result<crate::services::chat::ChatPorts> {
+    let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::from_config(
+        aws,
+        required("TABLE_NAME")?,
+    ));
+    Ok(crate::services::chat::ChatPorts {
+        accounts: ctx.store.clone(),
+        chat: chat.clone(),
+        limiter: chat,
+        push: Arc::new(crate::adapters::log_push::LogPush),
+    })
+}

@@ -4,7 +4,9 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod log_push;
 pub mod memory;
+pub mod memory_chat;
 pub mod outbox;
 pub mod recording_push;
 pub mod ses;

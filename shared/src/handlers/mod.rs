@@ -1,9 +1,12 @@
 //! One module per Lambda function: parse the request, call a service, map the result. The local
 //! server and the function binaries run these very handlers.
 
+mod chat_dto;
 mod dto;
+pub mod messages;
 pub mod profile;
 pub mod reset;
+pub mod rooms;
 pub mod routes;
 pub mod signup;
 pub mod token;

@@ -20,6 +20,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("profile", "GET /users/{username}"),
     ("profile", "POST /users/{username}/block"),
     ("profile", "DELETE /users/{username}/block"),
+    ("rooms", "POST /rooms"),
+    ("rooms", "GET /rooms"),
+    ("rooms", "GET /rooms/{id}"),
+    ("rooms", "PATCH /rooms/{id}"),
+    ("rooms", "DELETE /rooms/{id}"),
+    ("rooms", "POST /rooms/{id}/members"),
+    ("rooms", "DELETE /rooms/{id}/members/{username}"),
+    ("rooms", "PATCH /rooms/{id}/members/{username}"),
+    ("messages", "GET /rooms/{id}/messages"),
+    ("messages", "POST /rooms/{id}/messages"),
+    ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
+    ("messages", "POST /rooms/{id}/read"),
 ];
 
 /// The function that serves a route key.

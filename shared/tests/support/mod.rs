@@ -3,17 +3,21 @@
 //! functions run, with API Gateway 2.0 events built like the gateway builds them.
 #![allow(dead_code)]
 
+use chatman::adapters::dynamodb::DynamoChat;
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::memory_chat::MemoryChat;
 use chatman::adapters::outbox::Outbox;
+use chatman::adapters::recording_push::RecordingPush;
 use chatman::handlers::{
-    Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms, routes,
+    signup::Signup, token::Token, verify_otp::VerifyOtp,
 };
 use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
+use chatman::services::chat::ChatPorts;
 use chatman::settings::Settings;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -42,6 +46,20 @@ pub async fn dynamo_store() -> Arc<DynamoAccounts> {
         .await
         .expect("create a table in DynamoDB Local");
     Arc::new(DynamoAccounts::new(client, table))
+}
+
+/// A fresh table in DynamoDB Local with both stores over it.
+pub async fn dynamo_stores() -> (Arc<DynamoAccounts>, Arc<DynamoChat>) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    (
+        Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
+        Arc::new(DynamoChat::new(client, table)),
+    )
 }
 
 pub fn start_time() -> OffsetDateTime {
@@ -93,6 +111,9 @@ pub struct TestApp {
     pub store: Arc<dyn AccountStore>,
     pub signer: TokenSigner,
     pub otp: OtpKey,
+    /// The chat's ports (their push records every event).
+    pub chat: ChatPorts,
+    pub push: Arc<RecordingPush>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -116,12 +137,59 @@ impl TestApp {
         Self::build_with_mailer(store, admins, None)
     }
 
+    /// Accounts and chat both in one fresh DynamoDB Local table.
+    pub async fn on_dynamodb() -> Self {
+        let (accounts, chat) = dynamo_stores().await;
+        Self::build_all(
+            accounts,
+            "root",
+            None,
+            Some((chat.clone(), chat)),
+            Arc::new(RecordingPush::new()),
+        )
+    }
+
+    /// In memory, with a push that records and then fails.
+    pub fn with_failing_push() -> Self {
+        Self::build_all(
+            Arc::new(MemoryAccounts::new()),
+            "root",
+            None,
+            None,
+            Arc::new(RecordingPush::failing()),
+        )
+    }
+
     /// Sends mail through `mailer` instead of the outbox (which then stays empty).
     pub fn build_with_mailer(
         store: Arc<dyn AccountStore>,
         admins: &str,
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
+        Self::build_all(store, admins, mailer, None, Arc::new(RecordingPush::new()))
+    }
+
+    /// Everything: `chat` is (store, limiter), in memory when `None`.
+    pub fn build_all(
+        store: Arc<dyn AccountStore>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+        chat: Option<(
+            Arc<dyn chatman::ports::ChatStore>,
+            Arc<dyn chatman::ports::SlidingWindow>,
+        )>,
+        push: Arc<RecordingPush>,
+    ) -> Self {
+        let (chat_store, limiter) = chat.unwrap_or_else(|| {
+            let memory = Arc::new(MemoryChat::new());
+            (memory.clone(), memory)
+        });
+        let chat = ChatPorts {
+            accounts: store.clone(),
+            chat: chat_store,
+            limiter,
+            push: push.clone(),
+        };
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings = Arc::new(Settings::new(admins, "https://app.example", scope()));
@@ -161,6 +229,22 @@ impl TestApp {
                 "profile",
                 Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
             ),
+            (
+                "rooms",
+                Box::new(Rooms::new(
+                    ctx.clone(),
+                    chat.clone(),
+                    signer.verifier().clone(),
+                )),
+            ),
+            (
+                "messages",
+                Box::new(Messages::new(
+                    ctx.clone(),
+                    chat.clone(),
+                    signer.verifier().clone(),
+                )),
+            ),
         ]);
         Self {
             clock,
@@ -168,6 +252,8 @@ impl TestApp {
             store,
             signer,
             otp,
+            chat,
+            push,
             functions,
         }
     }

@@ -12,10 +12,17 @@
 //! | `USER#{id}` | `BLOCK#{id}` | a block |
 //! | `LOGINFAIL#{key}` | `LOGINFAIL` | consecutive failed logins |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
+//!
+//! The chat (`DynamoChat`) shares the table with `ROOM#`, `USER#…/ROOM#` and `WINDOW#` items:
+//! see `docs/CHAT.md`.
 
 mod accounts;
+mod chat;
+mod chat_items;
 mod items;
 pub mod schema;
+
+pub use chat::{CapacityMeter, DynamoChat};
 
 use aws_sdk_dynamodb::Client;
 
