@@ -3,6 +3,8 @@
 //! functions run, with API Gateway 2.0 events built like the gateway builds them.
 #![allow(dead_code)]
 
+pub mod chat;
+
 use chatman::adapters::dynamodb::DynamoChat;
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
