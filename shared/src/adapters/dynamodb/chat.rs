@@ -45,21 +45,17 @@ impl CapacityMeter {
         self.write_milli.store(0, Ordering::Relaxed);
     }
 
-    fn add<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    /// Adds what one request consumed. DynamoDB Local reports only the total, so the caller
+    /// says whether the request read or wrote.
+    fn add<'a>(&self, wrote: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         for c in consumed {
-            let read = c.read_capacity_units().unwrap_or(0.0);
-            let write = c.write_capacity_units().unwrap_or(0.0);
-            let total = c.capacity_units().unwrap_or(0.0);
-            // Some responses only give the total: reads and writes never mix in one request.
-            let (read, write) = if read == 0.0 && write == 0.0 {
-                (0.0, total)
+            let units = c.capacity_units().unwrap_or(0.0);
+            let bucket = if wrote {
+                &self.write_milli
             } else {
-                (read, write)
+                &self.read_milli
             };
-            self.read_milli
-                .fetch_add((read * 1000.0).round() as u64, Ordering::Relaxed);
-            self.write_milli
-                .fetch_add((write * 1000.0).round() as u64, Ordering::Relaxed);
+            bucket.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -169,7 +165,7 @@ impl DynamoChat {
                 .await;
             let err = match result {
                 Ok(out) => {
-                    self.meter.add(out.consumed_capacity());
+                    self.meter.add(true, out.consumed_capacity());
                     return Ok(());
                 }
                 Err(e) => e,
@@ -208,7 +204,7 @@ impl DynamoChat {
             .send()
             .await
             .map_err(sdk_error("GetItem"))?;
-        self.meter.add(out.consumed_capacity());
+        self.meter.add(false, out.consumed_capacity());
         Ok(out.item)
     }
 
@@ -245,7 +241,7 @@ impl DynamoChat {
                 q = q.limit((l - found.len()).min(1000) as i32);
             }
             let out = q.send().await.map_err(sdk_error("Query"))?;
-            self.meter.add(out.consumed_capacity());
+            self.meter.add(false, out.consumed_capacity());
             found.extend(out.items.unwrap_or_default());
             exclusive = out.last_evaluated_key;
             let full = limit.is_some_and(|l| found.len() >= l);
@@ -276,7 +272,7 @@ impl DynamoChat {
                     .send()
                     .await
                     .map_err(sdk_error("BatchWriteItem"))?;
-                self.meter.add(out.consumed_capacity());
+                self.meter.add(true, out.consumed_capacity());
                 requests = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
@@ -349,7 +345,7 @@ impl ChatStore for DynamoChat {
                     .send()
                     .await
                     .map_err(sdk_error("BatchGetItem"))?;
-                self.meter.add(out.consumed_capacity());
+                self.meter.add(false, out.consumed_capacity());
                 for item in out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
@@ -391,7 +387,7 @@ impl ChatStore for DynamoChat {
             .await;
         match result {
             Ok(out) => {
-                self.meter.add(out.consumed_capacity());
+                self.meter.add(true, out.consumed_capacity());
                 Ok(())
             }
             Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
@@ -412,7 +408,7 @@ impl ChatStore for DynamoChat {
             .send()
             .await;
         match result {
-            Ok(out) => self.meter.add(out.consumed_capacity()),
+            Ok(out) => self.meter.add(true, out.consumed_capacity()),
             Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
                 return Err(StoreError::Conflict);
             }
@@ -526,7 +522,7 @@ impl ChatStore for DynamoChat {
             .await;
         match result {
             Ok(out) => {
-                self.meter.add(out.consumed_capacity());
+                self.meter.add(true, out.consumed_capacity());
                 Ok(())
             }
             Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
@@ -567,7 +563,7 @@ impl ChatStore for DynamoChat {
 
     async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
         Ok(self
-            .query(user_pk(user), MEMBERSHIP_PREFIX, false, None, None)
+            .query(inbox_pk(user), MEMBERSHIP_PREFIX, false, None, None)
             .await?
             .iter()
             .map(membership_from)
@@ -600,7 +596,7 @@ impl ChatStore for DynamoChat {
             .await;
         match result {
             Ok(out) => {
-                self.meter.add(out.consumed_capacity());
+                self.meter.add(true, out.consumed_capacity());
                 Ok(true)
             }
             Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
@@ -761,7 +757,7 @@ impl SlidingWindow for DynamoChat {
             };
             match p.send().await {
                 Ok(out) => {
-                    self.meter.add(out.consumed_capacity());
+                    self.meter.add(true, out.consumed_capacity());
                     return Ok(RateDecision::Allowed);
                 }
                 Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {

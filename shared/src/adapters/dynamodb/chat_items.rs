@@ -18,8 +18,10 @@ pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
 pub fn room_pk(id: &RoomId) -> String {
     format!("ROOM#{id}")
 }
-pub fn user_pk(id: &UserId) -> String {
-    format!("USER#{id}")
+/// A person's chat list: its own partition, not `USER#`, so the chat functions may write
+/// memberships without any write access to accounts.
+pub fn inbox_pk(id: &UserId) -> String {
+    format!("INBOX#{id}")
 }
 pub fn room_key(id: &RoomId) -> Item {
     key(room_pk(id), ROOM_SK)
@@ -28,7 +30,7 @@ pub fn member_key(room: &RoomId, user: &UserId) -> Item {
     key(room_pk(room), &format!("{MEMBER_PREFIX}{user}"))
 }
 pub fn membership_key(user: &UserId, room: &RoomId) -> Item {
-    key(user_pk(user), &format!("{MEMBERSHIP_PREFIX}{room}"))
+    key(inbox_pk(user), &format!("{MEMBERSHIP_PREFIX}{room}"))
 }
 pub fn message_key(room: &RoomId, id: &MessageId) -> Item {
     key(room_pk(room), &format!("{MESSAGE_PREFIX}{id}"))

@@ -13,7 +13,7 @@
 //! | `LOGINFAIL#{key}` | `LOGINFAIL` | consecutive failed logins |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
 //!
-//! The chat (`DynamoChat`) shares the table with `ROOM#`, `USER#…/ROOM#` and `WINDOW#` items:
+//! The chat (`DynamoChat`) shares the table with `ROOM#`, `INBOX#` and `WINDOW#` items:
 //! see `docs/CHAT.md`.
 
 mod accounts;
