@@ -83,6 +83,17 @@ async fn no_direct_room_with_yourself_an_unknown_person_or_across_a_block() {
         .post_as(&alice, "/rooms", json!({"kind": "direct"}))
         .await;
     assert_eq!(no_name.status, 400);
+    let named = app
+        .post_as(
+            &alice,
+            "/rooms",
+            json!({"kind": "direct", "username": "bob", "name": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (named.status, named.body["errors"][0]["field"].as_str()),
+        (400, Some("name"))
+    );
     // A block forbids the room both ways.
     assert_eq!(
         app.post_as(&bob, "/users/alice/block", json!({}))

@@ -36,6 +36,17 @@ impl Rooms {
             "POST /rooms" => {
                 let body: CreateRoomBody = request::json_body(req)?;
                 if body.kind == "direct" {
+                    let extra = [
+                        ("name", body.name.is_some()),
+                        ("description", body.description.is_some()),
+                        ("members", body.members.is_some()),
+                    ];
+                    if let Some((field, _)) = extra.iter().find(|(_, set)| *set) {
+                        return Err(Error::field(
+                            field,
+                            crate::domain::Invalid::new("not for a direct room"),
+                        ));
+                    }
                     let Some(name) = body.username.as_deref() else {
                         return Err(Error::field(
                             "username",

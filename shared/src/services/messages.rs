@@ -143,9 +143,14 @@ impl MessageService {
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, or the sender left: look again.
                     backoff(attempt).await;
-                    let Seat { room: fresh, me: _ } =
-                        self.ports.seat(&me.id, &room.id.to_string()).await?;
-                    room = fresh;
+                    let fresh = self.ports.seat(&me.id, &room.id.to_string()).await?;
+                    // The posting rule may have changed meanwhile (blocks were checked above).
+                    let admins_only = fresh.room.kind == RoomKind::Channel
+                        || fresh.room.posting == Posting::Admins;
+                    if admins_only && !fresh.me.role.manages() {
+                        return Err(Error::Forbidden);
+                    }
+                    room = fresh.room;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -215,7 +220,11 @@ impl MessageService {
                 }
                 Err(StoreError::Conflict) => {
                     backoff(attempt).await;
-                    room = self.ports.seat(&me.id, &room.id.to_string()).await?.room;
+                    let fresh = self.ports.seat(&me.id, &room.id.to_string()).await?;
+                    if message.sender != me.id && !fresh.me.role.manages() {
+                        return Err(Error::Forbidden);
+                    }
+                    room = fresh.room;
                     if self
                         .ports
                         .chat
