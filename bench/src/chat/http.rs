@@ -34,6 +34,23 @@ impl Conn {
         body: Option<&Value>,
         token: Option<&str>,
     ) -> anyhow::Result<(u16, Value)> {
+        let (status, bytes) = self.call_raw(method, path, body, token).await?;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)?
+        };
+        Ok((status, value))
+    }
+
+    /// Like `call`, leaving the body unparsed: the timed loop pays for the request only.
+    pub async fn call_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         let payload = body.map(Value::to_string).unwrap_or_default();
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n",
@@ -52,7 +69,7 @@ impl Conn {
         self.read_response().await
     }
 
-    async fn read_response(&mut self) -> anyhow::Result<(u16, Value)> {
+    async fn read_response(&mut self) -> anyhow::Result<(u16, Vec<u8>)> {
         let header_end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -79,12 +96,7 @@ impl Conn {
             .drain(..header_end + length)
             .skip(header_end)
             .collect();
-        let value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body)?
-        };
-        Ok((status, value))
+        Ok((status, body))
     }
 
     async fn fill(&mut self) -> anyhow::Result<()> {

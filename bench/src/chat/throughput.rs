@@ -155,10 +155,10 @@ async fn client(
     for i in 0..messages {
         let started = Instant::now();
         let (s, answer) = conn
-            .call("POST", &path, Some(&body), Some(&tokens[i % count]))
+            .call_raw("POST", &path, Some(&body), Some(&tokens[i % count]))
             .await?;
         latencies.push(started.elapsed());
-        anyhow::ensure!(s == 201, "send: {s} {answer}");
+        anyhow::ensure!(s == 201, "send: {s} {}", String::from_utf8_lossy(&answer));
     }
     Ok(latencies)
 }
@@ -169,7 +169,7 @@ pub fn to_json(t: &Throughput) -> Value {
 
 pub fn print(t: &Throughput) {
     println!(
-        "POST /rooms/{{id}}/messages on the release local server (memory store): {} clients, {} messages in {:.2} s = {:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        "POST /rooms/{{id}}/messages on the local server (memory store): {} clients, {} messages in {:.2} s = {:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
         t.clients, t.messages, t.seconds, t.per_second, t.latency_p50_ms, t.latency_p99_ms
     );
 }
