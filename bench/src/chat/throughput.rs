@@ -117,15 +117,13 @@ pub async fn run(bin: &str, clients: usize, messages: usize) -> anyhow::Result<T
     })
 }
 
-/// One client: its people and their room, then (after `barrier`, when every client is ready)
-/// the timed sends, returning their latencies.
-async fn client(
-    addr: String,
+/// A client's connection, its people's tokens, their room's messages path and the body to send.
+async fn prepare(
+    addr: &str,
     index: usize,
     messages: usize,
-    barrier: std::sync::Arc<tokio::sync::Barrier>,
-) -> anyhow::Result<Vec<Duration>> {
-    let mut conn = Conn::open(&addr).await?;
+) -> anyhow::Result<(Conn, Vec<String>, String, Value)> {
+    let mut conn = Conn::open(addr).await?;
     let count = messages.div_ceil(PER_PERSON);
     let mut tokens = Vec::with_capacity(count);
     let mut names = Vec::with_capacity(count);
@@ -138,19 +136,40 @@ async fn client(
         .call(
             "POST",
             "/rooms",
-            Some(
-                &json!({"kind": "group", "name": format!("bench {index}"), "members": names[1..]}),
-            ),
+            Some(&json!({"kind": "group", "name": format!("bench {index}")})),
             Some(&tokens[0]),
         )
         .await?;
     anyhow::ensure!(s == 201, "room: {s} {room}");
-    let path = format!(
-        "/rooms/{}/messages",
-        room["id"].as_str().unwrap_or_default()
-    );
-    let body: Value = json!({"text": "a message of a typical length, about sixty characters long", "client_id": "bench"});
+    let id = room["id"].as_str().unwrap_or_default().to_owned();
+    for chunk in names[1..].chunks(40) {
+        let (s, added) = conn
+            .call(
+                "POST",
+                &format!("/rooms/{id}/members"),
+                Some(&json!({ "usernames": chunk })),
+                Some(&tokens[0]),
+            )
+            .await?;
+        anyhow::ensure!(s == 200, "members: {s} {added}");
+    }
+    let body = json!({"text": "a message of a typical length, about sixty characters long", "client_id": "bench"});
+    Ok((conn, tokens, format!("/rooms/{id}/messages"), body))
+}
+
+/// One client: its people and their room, then (after `barrier`, when every client is ready)
+/// the timed sends, returning their latencies.
+async fn client(
+    addr: String,
+    index: usize,
+    messages: usize,
+    barrier: std::sync::Arc<tokio::sync::Barrier>,
+) -> anyhow::Result<Vec<Duration>> {
+    // Whatever happens while preparing, reach the barrier, so the others are never left waiting.
+    let prepared = prepare(&addr, index, messages).await;
     barrier.wait().await;
+    let (mut conn, tokens, path, body) = prepared?;
+    let count = tokens.len();
     let mut latencies = Vec::with_capacity(messages);
     for i in 0..messages {
         let started = Instant::now();
