@@ -71,3 +71,21 @@ pub fn verifier(ctx: &Context) -> anyhow::Result<TokenVerifier> {
 pub fn push() -> Arc<dyn Push> {
     Arc::new(crate::adapters::log_push::LogPush)
 }
+
+/// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
+/// events logged until the realtime issue delivers them.
+pub fn chat(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+) -> anyhow::Result<crate::services::chat::ChatPorts> {
+    let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::from_config(
+        aws,
+        required("TABLE_NAME")?,
+    ));
+    Ok(crate::services::chat::ChatPorts {
+        accounts: ctx.store.clone(),
+        chat: chat.clone(),
+        limiter: chat,
+        push: push(),
+    })
+}

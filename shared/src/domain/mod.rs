@@ -2,6 +2,8 @@
 //! a valid value afterwards, so services never re-check shapes.
 
 mod address;
+mod chat;
+mod chat_records;
 mod email;
 mod idempotency;
 mod ids;
@@ -18,9 +20,11 @@ pub mod time;
 mod username;
 
 pub use address::ClientAddress;
+pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
+pub use chat_records::{DELETED_MEMORY, Member, Membership, Message, Room};
 pub use email::Email;
 pub use idempotency::IdempotencyKey;
-pub use ids::{DonateLinkId, SessionId, SignupId, TransferId, UserId};
+pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
 pub use ledger::{Direction, DonateLink, Entry, Party, Transfer, TransferKind, Wallet};
 pub use money::{Amount, Currency, Description, MAX_AMOUNT};

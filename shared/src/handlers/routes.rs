@@ -29,6 +29,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("donate", "GET /donate-links/{id}"),
     ("donate", "DELETE /donate-links/{id}"),
     ("donate", "POST /donate-links/{id}/pay"),
+    ("rooms", "POST /rooms"),
+    ("rooms", "GET /rooms"),
+    ("rooms", "GET /rooms/{id}"),
+    ("rooms", "PATCH /rooms/{id}"),
+    ("rooms", "DELETE /rooms/{id}"),
+    ("rooms", "POST /rooms/{id}/members"),
+    ("rooms", "DELETE /rooms/{id}/members/{username}"),
+    ("rooms", "PATCH /rooms/{id}/members/{username}"),
+    ("messages", "GET /rooms/{id}/messages"),
+    ("messages", "POST /rooms/{id}/messages"),
+    ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
+    ("messages", "POST /rooms/{id}/read"),
 ];
 
 /// The function that serves a route key.
