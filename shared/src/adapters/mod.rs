@@ -4,7 +4,9 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod key_secrets;
 pub mod memory;
 pub mod outbox;
 pub mod recording_push;
+pub mod secrets_manager;
 pub mod ses;
