@@ -25,9 +25,10 @@ impl std::fmt::Debug for SecretText {
     }
 }
 
-/// The secret `secret_id` (an ARN or name), fetched by the first `get`.
+/// The secret `secret_id` (an ARN or name), fetched by the first `get`. Even the SDK client is
+/// built then, not at init: building one costs a cold start about 0.1 ms (docs/PERFORMANCE.md).
 pub struct SecretOnFirstUse {
-    client: aws_sdk_secretsmanager::Client,
+    config: aws_config::SdkConfig,
     secret_id: String,
     value: OnceCell<SecretText>,
 }
@@ -42,10 +43,10 @@ impl std::fmt::Debug for SecretOnFirstUse {
 }
 
 impl SecretOnFirstUse {
-    /// Builds the client (no network); the secret is read by the first `get`.
+    /// Remembers where the secret is (no client, no network); the first `get` reads it.
     pub fn new(config: &aws_config::SdkConfig, secret_id: String) -> Self {
         Self {
-            client: aws_sdk_secretsmanager::Client::new(config),
+            config: config.clone(),
             secret_id,
             value: OnceCell::new(),
         }
@@ -62,8 +63,7 @@ impl SecretOnFirstUse {
 
     async fn fetch(&self) -> anyhow::Result<SecretText> {
         let started = Instant::now();
-        let output = self
-            .client
+        let output = aws_sdk_secretsmanager::Client::new(&self.config)
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
