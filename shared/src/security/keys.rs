@@ -166,6 +166,8 @@ mod tests {
         let seed = private_seed_from_pem(OPENSSL_PRIVATE).unwrap();
         let public = public_keys_from_pems(OPENSSL_PUBLIC).unwrap();
         assert_eq!(public, vec![public_of(&seed)]);
+        // What the python one-liner of docs/KEYS.md prints for this key.
+        assert_eq!(public[0].kid, "zqAJCd5fIAu6qEwPLS-UI_Y2Qtz3k73Q_xXaAEErGxU");
         let (private_pem, public_pem) = pems_of(&seed);
         assert_eq!(private_seed_from_pem(&private_pem).unwrap(), seed);
         assert_eq!(public_keys_from_pems(&public_pem).unwrap(), public);
