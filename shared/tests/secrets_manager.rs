@@ -332,6 +332,32 @@ async fn secret_values_never_reach_logs_errors_or_debug_output() {
     }
 }
 
+#[tokio::test]
+async fn a_request_for_a_route_the_function_does_not_serve_reads_no_secret() {
+    captured_logs();
+    let (private_pem, public_pem) = keys::pems_of(&[6; 32]);
+    let (url, fake) = FakeSecretsManager::start(&[(JWT_ID, &private_pem)]).await;
+    let function = token_function(&url, &public_pem);
+    let (route_key, path_params) = routes::match_route("GET", "/me").unwrap();
+    let elsewhere = to_request(to_event(&Incoming {
+        method: "GET",
+        path: "/me",
+        raw_query: "",
+        headers: vec![("host".into(), "api.test".into())],
+        body: b"",
+        route_key,
+        path_params,
+        source_ip: "203.0.113.7".into(),
+        host: "api.test".into(),
+    }))
+    .unwrap();
+    assert_eq!(function.handle(elsewhere).await.status(), 404);
+    assert!(!function.is_built());
+    assert!(fake.requests().is_empty());
+    assert_eq!(function.handle(login_request(0)).await.status(), 401);
+    assert_eq!(fake.requests().len(), 1);
+}
+
 /// A login for an unknown account (each its own name, so no lockout answers instead).
 fn login_request(n: usize) -> lambda_http::Request {
     let (route_key, path_params) = routes::match_route("POST", "/auth/token").unwrap();
@@ -363,7 +389,7 @@ fn token_function(url: &str, public_pem: &str) -> Arc<OnFirstUse<Token>> {
         ("JWT_PUBLIC_KEYS", public_pem),
     ]);
     let signer: SigningKeySecret = config::signer_in(&aws, &ctx, &env).unwrap();
-    Arc::new(OnFirstUse::new(move || {
+    Arc::new(OnFirstUse::new("token", move || {
         let (ctx, signer) = (ctx.clone(), signer.clone());
         async move { Ok(Token::new(ctx, signer.signer().await?)) }
     }))

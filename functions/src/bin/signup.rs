@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let (mailer, otp) = (config::mailer(&aws)?, config::otp_key(&aws)?);
-        Ok(OnFirstUse::new(move || {
+        Ok(OnFirstUse::new("signup", move || {
             let (ctx, mailer, otp) = (ctx.clone(), mailer.clone(), otp.clone());
             async move { Ok(Signup::new(ctx, mailer, otp.key().await?)) }
         }))

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let signer = config::signer(&aws, &ctx)?;
-        Ok(OnFirstUse::new(move || {
+        Ok(OnFirstUse::new("token", move || {
             let (ctx, signer) = (ctx.clone(), signer.clone());
             async move { Ok(Token::new(ctx, signer.signer().await?)) }
         }))

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let ctx = config::context(&aws)?;
         let (mailer, otp) = (config::mailer(&aws)?, config::otp_key(&aws)?);
         let signer = config::signer(&aws, &ctx)?;
-        Ok(OnFirstUse::new(move || {
+        Ok(OnFirstUse::new("verify-otp", move || {
             let (ctx, mailer, otp, signer) =
                 (ctx.clone(), mailer.clone(), otp.clone(), signer.clone());
             async move {
