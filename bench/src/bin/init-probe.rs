@@ -27,15 +27,9 @@ fn main() -> anyhow::Result<()> {
         let mailer = config::mailer(&aws)?;
         lap("config::mailer (SES client)", &mut stages);
         let otp = config::otp_key(&aws)?;
-        lap(
-            "config::otp_key (Secrets Manager client; no fetch)",
-            &mut stages,
-        );
+        lap("config::otp_key (secret id only)", &mut stages);
         let signer = config::signer(&aws, &ctx)?;
-        lap(
-            "config::signer (public keys, client; no fetch)",
-            &mut stages,
-        );
+        lap("config::signer (public keys, secret id)", &mut stages);
         let verifier = config::verifier(&ctx)?;
         lap("config::verifier", &mut stages);
         std::hint::black_box((&ctx.settings, &mailer, &otp, &signer, &verifier));
