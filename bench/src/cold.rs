@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 /// How long a process may take to reach `/next` before the run counts as failed.
 const INIT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The secret ids the functions are configured with (what the template passes).
+pub const OTP_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:000000000000:secret:chatman-otp-AbCdEf";
+pub const SIGNING_KEY_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:000000000000:secret:chatman-jwt-signing-key-AbCdEf";
+
 /// A binary to start: the hello-world baseline or one of our functions.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -123,9 +129,10 @@ impl Bench<'_> {
             .env("AWS_SESSION_TOKEN", "benchmark-session-token")
             .env("TABLE_NAME", "chatman-bench")
             .env("MAIL_FROM", "no-reply@example.com")
-            .env("OTP_SECRET", &self.secrets.otp_secret)
-            .env("JWT_PRIVATE_KEY", &self.secrets.private_pem)
-            .env("JWT_PUBLIC_KEY", &self.secrets.public_pem)
+            // Secret ids only: the secrets are read by the first request, never at init.
+            .env("OTP_SECRET_ID", OTP_SECRET_ARN)
+            .env("JWT_SIGNING_KEY_SECRET_ID", SIGNING_KEY_SECRET_ARN)
+            .env("JWT_PUBLIC_KEYS", &self.secrets.public_pem)
             .env("RUST_LOG", "warn")
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

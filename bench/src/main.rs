@@ -9,6 +9,7 @@
 
 mod cold;
 mod emulator;
+mod first_use;
 mod login;
 mod stats;
 
@@ -38,12 +39,12 @@ const INIT_LIMIT_RATIO: f64 = 1.3;
 const LOGIN_LIMIT_RATIO: f64 = 1.2;
 
 const USAGE: &str = "\
-usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login] [--env K=V]... [--json] [--check]
+usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login,secrets] [--env K=V]... [--json] [--check]
 
   --runs N      cold starts per binary (default 20)
   --logins M    timed logins and timed raw hashes (default 30)
   --bin-dir DIR where the release binaries are (default: this binary's directory)
-  --only LIST   run only some parts: sizes, init, login (comma-separated)
+  --only LIST   run only some parts: sizes, init, login, secrets (comma-separated)
   --env K=V     extra environment for the binaries under test (repeatable), for what-if runs
   --json        print the results as JSON instead of tables
   --check       exit with status 1 if a target is missed";
@@ -55,6 +56,7 @@ struct Args {
     sizes: bool,
     init: bool,
     login: bool,
+    secrets: bool,
     json: bool,
     check: bool,
     env: Vec<(String, String)>,
@@ -69,6 +71,7 @@ fn parse_args() -> anyhow::Result<Args> {
         sizes: true,
         init: true,
         login: true,
+        secrets: true,
         json: false,
         check: false,
         env: Vec::new(),
@@ -94,13 +97,14 @@ fn parse_args() -> anyhow::Result<Args> {
                 let parts: Vec<&str> = only.split(',').map(str::trim).collect();
                 if let Some(bad) = parts
                     .iter()
-                    .find(|p| !["sizes", "init", "login"].contains(p))
+                    .find(|p| !["sizes", "init", "login", "secrets"].contains(p))
                 {
                     bail!("--only: unknown part {bad:?}\n{USAGE}");
                 }
                 args.sizes = parts.contains(&"sizes");
                 args.init = parts.contains(&"init");
                 args.login = parts.contains(&"login");
+                args.secrets = parts.contains(&"secrets");
             }
             "--json" => args.json = true,
             "--check" => args.check = true,
@@ -338,6 +342,11 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
     } else {
         None
     };
+    let first_use = if args.secrets {
+        Some(first_use::run(args.runs, &cold::Secrets::generate()?)?)
+    } else {
+        None
+    };
     report["machine"]["loadavg_end"] = json!(loadavg());
 
     let mut out = String::new();
@@ -489,6 +498,43 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
             "login": login.to_json(), "hash": hash.to_json(),
             "ratio_median": ratio, "ratio_paired_median": paired,
             "target_ratio_max": LOGIN_LIMIT_RATIO, "target_met": ok,
+        });
+    }
+
+    if let Some(f) = &first_use {
+        out += &format!(
+            "\n4. First use of the secrets (no target): what the first request of an instance adds, against a loopback Secrets Manager, {} rounds\n",
+            args.runs
+        );
+        out += &format!(
+            "   {:<44}{:>10}{:>10}{:>10}{:>10}\n",
+            "", "median ms", "p90 ms", "min ms", "max ms"
+        );
+        let rows = [
+            (
+                "OTP key, first use (GetSecretValue)",
+                Summary::of(&f.otp_first),
+            ),
+            (
+                "JWT signer, first use (GetSecretValue + PEM)",
+                Summary::of(&f.signer_first),
+            ),
+            (
+                "either, cached (every later request)",
+                Summary::of(&f.cached),
+            ),
+        ];
+        for (name, s) in &rows {
+            out += &format!(
+                "   {:<44}{:>10.3}{:>10.3}{:>10.3}{:>10.3}\n",
+                name, s.median_ms, s.p90_ms, s.min_ms, s.max_ms
+            );
+        }
+        report["first_use"] = json!({
+            "rounds": args.runs,
+            "otp_key_first": rows[0].1.to_json(),
+            "signer_first": rows[1].1.to_json(),
+            "cached": rows[2].1.to_json(),
         });
     }
 

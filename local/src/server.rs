@@ -91,11 +91,12 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
     }
 }
 
-/// The signing key: `JWT_PRIVATE_KEY`/`JWT_PUBLIC_KEY` when set, else a fresh pair per run.
+/// The signing key: `JWT_PRIVATE_KEY` (a PEM: the local server has no Secrets Manager) with the
+/// trusted `JWT_PUBLIC_KEYS` when both are set, else a fresh pair per run.
 fn signer(settings: &Settings) -> anyhow::Result<TokenSigner> {
     match (
         std::env::var("JWT_PRIVATE_KEY"),
-        std::env::var("JWT_PUBLIC_KEY"),
+        std::env::var("JWT_PUBLIC_KEYS"),
     ) {
         (Ok(private), Ok(public)) => {
             TokenSigner::from_pems(&private, &public, settings.token_scope.clone())

@@ -1,23 +1,38 @@
 //! Cold-start configuration of the Lambda functions, read once from the environment. A missing or
-//! bad setting stops the function at init with a message naming it (never a secret's value).
+//! bad setting stops the function at init with a message naming it (never a value), which
+//! `lambda::start` reports to the Runtime API. No secret is in the environment: the functions that
+//! need one get a Secrets Manager secret id here and read the secret on first use
+//! (`adapters::key_secrets`, docs/KEYS.md).
 
+use crate::adapters::key_secrets::{OtpKeySecret, SigningKeySecret};
+use crate::adapters::secrets_manager::SecretOnFirstUse;
 use crate::adapters::{
     dynamodb::{DynamoAccounts, DynamoLedger},
     ses::SesMailer,
 };
 use crate::handlers::Context;
 use crate::ports::{Mailer, Push, SystemClock};
-use crate::security::jwt::{TokenSigner, TokenVerifier};
-use crate::security::otp::OtpKey;
+use crate::security::jwt::TokenVerifier;
 use crate::settings::Settings;
 use anyhow::Context as _;
 use std::sync::Arc;
 
-fn required(name: &str) -> anyhow::Result<String> {
-    std::env::var(name)
-        .ok()
+/// Where settings are read from: `process_env` on Lambda, a map in tests.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn required_in(vars: Vars, name: &str) -> anyhow::Result<String> {
+    vars(name)
         .filter(|v| !v.trim().is_empty())
         .with_context(|| format!("{name} is not set"))
+}
+
+fn required(name: &str) -> anyhow::Result<String> {
+    required_in(&process_env, name)
 }
 
 /// Store (`TABLE_NAME`), clock and settings for a function running on AWS.
@@ -47,23 +62,47 @@ pub fn mailer(aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(Arc::new(SesMailer::new(aws, required("MAIL_FROM")?)))
 }
 
-/// The signup-code key, `OTP_SECRET` (at least 32 bytes).
-pub fn otp_key() -> anyhow::Result<OtpKey> {
-    OtpKey::new(required("OTP_SECRET")?.as_bytes())
+/// The signup-code key, in the secret `OTP_SECRET_ID` names (read on first use).
+pub fn otp_key(aws: &aws_config::SdkConfig) -> anyhow::Result<OtpKeySecret> {
+    otp_key_in(aws, &process_env)
 }
 
-/// The JWT signer, from `JWT_PRIVATE_KEY` and `JWT_PUBLIC_KEY` (Ed25519 PEMs).
-pub fn signer(ctx: &Context) -> anyhow::Result<TokenSigner> {
-    TokenSigner::from_pems(
-        &required("JWT_PRIVATE_KEY")?,
-        &required("JWT_PUBLIC_KEY")?,
+pub fn otp_key_in(aws: &aws_config::SdkConfig, vars: Vars) -> anyhow::Result<OtpKeySecret> {
+    let id = required_in(vars, "OTP_SECRET_ID")?;
+    Ok(OtpKeySecret::new(SecretOnFirstUse::new(aws, id)))
+}
+
+/// The JWT signer: its private key in the secret `JWT_SIGNING_KEY_SECRET_ID` names (read on
+/// first use), verifying with `JWT_PUBLIC_KEYS`.
+pub fn signer(aws: &aws_config::SdkConfig, ctx: &Context) -> anyhow::Result<SigningKeySecret> {
+    signer_in(aws, ctx, &process_env)
+}
+
+pub fn signer_in(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+    vars: Vars,
+) -> anyhow::Result<SigningKeySecret> {
+    let verifier = verifier_in(ctx, vars)?;
+    let id = required_in(vars, "JWT_SIGNING_KEY_SECRET_ID")?;
+    let secret = SecretOnFirstUse::new(aws, id);
+    Ok(SigningKeySecret::new(
+        secret,
+        verifier,
         ctx.settings.token_scope.clone(),
-    )
+    ))
 }
 
-/// The JWT verifier, from `JWT_PUBLIC_KEY` only.
+/// The JWT verifier, trusting the Ed25519 public keys (SPKI PEMs) in `JWT_PUBLIC_KEYS`: the
+/// current signing key's, plus the next or previous one during a rotation.
 pub fn verifier(ctx: &Context) -> anyhow::Result<TokenVerifier> {
-    TokenVerifier::from_public_pem(&required("JWT_PUBLIC_KEY")?, &ctx.settings.token_scope)
+    verifier_in(ctx, &process_env)
+}
+
+pub fn verifier_in(ctx: &Context, vars: Vars) -> anyhow::Result<TokenVerifier> {
+    let pems = required_in(vars, "JWT_PUBLIC_KEYS")?;
+    TokenVerifier::from_public_pems(&pems, &ctx.settings.token_scope)
+        .context("JWT_PUBLIC_KEYS is invalid")
 }
 
 /// Where `transfer_received` and the other server events go. Until the realtime functions

@@ -14,3 +14,25 @@ pub async fn serve(function: impl Function + 'static) -> Result<(), lambda_http:
     }))
     .await
 }
+
+/// Builds the function with `init` (reading and checking its configuration) and serves it. If
+/// `init` fails, the error (which names the setting, never its value) is reported to the Runtime
+/// API's init-error endpoint and returned, so the process exits.
+pub async fn start<F: Function + 'static>(
+    init: impl FnOnce() -> anyhow::Result<F>,
+) -> Result<(), lambda_http::Error> {
+    let error = match init() {
+        Ok(function) => return serve(function).await,
+        Err(error) => format!("{error:#}"),
+    };
+    tracing::error!(error = %error, "invalid configuration");
+    match std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        Ok(api) => {
+            if let Err(e) = crate::init_error::report(&api, &error).await {
+                tracing::error!(error = %e, "could not report the init error");
+            }
+        }
+        Err(_) => tracing::error!("AWS_LAMBDA_RUNTIME_API is not set: not running on Lambda"),
+    }
+    Err(error.into())
+}

@@ -77,22 +77,75 @@ fn the_template_table_matches_the_schema_the_adapter_creates() {
     }
 }
 
-#[test]
-fn only_the_signing_functions_get_the_private_key() {
-    let template = repo_file("template.yaml");
+/// Which functions the template gives an environment variable.
+fn functions_with_variable(template: &str, variable: &str) -> BTreeSet<String> {
     let mut holders = BTreeSet::new();
     let mut function = None::<String>;
     for line in template.lines() {
         if let Some(name) = line.trim().strip_prefix("Binary:") {
             function = Some(name.trim().to_owned());
         }
-        if line.trim().starts_with("JWT_PRIVATE_KEY:") {
-            holders.insert(function.clone().expect("JWT_PRIVATE_KEY inside a function"));
+        if line.trim().starts_with(&format!("{variable}:")) {
+            holders.insert(
+                function
+                    .clone()
+                    .unwrap_or_else(|| panic!("{variable} inside a function")),
+            );
         }
     }
+    holders
+}
+
+#[test]
+fn only_the_functions_that_need_a_secret_know_where_it_is_and_none_holds_one() {
+    let template = repo_file("template.yaml");
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
-        holders,
-        BTreeSet::from(["token".to_owned(), "verify-otp".to_owned()])
+        functions_with_variable(&template, "JWT_SIGNING_KEY_SECRET_ID"),
+        set(&["token", "verify-otp"])
+    );
+    assert_eq!(
+        functions_with_variable(&template, "OTP_SECRET_ID"),
+        set(&["signup", "verify-otp"])
+    );
+    // No secret value in any function's configuration: neither as a variable nor resolved from
+    // Secrets Manager at deploy time.
+    for leak in [
+        "JWT_PRIVATE_KEY",
+        "OTP_SECRET:",
+        "resolve:secretsmanager",
+        "JwtPrivateKey",
+    ] {
+        assert!(!template.contains(leak), "template.yaml contains {leak}");
+    }
+    // Each secret is readable only by the functions that use it, one secret per statement.
+    let mut readers: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut function = None::<String>;
+    let mut reading = false;
+    for line in template.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("Binary:") {
+            function = Some(name.trim().to_owned());
+        }
+        if line == "Action: secretsmanager:GetSecretValue" {
+            reading = true;
+        } else if let Some(secret) = line.strip_prefix("Resource: !Ref ").filter(|_| reading) {
+            readers.insert((function.clone().expect("in a function"), secret.to_owned()));
+            reading = false;
+        }
+    }
+    let expected = [
+        ("signup", "OtpSecret"),
+        ("token", "JwtSigningKeySecret"),
+        ("verify-otp", "JwtSigningKeySecret"),
+        ("verify-otp", "OtpSecret"),
+    ];
+    assert_eq!(
+        readers,
+        expected
+            .iter()
+            .map(|(f, s)| (f.to_string(), s.to_string()))
+            .collect()
     );
 }
 

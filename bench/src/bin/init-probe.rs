@@ -26,10 +26,10 @@ fn main() -> anyhow::Result<()> {
         lap("config::context (DynamoDB client)", &mut stages);
         let mailer = config::mailer(&aws)?;
         lap("config::mailer (SES client)", &mut stages);
-        let otp = config::otp_key()?;
-        lap("config::otp_key", &mut stages);
-        let signer = config::signer(&ctx)?;
-        lap("config::signer (Ed25519 PEMs)", &mut stages);
+        let otp = config::otp_key(&aws)?;
+        lap("config::otp_key (secret id only)", &mut stages);
+        let signer = config::signer(&aws, &ctx)?;
+        lap("config::signer (public keys, secret id)", &mut stages);
         let verifier = config::verifier(&ctx)?;
         lap("config::verifier", &mut stages);
         std::hint::black_box((&ctx.settings, &mailer, &otp, &signer, &verifier));

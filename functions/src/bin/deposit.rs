@@ -5,8 +5,11 @@ use chatman::{config, handlers::deposit::Deposit, lambda, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::lambda_environment()?;
-    let ctx = config::context(&aws)?;
-    let verifier = config::verifier(&ctx)?;
-    lambda::serve(Deposit::new(ctx, verifier, config::push())).await
+    lambda::start(|| {
+        let aws = chatman::adapters::aws::lambda_environment()?;
+        let ctx = config::context(&aws)?;
+        let verifier = config::verifier(&ctx)?;
+        Ok(Deposit::new(ctx, verifier, config::push()))
+    })
+    .await
 }

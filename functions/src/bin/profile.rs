@@ -5,8 +5,11 @@ use chatman::{config, handlers::profile::Profile, lambda, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::lambda_environment()?;
-    let ctx = config::context(&aws)?;
-    let verifier = config::verifier(&ctx)?;
-    lambda::serve(Profile::new(ctx, verifier)).await
+    lambda::start(|| {
+        let aws = chatman::adapters::aws::lambda_environment()?;
+        let ctx = config::context(&aws)?;
+        let verifier = config::verifier(&ctx)?;
+        Ok(Profile::new(ctx, verifier))
+    })
+    .await
 }

@@ -5,8 +5,11 @@ use chatman::{config, handlers::reset::Reset, lambda, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::lambda_environment()?;
-    let ctx = config::context(&aws)?;
-    let verifier = config::verifier(&ctx)?;
-    lambda::serve(Reset::new(ctx, config::mailer(&aws)?, verifier)).await
+    lambda::start(|| {
+        let aws = chatman::adapters::aws::lambda_environment()?;
+        let ctx = config::context(&aws)?;
+        let verifier = config::verifier(&ctx)?;
+        Ok(Reset::new(ctx, config::mailer(&aws)?, verifier))
+    })
+    .await
 }

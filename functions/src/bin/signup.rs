@@ -1,12 +1,19 @@
-//! Lambda `signup`: POST /auth/signup. Wiring only.
+//! Lambda `signup`: POST /auth/signup. Wiring only; the OTP key is read from Secrets Manager by
+//! the first request.
 
-use chatman::{config, handlers::signup::Signup, lambda, telemetry};
+use chatman::{config, first_use::OnFirstUse, handlers::signup::Signup, lambda, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::lambda_environment()?;
-    let ctx = config::context(&aws)?;
-    let handler = Signup::new(ctx, config::mailer(&aws)?, config::otp_key()?);
-    lambda::serve(handler).await
+    lambda::start(|| {
+        let aws = chatman::adapters::aws::lambda_environment()?;
+        let ctx = config::context(&aws)?;
+        let (mailer, otp) = (config::mailer(&aws)?, config::otp_key(&aws)?);
+        Ok(OnFirstUse::new("signup", move || {
+            let (ctx, mailer, otp) = (ctx.clone(), mailer.clone(), otp.clone());
+            async move { Ok(Signup::new(ctx, mailer, otp.key().await?)) }
+        }))
+    })
+    .await
 }

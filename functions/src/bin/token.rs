@@ -1,12 +1,19 @@
-//! Lambda `token`: login, refresh, logout, logout-all. Wiring only.
+//! Lambda `token`: login, refresh, logout, logout-all. Wiring only; the signing key is read from
+//! Secrets Manager by the first request.
 
-use chatman::{config, handlers::token::Token, lambda, telemetry};
+use chatman::{config, first_use::OnFirstUse, handlers::token::Token, lambda, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
-    let aws = chatman::adapters::aws::lambda_environment()?;
-    let ctx = config::context(&aws)?;
-    let signer = config::signer(&ctx)?;
-    lambda::serve(Token::new(ctx, signer)).await
+    lambda::start(|| {
+        let aws = chatman::adapters::aws::lambda_environment()?;
+        let ctx = config::context(&aws)?;
+        let signer = config::signer(&aws, &ctx)?;
+        Ok(OnFirstUse::new("token", move || {
+            let (ctx, signer) = (ctx.clone(), signer.clone());
+            async move { Ok(Token::new(ctx, signer.signer().await?)) }
+        }))
+    })
+    .await
 }

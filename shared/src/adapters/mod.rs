@@ -4,10 +4,12 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod key_secrets;
 pub mod log_push;
 pub mod memory;
 pub mod memory_chat;
 pub mod memory_ledger;
 pub mod outbox;
 pub mod recording_push;
+pub mod secrets_manager;
 pub mod ses;
