@@ -6,10 +6,11 @@ use anyhow::Context as _;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    upload_url::UploadUrl, verify_otp::VerifyOtp,
 };
-use chatman::ports::{AccountStore, Mailer, SystemClock};
+use chatman::ports::{AccountStore, Mailer, SystemClock, UploadStore};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
+use chatman::services::uploads::UploadService;
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -24,6 +25,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub outbox: Arc<Outbox>,
     pub store_label: String,
+    /// The in-process S3 behind upload and download URLs.
+    pub s3: crate::s3::LocalS3,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -35,6 +38,7 @@ impl Running {
     /// Stops accepting connections.
     pub fn stop(self) {
         self.task.abort();
+        self.s3.stop();
     }
 }
 
@@ -54,6 +58,20 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
             Ok((
                 Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())),
                 label,
+            ))
+        }
+    }
+}
+
+/// Upload records beside the accounts: in memory, or in the same DynamoDB table.
+fn upload_store(config: &LocalConfig) -> Arc<dyn UploadStore> {
+    match &config.dynamodb_endpoint {
+        None => Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+        Some(endpoint) => {
+            let aws = chatman::adapters::aws::local(endpoint);
+            Arc::new(dynamodb::DynamoAccounts::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                config.table.clone(),
             ))
         }
     }
@@ -106,6 +124,14 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
+    let s3 = crate::s3::start(&config.host, config.s3_port, &config.s3_data_dir()).await?;
+    let uploads = UploadService::new(
+        upload_store(&config),
+        Arc::new(chatman::adapters::s3::S3Files::path_style(
+            &s3.sdk_config(),
+            crate::s3::BUCKET,
+        )),
+    );
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
         (
@@ -132,7 +158,19 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         ),
         (
             "profile",
-            Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+            Arc::new(Profile::new(
+                ctx.clone(),
+                signer.verifier().clone(),
+                uploads.clone(),
+            )),
+        ),
+        (
+            "upload-url",
+            Arc::new(UploadUrl::new(
+                ctx.clone(),
+                signer.verifier().clone(),
+                uploads,
+            )),
         ),
     ]);
     let gateway = Arc::new(Gateway {
@@ -169,6 +207,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         http_addr,
         outbox,
         store_label,
+        s3,
         task,
     })
 }

@@ -1,11 +1,12 @@
 //! Cold-start configuration of the Lambda functions, read once from the environment. A missing or
 //! bad setting stops the function at init with a message naming it (never a secret's value).
 
-use crate::adapters::{dynamodb::DynamoAccounts, ses::SesMailer};
+use crate::adapters::{dynamodb::DynamoAccounts, s3::S3Files, ses::SesMailer};
 use crate::handlers::Context;
 use crate::ports::{Mailer, SystemClock};
 use crate::security::jwt::{TokenSigner, TokenVerifier};
 use crate::security::otp::OtpKey;
+use crate::services::uploads::UploadService;
 use crate::settings::Settings;
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -25,6 +26,13 @@ pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
         clock: Arc::new(SystemClock),
         settings: Arc::new(Settings::from_env()?),
     })
+}
+
+/// Uploads: the upload records in `TABLE_NAME` and the files in the S3 bucket `BUCKET_NAME`.
+pub fn uploads(aws: &aws_config::SdkConfig) -> anyhow::Result<UploadService> {
+    let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
+    let files = S3Files::new(aws, required("BUCKET_NAME")?);
+    Ok(UploadService::new(Arc::new(store), Arc::new(files)))
 }
 
 /// SES, sending as `MAIL_FROM`.

@@ -88,6 +88,9 @@ pub enum Error {
     Refused(&'static str),
     #[error("email could not be sent")]
     MailUnavailable,
+    /// An upload was refused or cannot be attached (`services::uploads`).
+    #[error("upload refused: {0:?}")]
+    Upload(crate::services::uploads::UploadRefusal),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

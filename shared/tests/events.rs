@@ -90,3 +90,9 @@ async fn the_profile_event_needs_a_real_token() {
     let (status, body) = run(&TestApp::new(), "profile").await;
     assert_eq!(status, 401, "{body}");
 }
+
+#[tokio::test]
+async fn the_upload_url_event_needs_a_real_token() {
+    let (status, body) = run(&TestApp::new(), "upload-url").await;
+    assert_eq!(status, 401, "{body}");
+}

@@ -8,5 +8,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = chatman::adapters::aws::lambda_environment()?;
     let ctx = config::context(&aws)?;
     let verifier = config::verifier(&ctx)?;
-    lambda::serve(Profile::new(ctx, verifier)).await
+    let uploads = config::uploads(&aws)?;
+    lambda::serve(Profile::new(ctx, verifier, uploads)).await
 }

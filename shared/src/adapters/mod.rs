@@ -5,6 +5,9 @@
 pub mod aws;
 pub mod dynamodb;
 pub mod memory;
+pub mod memory_files;
+pub mod memory_uploads;
 pub mod outbox;
 pub mod recording_push;
+pub mod s3;
 pub mod ses;

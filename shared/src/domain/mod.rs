@@ -12,6 +12,7 @@ mod public_profile;
 mod records;
 mod role;
 pub mod time;
+mod upload;
 mod username;
 
 pub use address::ClientAddress;
@@ -24,4 +25,5 @@ pub use profile_text::{Bio, PersonName};
 pub use public_profile::PublicProfile;
 pub use records::{PendingSignup, RefreshRecord, ResetTicket, Session, Tally, TokenHash, User};
 pub use role::Role;
+pub use upload::{ContentType, Filename, Purpose, Upload, UploadId, UploadState};
 pub use username::Username;

@@ -7,6 +7,7 @@ pub mod reset;
 pub mod routes;
 pub mod signup;
 pub mod token;
+pub mod upload_url;
 pub mod verify_otp;
 mod views;
 

@@ -20,6 +20,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("profile", "GET /users/{username}"),
     ("profile", "POST /users/{username}/block"),
     ("profile", "DELETE /users/{username}/block"),
+    ("upload-url", "POST /uploads"),
 ];
 
 /// The function that serves a route key.

@@ -10,6 +10,7 @@ pub mod profile;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;
+pub mod uploads;
 
 /// How often a version-checked write is retried after losing a race before giving up.
 pub(crate) const CONFLICT_RETRIES: usize = 4;

@@ -6,14 +6,16 @@
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
 use chatman::adapters::outbox::Outbox;
+use chatman::adapters::{memory_files::MemoryFiles, memory_uploads::MemoryUploads};
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    upload_url::UploadUrl, verify_otp::VerifyOtp,
 };
 use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
+use chatman::services::uploads::UploadService;
 use chatman::settings::{Limits, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -95,6 +97,8 @@ pub struct TestApp {
     pub store: Arc<dyn AccountStore>,
     pub signer: TokenSigner,
     pub otp: OtpKey,
+    /// The object storage behind uploads: a test "PUTs" bytes with `files.put`.
+    pub files: Arc<MemoryFiles>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -150,6 +154,8 @@ impl TestApp {
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
         let otp = OtpKey::generate();
+        let files = Arc::new(MemoryFiles::new());
+        let uploads = UploadService::new(Arc::new(MemoryUploads::new()), files.clone());
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
             (
                 "signup",
@@ -176,7 +182,19 @@ impl TestApp {
             ),
             (
                 "profile",
-                Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+                Box::new(Profile::new(
+                    ctx.clone(),
+                    signer.verifier().clone(),
+                    uploads.clone(),
+                )),
+            ),
+            (
+                "upload-url",
+                Box::new(UploadUrl::new(
+                    ctx.clone(),
+                    signer.verifier().clone(),
+                    uploads,
+                )),
             ),
         ]);
         Self {
@@ -185,6 +203,7 @@ impl TestApp {
             store,
             signer,
             otp,
+            files,
             functions,
         }
     }

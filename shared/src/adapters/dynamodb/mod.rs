@@ -12,10 +12,12 @@
 //! | `USER#{id}` | `BLOCK#{id}` | a block |
 //! | `TALLY#{key}` | `TALLY` | password guesses (per account, login name, address) and their lock |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
+//! | `UPLOAD#{id}` | `UPLOAD` | an upload: owner, purpose, declared type and size, state (`uploads.rs`) |
 
 mod accounts;
 mod items;
 pub mod schema;
+mod uploads;
 
 use aws_sdk_dynamodb::Client;
 
