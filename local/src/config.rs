@@ -63,6 +63,9 @@ pub struct LocalConfig {
     /// temporary directory).
     #[arg(long, env = "CHATMAN_S3_DATA_DIR")]
     pub s3_data_dir: Option<std::path::PathBuf>,
+    /// Delete the S3 data directory when the server stops (embedded test servers).
+    #[arg(skip)]
+    pub s3_ephemeral: bool,
 }
 
 impl LocalConfig {
@@ -90,6 +93,7 @@ impl LocalConfig {
                 "chatman-local-test-{}",
                 uuid::Uuid::now_v7().simple()
             ))),
+            s3_ephemeral: true,
         }
     }
 }

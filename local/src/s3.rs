@@ -29,6 +29,8 @@ pub struct LocalS3 {
     pub data_dir: PathBuf,
     pub access_key: String,
     pub secret_key: String,
+    /// Whether `stop` deletes `data_dir` (servers made for one test).
+    pub ephemeral: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -46,8 +48,14 @@ impl LocalS3 {
         )
     }
 
+    /// Stops serving; an ephemeral server also deletes its files.
     pub fn stop(&self) {
         self.task.abort();
+        if self.ephemeral
+            && let Err(e) = std::fs::remove_dir_all(&self.data_dir)
+        {
+            tracing::warn!(error = %e, dir = %self.data_dir.display(), "could not remove the S3 data");
+        }
     }
 }
 
@@ -102,6 +110,7 @@ pub async fn start(host: &str, port: u16, data_dir: &Path) -> anyhow::Result<Loc
         data_dir: data_dir.to_owned(),
         access_key,
         secret_key,
+        ephemeral: false,
         task,
     })
 }

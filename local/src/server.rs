@@ -124,7 +124,8 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
-    let s3 = crate::s3::start(&config.host, config.s3_port, &config.s3_data_dir()).await?;
+    let mut s3 = crate::s3::start(&config.host, config.s3_port, &config.s3_data_dir()).await?;
+    s3.ephemeral = config.s3_ephemeral;
     let uploads = UploadService::new(
         upload_store(&config),
         Arc::new(chatman::adapters::s3::S3Files::path_style(

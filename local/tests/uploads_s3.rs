@@ -12,14 +12,24 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use time::{Duration, OffsetDateTime};
 
-async fn storage() -> (LocalS3, S3Files) {
+/// A fresh local S3 (its files deleted when it is dropped) and the real adapter signing for it.
+async fn storage() -> (Stopping, S3Files) {
     let dir =
         std::env::temp_dir().join(format!("chatman-s3-test-{}", uuid::Uuid::now_v7().simple()));
     let s3 = chatman_local::s3::start("127.0.0.1", 0, &dir)
         .await
         .unwrap();
     let files = S3Files::path_style(&s3.sdk_config(), BUCKET);
-    (s3, files)
+    (Stopping(s3), files)
+}
+
+/// Stops the server (and deletes its data) at the end of a test.
+struct Stopping(LocalS3);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Sends `body` to `url` with exactly `headers`, like curl; the status and body that came back.
@@ -186,7 +196,7 @@ async fn unsigned_requests_are_refused() {
     let (s3, files) = storage().await;
     let put = presign_png(&files, "uploads/u/7", OffsetDateTime::now_utc()).await;
     assert_eq!(send("PUT", &put.url, &put.headers, PNG).await.0, 200);
-    let bare = format!("{}/{BUCKET}/uploads/u/7", s3.endpoint());
+    let bare = format!("{}/{BUCKET}/uploads/u/7", s3.0.endpoint());
     assert_eq!(send("GET", &bare, &[], b"").await.0, 403);
     let bare_put = vec![("content-type".to_owned(), "image/png".to_owned())];
     assert_eq!(
