@@ -122,6 +122,7 @@ impl Bench<'_> {
             )
             .env("AWS_SESSION_TOKEN", "benchmark-session-token")
             .env("TABLE_NAME", "chatman-bench")
+            .env("BUCKET_NAME", "chatman-bench-uploads")
             .env("MAIL_FROM", "no-reply@example.com")
             .env("OTP_SECRET", &self.secrets.otp_secret)
             .env("JWT_PRIVATE_KEY", &self.secrets.private_pem)
