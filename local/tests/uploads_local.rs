@@ -307,3 +307,52 @@ async fn storage_and_attach_rules_on_dynamodb_local() {
     the_storage_refuses_what_was_not_declared_and_attaching_follows_the_rules(dynamodb_config())
         .await;
 }
+
+/// Twenty PATCH /me at once, each with its own uploaded avatar: every upload either becomes the
+/// avatar or is given back (the account write lost the race), and one avatar wins.
+async fn racing_avatars_leave_one_winner_and_free_the_rest(config: LocalConfig) {
+    let (running, http) = server(config).await;
+    let http = std::sync::Arc::new(http);
+    let alice = http.register("alice").await;
+    let mut uploads = Vec::new();
+    for _ in 0..20 {
+        let upload = http.ask(&alice, "avatar", "image/png", PICTURE.len()).await;
+        assert_eq!(http.put(&upload, &headers_of(&upload), PICTURE).await, 200);
+        uploads.push(upload["upload_id"].clone());
+    }
+    let tasks: Vec<_> = uploads
+        .iter()
+        .map(|id| {
+            let (http, alice, id) = (http.clone(), alice.clone(), id.clone());
+            tokio::spawn(async move { http.set_avatar(&alice, &id).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (task, id) in tasks.into_iter().zip(&uploads) {
+        let (status, body) = task.await.unwrap();
+        match status {
+            200 => winners.push(id.clone()),
+            409 => assert_eq!(body["code"], "conflict", "{body}"),
+            _ => panic!("{status} {body}"),
+        }
+    }
+    assert!(!winners.is_empty());
+    // Every loser was released: each can still become the avatar now, one after another.
+    for id in &uploads {
+        if !winners.contains(id) {
+            let (status, body) = http.set_avatar(&alice, id).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_avatars_on_the_memory_store() {
+    racing_avatars_leave_one_winner_and_free_the_rest(LocalConfig::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_avatars_on_dynamodb_local() {
+    racing_avatars_leave_one_winner_and_free_the_rest(dynamodb_config()).await;
+}
