@@ -373,3 +373,111 @@ async fn a_pending_upload_is_forgotten_after_a_day() {
         .await;
     assert_eq!(reply.status, 404);
 }
+
+/// The service rules messages will use: 1–10 distinct uploads of the sender's, purpose
+/// `message`, all there; all reserved or none.
+mod message_files {
+    use chatman::adapters::{memory_files::MemoryFiles, memory_uploads::MemoryUploads};
+    use chatman::domain::{UploadState, UserId};
+    use chatman::ports::UploadStore;
+    use chatman::services::uploads::UploadService;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    struct World {
+        uploads: UploadService,
+        store: Arc<MemoryUploads>,
+        files: Arc<MemoryFiles>,
+        now: time::OffsetDateTime,
+    }
+
+    fn world() -> World {
+        let store = Arc::new(MemoryUploads::new());
+        let files = Arc::new(MemoryFiles::new());
+        World {
+            uploads: UploadService::new(store.clone(), files.clone()),
+            store,
+            files,
+            now: super::support::start_time(),
+        }
+    }
+
+    impl World {
+        async fn uploaded(&self, owner: &UserId, purpose: &str, put: bool) -> String {
+            let (upload, _) = self
+                .uploads
+                .request(owner, purpose, "f.png", "image/png", &json!(10), self.now)
+                .await
+                .unwrap();
+            if put {
+                self.files.put(&upload.pending_key(), 10, "image/png");
+            }
+            upload.id.to_string()
+        }
+
+        async fn state(&self, id: &str) -> UploadState {
+            let id = chatman::domain::UploadId::parse(id).unwrap();
+            self.store.upload(&id).await.unwrap().unwrap().state
+        }
+    }
+
+    #[tokio::test]
+    async fn one_to_ten_distinct_uploads_and_never_eleven() {
+        let w = world();
+        let me = UserId::new();
+        let mut ids = Vec::new();
+        for _ in 0..11 {
+            ids.push(w.uploaded(&me, "message", true).await);
+        }
+        let eleven = w.uploads.attach_message_files(&me, &ids, w.now).await;
+        assert!(format!("{eleven:?}").contains("upload_ids"), "{eleven:?}");
+        assert!(
+            w.uploads
+                .attach_message_files(&me, &[], w.now)
+                .await
+                .is_err()
+        );
+        let twice = vec![ids[0].clone(), ids[0].clone()];
+        assert!(
+            w.uploads
+                .attach_message_files(&me, &twice, w.now)
+                .await
+                .is_err()
+        );
+        assert!(
+            w.uploads
+                .attach_message_files(&me, &["nope".into()], w.now)
+                .await
+                .is_err()
+        );
+        for id in &ids {
+            assert_eq!(w.state(id).await, UploadState::Pending, "nothing reserved");
+        }
+        let ten = w
+            .uploads
+            .attach_message_files(&me, &ids[..10], w.now)
+            .await
+            .unwrap();
+        assert_eq!(ten.len(), 10);
+        assert!(ten.iter().all(|a| a.key.starts_with("files/")));
+    }
+
+    #[tokio::test]
+    async fn one_bad_upload_gives_back_the_ones_already_reserved() {
+        let w = world();
+        let me = UserId::new();
+        let good = w.uploaded(&me, "message", true).await;
+        for bad in [
+            w.uploaded(&me, "message", false).await,
+            w.uploaded(&me, "avatar", true).await,
+            w.uploaded(&UserId::new(), "message", true).await,
+        ] {
+            let refused = w
+                .uploads
+                .attach_message_files(&me, &[good.clone(), bad], w.now)
+                .await;
+            assert!(refused.is_err());
+            assert_eq!(w.state(&good).await, UploadState::Pending);
+        }
+    }
+}

@@ -25,5 +25,5 @@ pub use profile_text::{Bio, PersonName};
 pub use public_profile::PublicProfile;
 pub use records::{PendingSignup, RefreshRecord, ResetTicket, Session, Tally, TokenHash, User};
 pub use role::Role;
-pub use upload::{ContentType, Filename, Purpose, Upload, UploadId, UploadState};
+pub use upload::{ContentType, FileRef, Filename, Purpose, Upload, UploadId, UploadState};
 pub use username::Username;

@@ -198,6 +198,29 @@ impl Upload {
     }
 }
 
+/// A file attached to a message: what its `File` view shows, and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub upload_id: UploadId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub key: String,
+}
+
+impl FileRef {
+    /// The attached file of `upload`.
+    pub fn of(upload: &Upload) -> Self {
+        Self {
+            upload_id: upload.id,
+            filename: upload.filename.as_str().to_owned(),
+            content_type: upload.content_type.as_str().to_owned(),
+            size: upload.size,
+            key: upload.file_key(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

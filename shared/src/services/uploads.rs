@@ -17,6 +17,8 @@ use time::{Duration, OffsetDateTime};
 pub const PUT_VALIDITY: Duration = Duration::minutes(5);
 /// How long a download URL handed out in a response works.
 pub const GET_VALIDITY: Duration = Duration::minutes(15);
+/// The most files one message carries.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
 /// How long a never-attached upload is remembered (the bucket deletes its bytes after a day).
 pub const PENDING_LIFETIME: Duration = Duration::days(1);
 
@@ -220,6 +222,67 @@ impl UploadService {
         }
         tracing::info!(upload_id = %id, owner = %owner, purpose = purpose.as_str(), "upload attached");
         Ok(Attached { upload, key })
+    }
+
+    /// Reserves 1 to `MAX_FILES_PER_MESSAGE` distinct uploads of the caller's for one message (all
+    /// or none: when one cannot be attached, those already reserved are given back).
+    pub async fn attach_message_files(
+        &self,
+        owner: &UserId,
+        raw_ids: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Attached>> {
+        let count_error = |message: &str| {
+            Error::Validation(vec![crate::error::FieldError::new("upload_ids", message)])
+        };
+        if raw_ids.is_empty() || raw_ids.len() > MAX_FILES_PER_MESSAGE {
+            return Err(count_error("must list 1 to 10 uploads"));
+        }
+        let mut ids = Vec::with_capacity(raw_ids.len());
+        for (i, raw) in raw_ids.iter().enumerate() {
+            let id =
+                UploadId::parse(raw).map_err(|e| Error::field(&format!("upload_ids[{i}]"), e))?;
+            if ids.contains(&id) {
+                return Err(count_error("must not list an upload twice"));
+            }
+            ids.push(id);
+        }
+        let mut attached: Vec<Attached> = Vec::with_capacity(raw_ids.len());
+        for (i, raw) in raw_ids.iter().enumerate() {
+            let field = format!("upload_ids[{i}]");
+            match self.attach(owner, &field, raw, Purpose::Message, now).await {
+                Ok(a) => attached.push(a),
+                Err(e) => {
+                    for a in &attached {
+                        self.release(a).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(attached)
+    }
+
+    /// Gives reserved uploads back when the write they were reserved for failed.
+    pub async fn release_all(&self, attached: &[Attached]) {
+        for a in attached {
+            self.release(a).await;
+        }
+    }
+
+    /// Download URLs of `keys`, by key (each signed once however often it appears).
+    pub async fn url_map<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+        now: OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut urls = std::collections::HashMap::new();
+        for key in keys {
+            if !urls.contains_key(key) {
+                urls.insert(key.to_owned(), self.download_url(key, now).await?);
+            }
+        }
+        Ok(urls)
     }
 
     /// Gives a reserved upload back when the write it was reserved for failed.
