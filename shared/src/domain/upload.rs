@@ -107,15 +107,15 @@ impl Filename {
                 Self::MAX
             )));
         }
+        if raw.chars().any(char::is_control) {
+            return Err(Invalid::new("must not contain control characters"));
+        }
         let name = raw.trim();
         if name.is_empty() {
             return Err(Invalid::new("must not be empty"));
         }
         if name.contains(['/', '\\']) {
             return Err(Invalid::new("must not contain path separators"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(Invalid::new("must not contain control characters"));
         }
         if name.chars().all(|c| c == '.') {
             return Err(Invalid::new("must not be only dots"));

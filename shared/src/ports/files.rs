@@ -4,13 +4,25 @@
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-/// A URL the client uses directly against the storage, with the headers it must send.
-#[derive(Debug, Clone, PartialEq)]
+/// A URL the client uses directly against the storage, with the headers it must send. `Debug`
+/// leaves out the query (the signature is a bearer credential until it expires).
+#[derive(Clone, PartialEq)]
 pub struct Presigned {
     pub url: String,
     /// Every header the signature covers besides `host` (for a PUT: content type and length).
     pub headers: Vec<(String, String)>,
     pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Presigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let without_query = self.url.split('?').next().unwrap_or_default();
+        f.debug_struct("Presigned")
+            .field("url", &format_args!("{without_query}?.."))
+            .field("headers", &self.headers)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// What the storage holds under a key.
