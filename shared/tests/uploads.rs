@@ -481,3 +481,54 @@ mod message_files {
         }
     }
 }
+
+/// 110 upload requests at once from one person: exactly 100 get a URL, the rest 429 with the
+/// seconds to wait; on the memory store and on DynamoDB Local.
+async fn a_person_gets_at_most_a_hundred_upload_urls_an_hour(
+    store: std::sync::Arc<dyn chatman::ports::AccountStore>,
+) {
+    let app = std::sync::Arc::new(TestApp::with_store(store));
+    let alice = app.register("alice").await;
+    let tasks: Vec<_> = (0..110)
+        .map(|_| {
+            let (app, alice) = (app.clone(), alice.clone());
+            tokio::spawn(async move { ask(&app, &alice, avatar(10)).await })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 100);
+    let limited: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(limited.len(), 10);
+    assert!(
+        limited
+            .iter()
+            .all(|r| r.code() == "rate_limited" && r.header("retry-after").is_some())
+    );
+    app.advance(time::Duration::hours(1));
+    let tokens = app.login("alice", support::PASSWORD).await;
+    let fresh = app
+        .call(
+            "POST",
+            "/uploads",
+            Some(avatar(10)),
+            Some(&tokens.str("access_token")),
+        )
+        .await;
+    assert_eq!(fresh.status, 201, "a new hour, a new allowance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upload_requests_are_limited_on_the_memory_store() {
+    a_person_gets_at_most_a_hundred_upload_urls_an_hour(std::sync::Arc::new(
+        chatman::adapters::memory::MemoryAccounts::new(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upload_requests_are_limited_on_dynamodb_local() {
+    a_person_gets_at_most_a_hundred_upload_urls_an_hour(support::dynamo_store().await).await;
+}

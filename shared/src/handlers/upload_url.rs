@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::{Authenticator, Principal};
-use crate::services::uploads::UploadService;
+use crate::services::uploads::{UploadService, count_upload_request};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,6 +47,8 @@ impl UploadUrl {
     async fn route(&self, me: Principal, key: &str, req: &Request) -> Result<Response<Body>> {
         match key {
             "POST /uploads" => {
+                let now = self.ctx.clock.now();
+                count_upload_request(self.ctx.store.as_ref(), &me.user.id, now).await?;
                 let body: UploadBody = request::json_body(req)?;
                 let (upload, put) = self
                     .uploads
@@ -56,7 +58,7 @@ impl UploadUrl {
                         &body.filename,
                         &body.content_type,
                         &body.size,
-                        self.ctx.clock.now(),
+                        now,
                     )
                     .await?;
                 Ok(response::json(

@@ -17,6 +17,30 @@ use time::{Duration, OffsetDateTime};
 pub const PUT_VALIDITY: Duration = Duration::minutes(5);
 /// How long a download URL handed out in a response works.
 pub const GET_VALIDITY: Duration = Duration::minutes(15);
+/// Upload URLs one person may ask for per hour: bounds the records and presigned PUTs one
+/// account can make (counted in the store before the work, so it holds under parallel requests
+/// and across Lambda instances).
+pub const UPLOADS_PER_HOUR: u32 = 100;
+
+/// Counts one upload request of `owner`; 429 `rate_limited` past `UPLOADS_PER_HOUR`.
+pub async fn count_upload_request(
+    store: &dyn crate::ports::AccountStore,
+    owner: &UserId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let key = format!("uploads:{owner}");
+    match store
+        .hit_rate_limit(&key, UPLOADS_PER_HOUR, Duration::hours(1), now)
+        .await?
+    {
+        crate::ports::RateDecision::Allowed => Ok(()),
+        crate::ports::RateDecision::Limited { until } => Err(Error::RateLimited {
+            retry_after: crate::domain::time::seconds_until(now, until),
+            code: "rate_limited",
+        }),
+    }
+}
+
 /// The most files one message carries.
 pub const MAX_FILES_PER_MESSAGE: usize = 10;
 /// How long a never-attached upload is remembered (the bucket deletes its bytes after a day).
