@@ -10,8 +10,12 @@
 //! `local/tests/uploads_s3.rs` checks each of these against this very server.
 //!
 //! The signing keys are made at start-up: nothing outside this process can sign for it.
+//!
+//! Like the deployed bucket's CORS rule, it answers browsers' preflights and lets the page at
+//! `cors_origin` read its answers, so a web app on this machine can PUT and GET directly.
 
 use anyhow::Context as _;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
@@ -51,11 +55,24 @@ impl LocalS3 {
     /// Stops serving; an ephemeral server also deletes its files.
     pub fn stop(&self) {
         self.task.abort();
+        self.remove_if_ephemeral();
+    }
+
+    fn remove_if_ephemeral(&self) {
         if self.ephemeral
+            && self.data_dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&self.data_dir)
         {
             tracing::warn!(error = %e, dir = %self.data_dir.display(), "could not remove the S3 data");
         }
+    }
+}
+
+/// A test's server leaves no files behind, stopped or not.
+impl Drop for LocalS3 {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.remove_if_ephemeral();
     }
 }
 
@@ -65,8 +82,50 @@ fn random_key(bytes: usize) -> String {
         .collect()
 }
 
-/// Serves S3 on `host:port` (0: a free port), storing under `data_dir/{BUCKET}`.
-pub async fn start(host: &str, port: u16, data_dir: &Path) -> anyhow::Result<LocalS3> {
+/// Adds the CORS headers of the deployed bucket's rule (PUT, GET and HEAD from `origin`).
+fn with_cors<B>(
+    mut res: hyper::Response<B>,
+    origin: &hyper::header::HeaderValue,
+) -> hyper::Response<B> {
+    let headers = res.headers_mut();
+    headers.insert("access-control-allow-origin", origin.clone());
+    headers.insert(
+        "access-control-expose-headers",
+        hyper::header::HeaderValue::from_static("etag"),
+    );
+    headers.insert("vary", hyper::header::HeaderValue::from_static("origin"));
+    res
+}
+
+fn preflight(origin: &hyper::header::HeaderValue) -> hyper::Response<s3s::Body> {
+    let mut res = hyper::Response::new(s3s::Body::empty());
+    *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+    let headers = res.headers_mut();
+    headers.insert(
+        "access-control-allow-methods",
+        hyper::header::HeaderValue::from_static("PUT, GET, HEAD"),
+    );
+    headers.insert(
+        "access-control-allow-headers",
+        hyper::header::HeaderValue::from_static("content-type"),
+    );
+    headers.insert(
+        "access-control-max-age",
+        hyper::header::HeaderValue::from_static("600"),
+    );
+    with_cors(res, origin)
+}
+
+/// Serves S3 on `host:port` (0: a free port), storing under `data_dir/{BUCKET}`, readable by
+/// pages from `cors_origin`.
+pub async fn start(
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    cors_origin: &str,
+) -> anyhow::Result<LocalS3> {
+    let origin = hyper::header::HeaderValue::from_str(cors_origin)
+        .with_context(|| format!("CORS origin {cors_origin:?}"))?;
     std::fs::create_dir_all(data_dir.join(BUCKET))
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let fs = s3s_fs::FileSystem::new(data_dir)
@@ -94,10 +153,20 @@ pub async fn start(host: &str, port: u16, data_dir: &Path) -> anyhow::Result<Loc
                     continue;
                 }
             };
-            let service = service.clone();
+            let (service, origin) = (service.clone(), origin.clone());
+            let cors = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                let (service, origin) = (service.clone(), origin.clone());
+                async move {
+                    if req.method() == hyper::Method::OPTIONS {
+                        return Ok::<_, s3s::HttpError>(preflight(&origin));
+                    }
+                    let res = hyper::service::Service::call(&service, req).await?;
+                    Ok(with_cors(res, &origin))
+                }
+            });
             tokio::spawn(async move {
                 if let Err(e) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection(TokioIo::new(stream), cors)
                     .await
                 {
                     tracing::debug!(error = %e, "local S3 connection ended");

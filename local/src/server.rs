@@ -124,7 +124,13 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
-    let mut s3 = crate::s3::start(&config.host, config.s3_port, &config.s3_data_dir()).await?;
+    let mut s3 = crate::s3::start(
+        &config.host,
+        config.s3_port,
+        &config.s3_data_dir(),
+        &config.cors_origin,
+    )
+    .await?;
     s3.ephemeral = config.s3_ephemeral;
     let uploads = UploadService::new(
         upload_store(&config),

@@ -16,9 +16,10 @@ use time::{Duration, OffsetDateTime};
 async fn storage() -> (Stopping, S3Files) {
     let dir =
         std::env::temp_dir().join(format!("chatman-s3-test-{}", uuid::Uuid::now_v7().simple()));
-    let s3 = chatman_local::s3::start("127.0.0.1", 0, &dir)
+    let mut s3 = chatman_local::s3::start("127.0.0.1", 0, &dir, "http://localhost:5173")
         .await
         .unwrap();
+    s3.ephemeral = true;
     let files = S3Files::path_style(&s3.sdk_config(), BUCKET);
     (Stopping(s3), files)
 }
@@ -202,5 +203,41 @@ async fn unsigned_requests_are_refused() {
     assert_eq!(
         send("PUT", &format!("{bare}x"), &bare_put, PNG).await.0,
         403
+    );
+}
+
+#[tokio::test]
+async fn a_web_app_may_put_and_get_from_its_origin() {
+    let (_s3, files) = storage().await;
+    let put = presign_png(&files, "uploads/u/8", OffsetDateTime::now_utc()).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let preflight = hyper::Request::builder()
+        .method("OPTIONS")
+        .uri(&put.url)
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = client.request(preflight).await.unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    let allowed = |name: &str| {
+        res.headers()
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        allowed("access-control-allow-origin"),
+        "http://localhost:5173"
+    );
+    assert!(allowed("access-control-allow-methods").contains("PUT"));
+    assert!(allowed("access-control-allow-headers").contains("content-type"));
+    assert_eq!(
+        files.head("uploads/u/8").await.unwrap(),
+        None,
+        "a preflight stores nothing"
     );
 }
