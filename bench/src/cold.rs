@@ -128,6 +128,7 @@ impl Bench<'_> {
             )
             .env("AWS_SESSION_TOKEN", "benchmark-session-token")
             .env("TABLE_NAME", "chatman-bench")
+            .env("BUCKET_NAME", "chatman-bench-uploads")
             .env("MAIL_FROM", "no-reply@example.com")
             // Secret ids only: the secrets are read by the first request, never at init.
             .env("OTP_SECRET_ID", OTP_SECRET_ARN)

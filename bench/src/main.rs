@@ -4,6 +4,7 @@
 //! 2. Cold start: spawn → first `GET /runtime/invocation/next`, against a Runtime API emulator,
 //!    for each function and for a hello-world `lambda_http` binary.
 //! 3. Login: the `token` handler's `POST /auth/token` versus one bare argon2id hash.
+//! 4. Presign: the S3 adapter signing an upload's PUT and a download's GET (p50/p99).
 //!
 //! Run it through `scripts/bench`, which builds the release binaries first.
 
@@ -11,6 +12,7 @@ mod cold;
 mod emulator;
 mod first_use;
 mod login;
+mod presign;
 mod stats;
 
 use anyhow::{Context as _, bail};
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const FUNCTIONS: [&str; 7] = [
+const FUNCTIONS: [&str; 8] = [
     "signup",
     "verify-otp",
     "token",
@@ -29,7 +31,10 @@ const FUNCTIONS: [&str; 7] = [
     "profile",
     "rooms",
     "messages",
+    "upload-url",
 ];
+/// Presigned PUT + GET pairs timed (part 5).
+const PRESIGNS: usize = 2000;
 const HELLO: &str = "hello-lambda";
 const PROBE: &str = "init-probe";
 
@@ -39,12 +44,12 @@ const INIT_LIMIT_RATIO: f64 = 1.3;
 const LOGIN_LIMIT_RATIO: f64 = 1.2;
 
 const USAGE: &str = "\
-usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login,secrets] [--env K=V]... [--json] [--check]
+usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login,secrets,presign] [--env K=V]... [--json] [--check]
 
   --runs N      cold starts per binary (default 20)
   --logins M    timed logins and timed raw hashes (default 30)
   --bin-dir DIR where the release binaries are (default: this binary's directory)
-  --only LIST   run only some parts: sizes, init, login, secrets (comma-separated)
+  --only LIST   run only some parts: sizes, init, login, secrets, presign (comma-separated)
   --env K=V     extra environment for the binaries under test (repeatable), for what-if runs
   --json        print the results as JSON instead of tables
   --check       exit with status 1 if a target is missed";
@@ -57,6 +62,7 @@ struct Args {
     init: bool,
     login: bool,
     secrets: bool,
+    presign: bool,
     json: bool,
     check: bool,
     env: Vec<(String, String)>,
@@ -72,6 +78,7 @@ fn parse_args() -> anyhow::Result<Args> {
         init: true,
         login: true,
         secrets: true,
+        presign: true,
         json: false,
         check: false,
         env: Vec::new(),
@@ -97,7 +104,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 let parts: Vec<&str> = only.split(',').map(str::trim).collect();
                 if let Some(bad) = parts
                     .iter()
-                    .find(|p| !["sizes", "init", "login", "secrets"].contains(p))
+                    .find(|p| !["sizes", "init", "login", "secrets", "presign"].contains(p))
                 {
                     bail!("--only: unknown part {bad:?}\n{USAGE}");
                 }
@@ -105,6 +112,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.init = parts.contains(&"init");
                 args.login = parts.contains(&"login");
                 args.secrets = parts.contains(&"secrets");
+                args.presign = parts.contains(&"presign");
             }
             "--json" => args.json = true,
             "--check" => args.check = true,
@@ -347,6 +355,11 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
     } else {
         None
     };
+    let presigns = if args.presign {
+        Some(presign::run(PRESIGNS)?)
+    } else {
+        None
+    };
     report["machine"]["loadavg_end"] = json!(loadavg());
 
     let mut out = String::new();
@@ -536,6 +549,26 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
             "signer_first": rows[1].1.to_json(),
             "cached": rows[2].1.to_json(),
         });
+    }
+    if let Some(p) = &presigns {
+        out += &format!(
+            "\n5. Presign (S3Files, in process, no network), {PRESIGNS} of each after warm-up\n   {:<30}{:>10}{:>10}{:>10}\n",
+            "", "p50 ms", "p99 ms", "max ms"
+        );
+        let mut rows = Vec::new();
+        for (name, samples) in [
+            ("PUT (type + length signed)", &p.put),
+            ("GET (download URL)", &p.get),
+        ] {
+            let (p50, p99, max) = (
+                presign::percentile_ms(samples, 50.0),
+                presign::percentile_ms(samples, 99.0),
+                presign::percentile_ms(samples, 100.0),
+            );
+            out += &format!("   {name:<30}{p50:>10.3}{p99:>10.3}{max:>10.3}\n");
+            rows.push(json!({ "name": name, "p50_ms": p50, "p99_ms": p99, "max_ms": max }));
+        }
+        report["presign"] = json!({ "count": PRESIGNS, "rows": rows });
     }
 
     report["all_targets_met"] = json!(all_met);

@@ -56,6 +56,16 @@ pub struct LocalConfig {
     /// Take this many milliseconds to "send" each email, like a real mail service.
     #[arg(long, default_value_t = 0)]
     pub mail_latency_ms: u64,
+    /// Port of the in-process S3 that upload and download URLs point at (0 picks a free one).
+    #[arg(long, env = "CHATMAN_S3_PORT", default_value_t = 3002)]
+    pub s3_port: u16,
+    /// Where the local S3 keeps uploaded files (default: `chatman-local/s3` in the system's
+    /// temporary directory).
+    #[arg(long, env = "CHATMAN_S3_DATA_DIR")]
+    pub s3_data_dir: Option<std::path::PathBuf>,
+    /// Delete the S3 data directory when the server stops (embedded test servers).
+    #[arg(skip)]
+    pub s3_ephemeral: bool,
 }
 
 impl LocalConfig {
@@ -77,11 +87,25 @@ impl LocalConfig {
             cors_origin: "*".into(),
             quiet_mail: true,
             mail_latency_ms: 0,
+            s3_port: 0,
+            // Each embedded server (a test) keeps its files apart.
+            s3_data_dir: Some(std::env::temp_dir().join(format!(
+                "chatman-local-test-{}",
+                uuid::Uuid::now_v7().simple()
+            ))),
+            s3_ephemeral: true,
         }
     }
 }
 
 impl LocalConfig {
+    /// The local S3's data directory.
+    pub fn s3_data_dir(&self) -> std::path::PathBuf {
+        self.s3_data_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("chatman-local").join("s3"))
+    }
+
     /// The throttles these flags ask for, checked like a deployment's.
     pub fn limits(&self) -> anyhow::Result<Limits> {
         Limits {

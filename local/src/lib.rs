@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod gateway;
+pub mod s3;
 pub mod server;
 
 pub use config::LocalConfig;

@@ -19,6 +19,12 @@ async fn main() -> anyhow::Result<()> {
         config.ws_port
     );
     println!("  Store      {}", running.store_label);
+    println!(
+        "  Files      S3 at {} (bucket {}, data in {})",
+        running.s3.endpoint(),
+        chatman_local::s3::BUCKET,
+        running.s3.data_dir.display()
+    );
     println!("  Emails are printed below as they are sent. Ctrl-C stops the server.");
     tokio::signal::ctrl_c().await?;
     println!("stopping");

@@ -8,12 +8,13 @@ use chatman::adapters::recording_push::RecordingPush;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms,
-    signup::Signup, token::Token, verify_otp::VerifyOtp,
+    signup::Signup, token::Token, upload_url::UploadUrl, verify_otp::VerifyOtp,
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
-use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock};
+use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock, UploadStore};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::services::chat::ChatPorts;
+use chatman::services::uploads::UploadService;
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -30,6 +31,8 @@ pub struct Running {
     pub store_label: String,
     /// Every server event the functions pushed (until the WebSocket side delivers them).
     pub push: Arc<RecordingPush>,
+    /// The in-process S3 behind upload and download URLs.
+    pub s3: crate::s3::LocalS3,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,6 +44,7 @@ impl Running {
     /// Stops accepting connections.
     pub fn stop(self) {
         self.task.abort();
+        self.s3.stop();
     }
 }
 
@@ -86,6 +90,20 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
                 Arc::new(dynamodb::DynamoLedger::new(client, config.table.clone())),
                 (chat.clone(), chat),
                 label,
+            ))
+        }
+    }
+}
+
+/// Upload records beside the accounts: in memory, or in the same DynamoDB table.
+fn upload_store(config: &LocalConfig) -> Arc<dyn UploadStore> {
+    match &config.dynamodb_endpoint {
+        None => Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+        Some(endpoint) => {
+            let aws = chatman::adapters::aws::local(endpoint);
+            Arc::new(dynamodb::DynamoAccounts::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                config.table.clone(),
             ))
         }
     }
@@ -150,6 +168,21 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
+    let mut s3 = crate::s3::start(
+        &config.host,
+        config.s3_port,
+        &config.s3_data_dir(),
+        &config.cors_origin,
+    )
+    .await?;
+    s3.ephemeral = config.s3_ephemeral;
+    let uploads = UploadService::new(
+        upload_store(&config),
+        Arc::new(chatman::adapters::s3::S3Files::path_style(
+            &s3.sdk_config(),
+            crate::s3::BUCKET,
+        )),
+    );
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
         (
@@ -176,7 +209,19 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         ),
         (
             "profile",
-            Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+            Arc::new(Profile::new(
+                ctx.clone(),
+                signer.verifier().clone(),
+                uploads.clone(),
+            )),
+        ),
+        (
+            "upload-url",
+            Arc::new(UploadUrl::new(
+                ctx.clone(),
+                signer.verifier().clone(),
+                uploads,
+            )),
         ),
         (
             "rooms",
@@ -245,6 +290,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         outbox,
         store_label,
         push,
+        s3,
         task,
     })
 }

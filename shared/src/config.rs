@@ -8,11 +8,13 @@ use crate::adapters::key_secrets::{OtpKeySecret, SigningKeySecret};
 use crate::adapters::secrets_manager::SecretOnFirstUse;
 use crate::adapters::{
     dynamodb::{DynamoAccounts, DynamoLedger},
+    s3::S3Files,
     ses::SesMailer,
 };
 use crate::handlers::Context;
 use crate::ports::{Mailer, Push, SystemClock};
 use crate::security::jwt::TokenVerifier;
+use crate::services::uploads::UploadService;
 use crate::settings::Settings;
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -55,6 +57,13 @@ fn settings() -> anyhow::Result<Settings> {
             crate::domain::Currency::parse(&raw).map_err(|e| anyhow::anyhow!("CURRENCY {e}"))?;
     }
     Ok(settings)
+}
+
+/// Uploads: the upload records in `TABLE_NAME` and the files in the S3 bucket `BUCKET_NAME`.
+pub fn uploads(aws: &aws_config::SdkConfig) -> anyhow::Result<UploadService> {
+    let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
+    let files = S3Files::new(aws, required("BUCKET_NAME")?);
+    Ok(UploadService::new(Arc::new(store), Arc::new(files)))
 }
 
 /// SES, sending as `MAIL_FROM`.

@@ -103,6 +103,9 @@ pub enum Error {
     RequestInProgress,
     #[error("email could not be sent")]
     MailUnavailable,
+    /// An upload was refused or cannot be attached (`services::uploads`).
+    #[error("upload refused: {0:?}")]
+    Upload(crate::services::uploads::UploadRefusal),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -169,3 +169,9 @@ async fn the_messages_event_posts_into_a_room_of_the_caller() {
         (Some("hello"), Some("c-1"))
     );
 }
+
+#[tokio::test]
+async fn the_upload_url_event_needs_a_real_token() {
+    let (status, body) = run(&TestApp::new(), "upload-url").await;
+    assert_eq!(status, 401, "{body}");
+}

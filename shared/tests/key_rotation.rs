@@ -47,9 +47,14 @@ fn profile(app: &TestApp, public_pems: &str) -> Profile {
         settings: Arc::new(Settings::new("", "https://app.example", scope())),
         ledger: app.ledger.clone(),
     };
+    let uploads = chatman::services::uploads::UploadService::new(
+        Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+        Arc::new(chatman::adapters::memory_files::MemoryFiles::new()),
+    );
     Profile::new(
         ctx,
         TokenVerifier::from_public_pems(public_pems, &scope()).unwrap(),
+        uploads,
     )
 }
 

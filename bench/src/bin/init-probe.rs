@@ -32,7 +32,9 @@ fn main() -> anyhow::Result<()> {
         lap("config::signer (public keys, secret id)", &mut stages);
         let verifier = config::verifier(&ctx)?;
         lap("config::verifier", &mut stages);
-        std::hint::black_box((&ctx.settings, &mailer, &otp, &signer, &verifier));
+        let uploads = config::uploads(&aws)?;
+        lap("config::uploads (S3 client)", &mut stages);
+        std::hint::black_box((&ctx.settings, &mailer, &otp, &signer, &verifier, &uploads));
         anyhow::Ok(())
     })?;
     // [["stage", ms], ...], in order.

@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let verifier = config::verifier(&ctx)?;
-        Ok(Profile::new(ctx, verifier))
+        let uploads = config::uploads(&aws)?;
+        Ok(Profile::new(ctx, verifier, uploads))
     })
     .await
 }

@@ -60,7 +60,12 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<SdkConfig> 
 /// Configuration for a local endpoint such as DynamoDB Local: fixed region and dummy
 /// credentials, so nothing on the machine (profiles, instance metadata) is consulted.
 pub fn local(endpoint: &str) -> SdkConfig {
-    let credentials = Credentials::new("local", "local", None, None, "chatman-local");
+    local_with_credentials(endpoint, "local", "local")
+}
+
+/// As `local`, signing with these keys (the local server's S3 checks them).
+pub fn local_with_credentials(endpoint: &str, access_key: &str, secret_key: &str) -> SdkConfig {
+    let credentials = Credentials::new(access_key, secret_key, None, None, "chatman-local");
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

@@ -41,6 +41,8 @@ macro_rules! id_type {
     };
 }
 
+pub(super) use id_type;
+
 id_type!(
     /// An account.
     UserId

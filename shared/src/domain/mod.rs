@@ -17,6 +17,7 @@ mod public_profile;
 mod records;
 mod role;
 pub mod time;
+mod upload;
 mod username;
 
 pub use address::ClientAddress;
@@ -34,4 +35,5 @@ pub use profile_text::{Bio, PersonName};
 pub use public_profile::PublicProfile;
 pub use records::{PendingSignup, RefreshRecord, ResetTicket, Session, Tally, TokenHash, User};
 pub use role::Role;
+pub use upload::{ContentType, FileRef, Filename, Purpose, Upload, UploadId, UploadState};
 pub use username::Username;

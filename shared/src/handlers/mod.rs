@@ -14,6 +14,7 @@ pub mod routes;
 pub mod signup;
 pub mod token;
 pub mod transfer;
+pub mod upload_url;
 pub mod verify_otp;
 mod views;
 pub mod wallet;

@@ -11,27 +11,50 @@ use crate::services::auth::{Authenticator, Principal};
 use crate::services::profile::{
     BLOCKS_DEFAULT_LIMIT, LIST_MAX_LIMIT, ProfilePatch, ProfileService, SEARCH_DEFAULT_LIMIT,
 };
+use crate::services::uploads::UploadService;
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 pub struct Profile {
     ctx: Context,
     profiles: ProfileService,
     auth: Authenticator,
+    uploads: UploadService,
 }
 
 impl Profile {
-    pub fn new(ctx: Context, verifier: TokenVerifier) -> Self {
-        let profiles = ProfileService::new(ctx.store.clone());
+    pub fn new(ctx: Context, verifier: TokenVerifier, uploads: UploadService) -> Self {
+        let profiles = ProfileService::new(ctx.store.clone(), uploads.clone());
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self {
             ctx,
             profiles,
             auth,
+            uploads,
         }
     }
 
-    fn me_view(&self, me: &crate::domain::User) -> MeView {
-        MeView::new(me)
+    async fn me_view(&self, me: &crate::domain::User, now: OffsetDateTime) -> Result<MeView> {
+        let url = self
+            .uploads
+            .download_urls(&[me.avatar_key.as_deref()], now)
+            .await?;
+        Ok(MeView::new(me).with_avatar_url(url.into_iter().flatten().next()))
+    }
+
+    /// `User` views with avatar URLs: a public profile's avatar is anyone's to see.
+    async fn user_views(
+        &self,
+        users: &[crate::domain::PublicProfile],
+        now: OffsetDateTime,
+    ) -> Result<Vec<UserView>> {
+        let keys: Vec<Option<&str>> = users.iter().map(|u| u.avatar_key.as_deref()).collect();
+        let urls = self.uploads.download_urls(&keys, now).await?;
+        Ok(users
+            .iter()
+            .zip(urls)
+            .map(|(u, url)| UserView::from(u).with_avatar_url(url))
+            .collect())
     }
 
     fn username(req: &Request) -> Result<String> {
@@ -41,7 +64,7 @@ impl Profile {
     async fn route(&self, me: Principal, key: &str, req: &Request) -> Result<Response<Body>> {
         let now = self.ctx.clock.now();
         match key {
-            "GET /me" => Ok(response::json(200, &self.me_view(&me.user))),
+            "GET /me" => Ok(response::json(200, &self.me_view(&me.user, now).await?)),
             "PATCH /me" => {
                 let body: dto::PatchMeBody = request::json_body(req)?;
                 let patch = ProfilePatch {
@@ -51,12 +74,13 @@ impl Profile {
                     bio: body.bio,
                     avatar_upload_id: body.avatar_upload_id,
                 };
-                let updated = self.profiles.update(&me.user, patch).await?;
-                Ok(response::json(200, &self.me_view(&updated)))
+                let updated = self.profiles.update(&me.user, patch, now).await?;
+                Ok(response::json(200, &self.me_view(&updated, now).await?))
             }
             "GET /users/{username}" => {
                 let user = self.profiles.public(&Self::username(req)?).await?;
-                Ok(response::json(200, &UserView::from(&user)))
+                let view = self.user_views(&[(&user).into()], now).await?.pop();
+                Ok(response::json(200, &view.ok_or(Error::NotFound("user"))?))
             }
             "GET /users" => {
                 let q = request::query_param(req, "q")
@@ -66,7 +90,7 @@ impl Profile {
                 Ok(response::json(
                     200,
                     &Items {
-                        items: found.iter().map(UserView::from).collect(),
+                        items: self.user_views(&found, now).await?,
                     },
                 ))
             }
@@ -92,7 +116,9 @@ impl Profile {
                 Ok(response::json(
                     200,
                     &PageView {
-                        items: page.items.iter().map(UserView::from).collect(),
+                        items: self
+                            .user_views(&page.items.iter().map(Into::into).collect::<Vec<_>>(), now)
+                            .await?,
                         next_cursor: page.next_cursor,
                     },
                 ))

@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("messages", "POST /rooms/{id}/messages"),
     ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
     ("messages", "POST /rooms/{id}/read"),
+    ("upload-url", "POST /uploads"),
 ];
 
 /// The function that serves a route key.

@@ -34,6 +34,13 @@ impl MeView {
     }
 }
 
+impl MeView {
+    /// With the avatar's download URL (`services::uploads::UploadService::download_url`).
+    pub fn with_avatar_url(self, avatar_url: Option<String>) -> Self {
+        Self { avatar_url, ..self }
+    }
+}
+
 /// `User`: what anyone may see of an account.
 #[derive(Serialize)]
 pub struct UserView {
@@ -61,6 +68,13 @@ impl From<&PublicProfile> for UserView {
             bio: user.bio.clone(),
             avatar_url: None,
         }
+    }
+}
+
+impl UserView {
+    /// With the avatar's download URL (`services::uploads::UploadService::download_url`).
+    pub fn with_avatar_url(self, avatar_url: Option<String>) -> Self {
+        Self { avatar_url, ..self }
     }
 }
 

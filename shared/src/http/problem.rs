@@ -133,6 +133,7 @@ pub fn problem(error: &Error) -> Response<Body> {
             "mail_unavailable",
             "The email could not be sent; try again shortly.".into(),
         ),
+        Error::Upload(refusal) => refusal.problem(),
         Error::Unexpected(e) => {
             tracing::error!(error = ?e, "unexpected error");
             (

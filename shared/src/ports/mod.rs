@@ -3,17 +3,21 @@
 mod accounts;
 mod chat;
 mod clock;
+mod files;
 mod ledger;
 mod mailer;
 mod push;
 mod sliding_window;
+mod uploads;
 
 pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use chat::{AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use files::{Files, Presigned, StoredObject};
 pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};
 pub use sliding_window::{SlidingWindow, admit};
+pub use uploads::{AttachError, UploadStore};

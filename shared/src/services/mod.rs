@@ -15,6 +15,7 @@ pub mod send_limit;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;
+pub mod uploads;
 pub mod wallet;
 
 /// How often a version-checked write is retried after losing a race before giving up.

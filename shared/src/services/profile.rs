@@ -1,8 +1,9 @@
 //! Profiles and people: the caller's own profile, public profiles, prefix search and blocks.
 
-use crate::domain::{Bio, Invalid, PersonName, PublicProfile, User, UserId, Username};
+use crate::domain::{Bio, PersonName, PublicProfile, Purpose, User, UserId, Username};
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AccountStore, Page};
+use crate::services::uploads::{Attached, UploadService};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -23,15 +24,22 @@ pub struct ProfilePatch {
 
 pub struct ProfileService {
     store: Arc<dyn AccountStore>,
+    uploads: UploadService,
 }
 
 impl ProfileService {
-    pub fn new(store: Arc<dyn AccountStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn AccountStore>, uploads: UploadService) -> Self {
+        Self { store, uploads }
     }
 
-    /// PATCH /me. Keeping one's own username is not an error.
-    pub async fn update(&self, me: &User, patch: ProfilePatch) -> Result<User> {
+    /// PATCH /me. Keeping one's own username is not an error. A new avatar is attached (reserved
+    /// and moved) only once every other field is valid, and given back if the account write fails.
+    pub async fn update(
+        &self,
+        me: &User,
+        patch: ProfilePatch,
+        now: OffsetDateTime,
+    ) -> Result<User> {
         let mut fields = Fields::default();
         let mut next = me.clone();
         if let Some(u) = patch
@@ -63,24 +71,35 @@ impl ProfileService {
         {
             next.bio = v.as_str().to_owned();
         }
-        match &patch.avatar_upload_id {
-            None => {}
-            Some(None) => next.avatar_key = None,
-            Some(Some(_)) => {
-                fields.take::<()>(
-                    "avatar_upload_id",
-                    Err(Invalid::new(
-                        "avatar uploads are not available yet; send null to clear the avatar",
-                    )),
-                );
-            }
+        if let Some(None) = patch.avatar_upload_id {
+            next.avatar_key = None;
         }
         let mut next = fields.finish(Some(next))?;
+        let mut attached: Option<Attached> = None;
+        if let Some(Some(raw)) = &patch.avatar_upload_id {
+            // Sending the upload that already is the avatar again (a retried PATCH) changes nothing.
+            let current = crate::domain::UploadId::parse(raw)
+                .ok()
+                .map(|id| crate::domain::Upload::file_key_of(&me.id, &id));
+            if current.is_none() || current != me.avatar_key {
+                let a = self
+                    .uploads
+                    .attach(&me.id, "avatar_upload_id", raw, Purpose::Avatar, now)
+                    .await?;
+                next.avatar_key = Some(a.key.clone());
+                attached = Some(a);
+            }
+        }
         if next == *me {
             return Ok(next);
         }
         let previous = (next.username != me.username).then_some(&me.username);
-        self.store.update_user(&next, previous).await?;
+        if let Err(e) = self.store.update_user(&next, previous).await {
+            if let Some(a) = &attached {
+                self.uploads.release(a).await;
+            }
+            return Err(e.into());
+        }
         if previous.is_some() {
             tracing::info!(user_id = %me.id, "username changed");
         }

@@ -12,9 +12,10 @@ use chatman::adapters::memory_chat::MemoryChat;
 use chatman::adapters::memory_ledger::MemoryLedger;
 use chatman::adapters::outbox::Outbox;
 use chatman::adapters::recording_push::RecordingPush;
+use chatman::adapters::{memory_files::MemoryFiles, memory_uploads::MemoryUploads};
 use chatman::handlers::{
     Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms, routes,
-    signup::Signup, token::Token, verify_otp::VerifyOtp,
+    signup::Signup, token::Token, upload_url::UploadUrl, verify_otp::VerifyOtp,
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::http::apigw::{Incoming, to_event, to_request};
@@ -23,6 +24,7 @@ use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::services::chat::ChatPorts;
+use chatman::services::uploads::UploadService;
 use chatman::settings::{Limits, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -129,6 +131,8 @@ pub struct TestApp {
     pub chat: ChatPorts,
     /// Every server event pushed (the wallet's `transfer_received`, the chat's events).
     pub push: Arc<RecordingPush>,
+    /// The object storage behind uploads: a test "PUTs" bytes with `files.put`.
+    pub files: Arc<MemoryFiles>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -255,6 +259,8 @@ impl TestApp {
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
         let otp = OtpKey::generate();
+        let files = Arc::new(MemoryFiles::new());
+        let uploads = UploadService::new(Arc::new(MemoryUploads::new()), files.clone());
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
             (
                 "signup",
@@ -281,7 +287,19 @@ impl TestApp {
             ),
             (
                 "profile",
-                Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
+                Box::new(Profile::new(
+                    ctx.clone(),
+                    signer.verifier().clone(),
+                    uploads.clone(),
+                )),
+            ),
+            (
+                "upload-url",
+                Box::new(UploadUrl::new(
+                    ctx.clone(),
+                    signer.verifier().clone(),
+                    uploads,
+                )),
             ),
             (
                 "rooms",
@@ -325,6 +343,7 @@ impl TestApp {
             ledger,
             chat,
             push,
+            files,
             functions,
         }
     }

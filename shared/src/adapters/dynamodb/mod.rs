@@ -12,6 +12,7 @@
 //! | `USER#{id}` | `BLOCK#{id}` | a block |
 //! | `TALLY#{key}` | `TALLY` | password guesses (per account, login name, address) and their lock |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
+//! | `UPLOAD#{id}` | `UPLOAD` | an upload: owner, purpose, declared type and size, state (`uploads.rs`) |
 //! | `WALLET#{user}` | `WALLET` | a wallet: `balance`, `version` (bumped by every change), `updated_at` |
 //! | `WALLET#{user}` | `ENTRY#{transfer id}` | one ledger entry of that wallet (UUIDv7 ids: newest first by key) |
 //! | `WALLET#{user}` | `LINK#{id}` | the owner's copy of a donate link (listing is one query) |
@@ -31,6 +32,7 @@ mod items;
 mod ledger;
 mod ledger_items;
 pub mod schema;
+mod uploads;
 
 pub use chat::{CapacityMeter, DynamoChat};
 pub use ledger::{DynamoLedger, Meter, Metered};
