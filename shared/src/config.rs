@@ -50,3 +50,34 @@ pub fn signer(ctx: &Context) -> anyhow::Result<TokenSigner> {
 pub fn verifier(ctx: &Context) -> anyhow::Result<TokenVerifier> {
     TokenVerifier::from_public_pem(&required("JWT_PUBLIC_KEY")?, &ctx.settings.token_scope)
 }
+
+/// The WebSocket connections, in the accounts table (`TABLE_NAME`).
+pub fn connections(
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Arc<dyn crate::ports::ConnectionStore>> {
+    Ok(Arc::new(
+        crate::adapters::dynamodb::DynamoConnections::from_config(aws, required("TABLE_NAME")?),
+    ))
+}
+
+/// The real push: connections from the table, posts through the WebSocket API's `@connections`
+/// endpoint (`WS_MANAGEMENT_URL`, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+pub fn push(
+    ctx: &Context,
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Arc<dyn crate::ports::Push>> {
+    let api =
+        crate::adapters::apigw::ApiGatewayConnections::new(aws, &required("WS_MANAGEMENT_URL")?);
+    Ok(Arc::new(
+        crate::adapters::websocket_push::WebSocketPush::new(
+            connections(aws)?,
+            Arc::new(api),
+            ctx.clock.clone(),
+        ),
+    ))
+}
+
+/// The WebSocket URL tickets point at (`WS_URL`, `wss://...`).
+pub fn ws_url() -> anyhow::Result<String> {
+    required("WS_URL")
+}

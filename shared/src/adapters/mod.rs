@@ -2,9 +2,12 @@
 //! local server and tests. The store contract suite (`tests/store_contract.rs`) runs against both
 //! account stores.
 
+pub mod apigw;
 pub mod aws;
 pub mod dynamodb;
 pub mod memory;
+pub mod memory_connections;
 pub mod outbox;
 pub mod recording_push;
 pub mod ses;
+pub mod websocket_push;

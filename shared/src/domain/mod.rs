@@ -2,6 +2,7 @@
 //! a valid value afterwards, so services never re-check shapes.
 
 mod address;
+mod connection;
 mod email;
 mod ids;
 mod invalid;
@@ -15,6 +16,7 @@ pub mod time;
 mod username;
 
 pub use address::ClientAddress;
+pub use connection::{CONNECTION_LIFETIME, Connection, ConnectionId, TICKET_LIFETIME, WsTicket};
 pub use email::Email;
 pub use ids::{SessionId, SignupId, UserId};
 pub use invalid::Invalid;

@@ -2,6 +2,8 @@
 
 mod accounts;
 mod clock;
+mod connection_api;
+mod connections;
 mod mailer;
 mod push;
 
@@ -9,5 +11,7 @@ pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connection_api::{ConnectionApi, PostError};
+pub use connections::ConnectionStore;
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};

@@ -7,6 +7,7 @@ pub mod lockout;
 mod mails;
 pub mod password;
 pub mod profile;
+pub mod realtime;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;

@@ -14,10 +14,13 @@
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
 
 mod accounts;
+mod connections;
 mod items;
 pub mod schema;
 
 use aws_sdk_dynamodb::Client;
+
+pub use connections::DynamoConnections;
 
 /// The account store over one DynamoDB table.
 #[derive(Clone)]
