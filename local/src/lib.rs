@@ -5,7 +5,9 @@
 
 pub mod config;
 pub mod gateway;
+pub mod realtime;
 pub mod server;
+pub mod websocket;
 
 pub use config::LocalConfig;
 pub use server::{Running, start};

@@ -8,7 +8,9 @@ use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
+use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
 use chatman::ports::{AccountStore, Mailer, SystemClock};
+use chatman::ports::{ConnectionStore, Push};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
@@ -25,6 +27,13 @@ pub struct Running {
     pub outbox: Arc<Outbox>,
     pub store_label: String,
     task: tokio::task::JoinHandle<()>,
+    /// The WebSocket listener (`ws://`), which also serves `@connections`.
+    pub ws_addr: SocketAddr,
+    /// The connection store and the real push the functions use (tests reach behind the API).
+    pub connections: Arc<dyn ConnectionStore>,
+    pub push: Arc<dyn Push>,
+    pub sockets: Arc<crate::websocket::Registry>,
+    ws_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -32,9 +41,14 @@ impl Running {
         format!("http://{}", self.http_addr)
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/", self.ws_addr)
+    }
+
     /// Stops accepting connections.
     pub fn stop(self) {
         self.task.abort();
+        self.ws_task.abort();
     }
 }
 
@@ -103,6 +117,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
+    let realtime = crate::realtime::bind(&config, &ctx).await?;
+    let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
+    let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
+    let sockets = realtime.registry.clone();
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
         (
@@ -132,6 +150,17 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
         ),
     ]);
+    let mut functions = functions;
+    functions.insert(
+        "ws-ticket",
+        Arc::new(WsTicket::new(
+            ctx.clone(),
+            signer.verifier().clone(),
+            connections.clone(),
+            ws_url,
+        )),
+    );
+    let ws_task = crate::realtime::serve(realtime, &ctx, Actions::new(), &config);
     let gateway = Arc::new(Gateway {
         functions,
         outbox: Some(outbox.clone()),
@@ -167,5 +196,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         outbox,
         store_label,
         task,
+        ws_addr,
+        connections,
+        push,
+        sockets,
+        ws_task,
     })
 }

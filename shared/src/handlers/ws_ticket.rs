@@ -15,7 +15,7 @@ pub struct WsTicket {
     ctx: Context,
     auth: Authenticator,
     realtime: RealtimeService,
-    /// The WebSocket API's URL (`wss://.../{stage}` on AWS, `ws://127.0.0.1:3001` locally).
+    /// The WebSocket API's URL (`wss://.../{stage}` on AWS, `ws://127.0.0.1:3001/` locally).
     ws_url: String,
 }
 
@@ -39,11 +39,7 @@ impl WsTicket {
         let me = self.auth.principal(request::bearer(req), now).await?;
         let issued = self.realtime.issue_ticket(&me.user.id, now).await?;
         // The ticket is base64url: safe in a query string as it is.
-        let url = format!(
-            "{}?ticket={}",
-            self.ws_url.trim_end_matches('/'),
-            issued.ticket
-        );
+        let url = format!("{}?ticket={}", self.ws_url, issued.ticket);
         Ok(response::json(
             201,
             &serde_json::json!({
