@@ -159,6 +159,7 @@ pub fn run(rounds: usize) -> anyhow::Result<LoginTimes> {
             store,
             clock: Arc::new(SystemClock),
             settings: Arc::new(Settings::new("", "http://127.0.0.1:3000", scope.clone())),
+            ledger: Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
         };
         let token = Token::new(ctx, TokenSigner::ephemeral(scope));
         let params = Params::new(M_KIB, T_COST, P_COST, Some(32))

@@ -56,6 +56,9 @@ pub struct LocalConfig {
     /// Do not print emails to the console (they stay readable at /_local/outbox).
     #[arg(long, default_value_t = false)]
     pub quiet_mail: bool,
+    /// Take this many milliseconds to "send" each email, like a real mail service.
+    #[arg(long, default_value_t = 0)]
+    pub mail_latency_ms: u64,
 }
 
 impl LocalConfig {
@@ -77,6 +80,7 @@ impl LocalConfig {
             cors_origin: "*".into(),
             quiet_mail: true,
             ws_idle_timeout: 600,
+            mail_latency_ms: 0,
         }
     }
 }

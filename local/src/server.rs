@@ -8,9 +8,10 @@ use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
+use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
-use chatman::ports::{AccountStore, Mailer, SystemClock};
-use chatman::ports::{ConnectionStore, Push};
+use chatman::ports::ConnectionStore;
+use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
@@ -52,10 +53,13 @@ impl Running {
     }
 }
 
-async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, String)> {
+type Stores = (Arc<dyn AccountStore>, Arc<dyn LedgerStore>, String);
+
+async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
     match &config.dynamodb_endpoint {
         None => Ok((
             Arc::new(MemoryAccounts::new()),
+            Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
             "in memory (lost on exit)".to_owned(),
         )),
         Some(endpoint) => {
@@ -66,7 +70,11 @@ async fn store(config: &LocalConfig) -> anyhow::Result<(Arc<dyn AccountStore>, S
                 .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
             let label = format!("DynamoDB at {endpoint}, table {}", config.table);
             Ok((
-                Arc::new(dynamodb::DynamoAccounts::new(client, config.table.clone())),
+                Arc::new(dynamodb::DynamoAccounts::new(
+                    client.clone(),
+                    config.table.clone(),
+                )),
+                Arc::new(dynamodb::DynamoLedger::new(client, config.table.clone())),
                 label,
             ))
         }
@@ -107,13 +115,17 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         Settings::new(&config.admins, &app_url, token_scope_from_env())
             .with_limits(config.limits()?),
     );
-    let (store, store_label) = store(&config).await?;
+    let (store, ledger, store_label) = store(&config).await?;
     let ctx = Context {
+        ledger,
         store,
         clock: Arc::new(SystemClock),
         settings: settings.clone(),
     };
-    let outbox = Arc::new(Outbox::new(!config.quiet_mail));
+    let outbox = Arc::new(
+        Outbox::new(!config.quiet_mail)
+            .with_latency(std::time::Duration::from_millis(config.mail_latency_ms)),
+    );
     let mailer: Arc<dyn Mailer> = outbox.clone();
     let signer = signer(&settings)?;
     let otp = otp_key()?;
@@ -161,6 +173,22 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         )),
     );
     let ws_task = crate::realtime::serve(realtime, &ctx, Actions::new(), &config);
+    let verifier = signer.verifier().clone();
+    // Every event reaches WebSocket connections through the real push (the SDK adapter).
+    let port: Arc<dyn Push> = push.clone();
+    functions.insert(
+        "wallet",
+        Arc::new(Wallet::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert(
+        "transfer",
+        Arc::new(Transfer::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert(
+        "deposit",
+        Arc::new(Deposit::new(ctx.clone(), verifier.clone(), port.clone())),
+    );
+    functions.insert("donate", Arc::new(Donate::new(ctx.clone(), verifier, port)));
     let gateway = Arc::new(Gateway {
         functions,
         outbox: Some(outbox.clone()),

@@ -321,3 +321,82 @@ async fn browsers_get_cors_headers_and_preflight_answers() {
     );
     running.stop();
 }
+
+/// Forgot-password over real HTTP with a mail service that takes 50 ms: the medians of thirty
+/// answers for registered and unregistered emails differ by less than 5 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_password_takes_as_long_for_known_and_unknown_emails() {
+    let config = LocalConfig {
+        mail_latency_ms: 50,
+        ..LocalConfig::embedded()
+    };
+    let running = start(config).await.expect("the local server starts");
+    let http = std::sync::Arc::new(Http {
+        base: running.http_url(),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    });
+    // Thirty accounts, so the per-email reset cap never spares the known path its work.
+    for i in 0..30 {
+        let email = format!("known{i}@example.com");
+        let body = json!({"username": format!("known{i}"), "email": email, "password": PASSWORD});
+        let (_, started) = http.json("POST", "/auth/signup", body, None).await;
+        let (_, outbox) = http
+            .send("GET", &format!("/_local/outbox?to={email}"), None, &[])
+            .await;
+        let subject = outbox["items"][0]["subject"].as_str().expect("a code mail");
+        let code = subject.split_whitespace().next().expect("code");
+        let verify = json!({"signup_id": started["signup_id"], "code": code});
+        let (status, _) = http.json("POST", "/auth/signup/verify", verify, None).await;
+        assert_eq!(status, 201);
+    }
+    let timed = |email: String| {
+        let http = http.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let (status, _) = http
+                .json(
+                    "POST",
+                    "/auth/password/forgot",
+                    json!({"email": email}),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 202);
+            started.elapsed()
+        })
+    };
+    let (mut known, mut unknown) = (vec![], vec![]);
+    for batch in 0..3 {
+        let tasks: Vec<_> = (batch * 10..batch * 10 + 10)
+            .flat_map(|i| {
+                [
+                    (true, timed(format!("known{i}@example.com"))),
+                    (false, timed(format!("nobody{i}@example.com"))),
+                ]
+            })
+            .collect();
+        for (is_known, task) in tasks {
+            let took = task.await.expect("request");
+            if is_known { &mut known } else { &mut unknown }.push(took);
+        }
+    }
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(known), median(unknown));
+    let gap = known.abs_diff(unknown);
+    assert!(
+        gap < std::time::Duration::from_millis(5),
+        "medians differ by {gap:?} (known {known:?}, unknown {unknown:?})"
+    );
+    let (_, mails) = http.send("GET", "/_local/outbox", None, &[]).await;
+    let resets = mails["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|m| m["subject"] == "Reset your Chatman password")
+        .count();
+    assert_eq!(resets, 30, "every known email was mailed");
+    running.stop();
+}

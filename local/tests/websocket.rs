@@ -369,3 +369,49 @@ async fn the_management_api_is_only_on_the_websocket_port_and_plain_http_is_told
     let (status, _) = local.send("GET", "/@connections/x", None, None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn every_credit_reaches_the_receivers_sockets_as_transfer_received() {
+    let mut config = LocalConfig::embedded();
+    config.admins = "root".into();
+    let local = local_with(config).await;
+    let (root, alice, bob) = (
+        local.person("root").await,
+        local.person("alice").await,
+        local.person("bob").await,
+    );
+    let mut a = local.connect(&alice).await;
+    let mut b = local.connect(&bob).await;
+    let mut r = local.connect(&root).await;
+
+    let (status, body) = local
+        .send_keyed(
+            "POST",
+            "/wallet/deposits",
+            Some(json!({"username": "alice", "amount": 5000})),
+            Some(&root.token),
+            Some("deposit-1"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let event = next_json(&mut a).await;
+    assert_eq!(event["type"], "transfer_received");
+    assert_eq!(event["transfer"], body["transfer"]);
+
+    let (status, body) = local
+        .send_keyed(
+            "POST",
+            "/wallet/transfers",
+            Some(json!({"to": "bob", "amount": 1250, "description": "lunch"})),
+            Some(&alice.token),
+            Some("lunch-1"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let event = next_json(&mut b).await;
+    assert_eq!(event["type"], "transfer_received");
+    assert_eq!(event["transfer"]["from"], "alice");
+    assert_eq!(event["transfer"]["amount"], 1250);
+    silent_for(&mut a, 200).await;
+    silent_for(&mut r, 100).await;
+}

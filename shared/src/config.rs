@@ -1,9 +1,12 @@
 //! Cold-start configuration of the Lambda functions, read once from the environment. A missing or
 //! bad setting stops the function at init with a message naming it (never a secret's value).
 
-use crate::adapters::{dynamodb::DynamoAccounts, ses::SesMailer};
+use crate::adapters::{
+    dynamodb::{DynamoAccounts, DynamoLedger},
+    ses::SesMailer,
+};
 use crate::handlers::Context;
-use crate::ports::{Mailer, SystemClock};
+use crate::ports::{Mailer, Push, SystemClock};
 use crate::security::jwt::{TokenSigner, TokenVerifier};
 use crate::security::otp::OtpKey;
 use crate::settings::Settings;
@@ -19,12 +22,24 @@ fn required(name: &str) -> anyhow::Result<String> {
 
 /// Store (`TABLE_NAME`), clock and settings for a function running on AWS.
 pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
-    let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
+    let table = required("TABLE_NAME")?;
+    let store = DynamoAccounts::from_config(aws, &table);
     Ok(Context {
+        ledger: Arc::new(DynamoLedger::from_config(aws, table)),
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
-        settings: Arc::new(Settings::from_env()?),
+        settings: Arc::new(settings()?),
     })
+}
+
+/// `Settings::from_env` plus the wallet's `CURRENCY` (default `USD`; a bad code stops init).
+fn settings() -> anyhow::Result<Settings> {
+    let mut settings = Settings::from_env()?;
+    if let Ok(raw) = std::env::var("CURRENCY") {
+        settings.currency =
+            crate::domain::Currency::parse(&raw).map_err(|e| anyhow::anyhow!("CURRENCY {e}"))?;
+    }
+    Ok(settings)
 }
 
 /// SES, sending as `MAIL_FROM`.
@@ -62,10 +77,7 @@ pub fn connections(
 
 /// The real push: connections from the table, posts through the WebSocket API's `@connections`
 /// endpoint (`WS_MANAGEMENT_URL`, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
-pub fn push(
-    ctx: &Context,
-    aws: &aws_config::SdkConfig,
-) -> anyhow::Result<Arc<dyn crate::ports::Push>> {
+pub fn push(ctx: &Context, aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dyn Push>> {
     let api =
         crate::adapters::apigw::ApiGatewayConnections::new(aws, &required("WS_MANAGEMENT_URL")?);
     Ok(Arc::new(

@@ -86,6 +86,18 @@ pub enum Error {
     /// A business rule refused the request (422), e.g. `self_block`.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Authenticated but refused for a reason with its own code (403), e.g. `blocked`.
+    #[error("denied: {0}")]
+    Denied(&'static str),
+    /// The resource existed but is over (410), e.g. `link_expired`.
+    #[error("gone: {0}")]
+    Gone(&'static str),
+    /// A money-moving request came without an `Idempotency-Key` (400).
+    #[error("idempotency key required")]
+    IdempotencyKeyRequired,
+    /// Another request with the same idempotency key is still running (409).
+    #[error("request in progress")]
+    RequestInProgress,
     #[error("email could not be sent")]
     MailUnavailable,
     #[error(transparent)]

@@ -1,6 +1,6 @@
 //! Deployment settings every function reads once at cold start.
 
-use crate::domain::{Role, Username};
+use crate::domain::{Currency, Role, Username};
 use crate::security::jwt::TokenScope;
 use anyhow::{Context as _, bail};
 use std::collections::HashSet;
@@ -15,6 +15,8 @@ pub struct Settings {
     pub app_url: String,
     pub token_scope: TokenScope,
     pub limits: Limits,
+    /// The deployment's one currency: `USD` unless `config::context` read `CURRENCY`.
+    pub currency: Currency,
 }
 
 /// The throttles that are settings (docs/LIMITS.md has the whole policy). An address limit of 0
@@ -147,6 +149,7 @@ impl Settings {
             app_url: app_url.trim_end_matches('/').to_owned(),
             token_scope,
             limits: Limits::LOCAL,
+            currency: Currency::default(),
         }
     }
 

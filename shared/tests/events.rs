@@ -90,3 +90,28 @@ async fn the_profile_event_needs_a_real_token() {
     let (status, body) = run(&TestApp::new(), "profile").await;
     assert_eq!(status, 401, "{body}");
 }
+
+#[tokio::test]
+async fn the_wallet_event_needs_a_real_token() {
+    let (status, body) = run(&TestApp::new(), "wallet").await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn the_transfer_event_needs_a_real_token() {
+    let (status, body) = run(&TestApp::new(), "transfer").await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn the_deposit_event_needs_a_real_token() {
+    let (status, body) = run(&TestApp::new(), "deposit").await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn the_donate_event_views_a_link_publicly_and_this_one_does_not_exist() {
+    let (status, body) = run(&TestApp::new(), "donate").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "not_found");
+}

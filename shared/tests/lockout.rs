@@ -229,6 +229,23 @@ async fn signups_resends_and_resets_are_limited_per_address(store: Arc<dyn Accou
     assert_eq!(third.status, 429);
 }
 
+async fn parallel_signups_from_one_address_stop_at_its_limit(store: Arc<dyn AccountStore>) {
+    let limits = Limits {
+        signups_per_address: 5,
+        ..Limits::LOCAL
+    };
+    let app = Arc::new(TestApp::with_limits(store, limits));
+    let statuses = at_once(&app, 20, |app, i| async move {
+        let body = json!({"username": format!("user{i}"), "email": format!("user{i}@example.com"), "password": PASSWORD});
+        app.call_from(ATTACKER, "POST", "/auth/signup", Some(body), None)
+            .await
+            .status
+    })
+    .await;
+    assert_eq!(count(&statuses, 202), 5, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 15, "{statuses:?}");
+}
+
 /// Four wrong codes, then the right one hidden among nineteen wrong ones sent at once: only one
 /// of the twenty is ever judged, so the right one wins only when it happens to be judged first.
 async fn a_signup_code_has_one_try_left_however_many_arrive(store: Arc<dyn AccountStore>) {
@@ -351,4 +368,5 @@ on_both_stores!(
     signups_resends_and_resets_are_limited_per_address,
     a_signup_code_has_one_try_left_however_many_arrive,
     a_double_submitted_verification_is_a_conflict_not_a_taken_name,
+    parallel_signups_from_one_address_stop_at_its_limit,
 );

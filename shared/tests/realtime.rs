@@ -38,6 +38,7 @@ fn realtime() -> Realtime {
         store: app.store.clone(),
         clock: app.clock.clone() as Arc<dyn Clock>,
         settings: Arc::new(Settings::new("", "https://app.example", scope())),
+        ledger: app.ledger.clone(),
     };
     let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new());
     Realtime {

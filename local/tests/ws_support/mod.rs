@@ -66,9 +66,24 @@ impl Local {
         body: Option<Value>,
         token: Option<&str>,
     ) -> (u16, Value) {
+        self.send_keyed(method, path, body, token, None).await
+    }
+
+    /// As `send`, with an `Idempotency-Key` (money-moving routes).
+    pub async fn send_keyed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.running.http_url()));
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }

@@ -5,8 +5,10 @@
 pub mod apigw;
 pub mod aws;
 pub mod dynamodb;
+pub mod log_push;
 pub mod memory;
 pub mod memory_connections;
+pub mod memory_ledger;
 pub mod outbox;
 pub mod recording_push;
 pub mod ses;

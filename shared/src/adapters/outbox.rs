@@ -17,6 +17,7 @@ pub struct SentMail {
 pub struct Outbox {
     sent: Mutex<Vec<SentMail>>,
     echo: bool,
+    latency: std::time::Duration,
 }
 
 /// The outbox keeps at most this many mails, dropping the oldest.
@@ -28,7 +29,15 @@ impl Outbox {
         Self {
             sent: Mutex::new(Vec::new()),
             echo,
+            latency: std::time::Duration::ZERO,
         }
+    }
+
+    /// Takes `latency` to send each mail, as a real mail service does: lets a person or a test
+    /// see how the API behaves when mail is slow (forgot-password must not answer faster for
+    /// unknown emails, for one).
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        Self { latency, ..self }
     }
 
     /// Mails to `to` (any case), newest first; all mails when `to` is `None`.
@@ -49,6 +58,9 @@ impl Outbox {
 #[async_trait]
 impl Mailer for Outbox {
     async fn send(&self, mail: Mail) -> anyhow::Result<()> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         if self.echo {
             println!(
                 "\n----- email to {} -----\nSubject: {}\n\n{}\n-----------------------\n",

@@ -53,3 +53,11 @@ id_type!(
     /// One login: the chain of refresh tokens that rotate from it.
     SessionId
 );
+id_type!(
+    /// One money movement (deposit, transfer or donation).
+    TransferId
+);
+id_type!(
+    /// A donate link.
+    DonateLinkId
+);

@@ -1,14 +1,20 @@
 //! One module per Lambda function: parse the request, call a service, map the result. The local
 //! server and the function binaries run these very handlers.
 
+pub mod deposit;
+pub mod donate;
 mod dto;
+mod idempotent;
 pub mod profile;
 pub mod reset;
 pub mod routes;
 pub mod signup;
 pub mod token;
+pub mod transfer;
 pub mod verify_otp;
 mod views;
+pub mod wallet;
+mod wallet_views;
 pub mod websocket;
 pub mod ws_actions;
 pub mod ws_connect;
@@ -19,7 +25,7 @@ pub mod ws_ticket;
 
 use crate::error::Error;
 use crate::http::{Body, Request, Response, problem::problem};
-use crate::ports::{AccountStore, Clock};
+use crate::ports::{AccountStore, Clock, LedgerStore};
 use crate::settings::Settings;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -30,6 +36,8 @@ pub struct Context {
     pub store: Arc<dyn AccountStore>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Wallets, transfers, donate links and idempotency records (the same table on AWS).
+    pub ledger: Arc<dyn LedgerStore>,
 }
 
 /// A Lambda function's request handler. It always answers: errors become problem responses

@@ -21,6 +21,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("profile", "POST /users/{username}/block"),
     ("profile", "DELETE /users/{username}/block"),
     ("ws-ticket", "POST /ws/tickets"),
+    ("wallet", "GET /wallet"),
+    ("wallet", "GET /wallet/transactions"),
+    ("transfer", "POST /wallet/transfers"),
+    ("deposit", "POST /wallet/deposits"),
+    ("donate", "POST /donate-links"),
+    ("donate", "GET /donate-links"),
+    ("donate", "GET /donate-links/{id}"),
+    ("donate", "DELETE /donate-links/{id}"),
+    ("donate", "POST /donate-links/{id}/pay"),
 ];
 
 /// `(function, route key)` of the WebSocket API. Routes are selected on the frame's `action`

@@ -36,6 +36,11 @@ impl VerifyOtp {
         let code = OtpCode::parse(&body.code).map_err(|e| Error::field("code", e))?;
         let now = self.ctx.clock.now();
         let user = self.signups.verify(&id, &code, now).await?;
+        // The new account's wallet. A failure here costs nothing: a missing wallet reads as 0
+        // and is written by the first money it receives.
+        if let Err(e) = self.ctx.ledger.open_wallet(&user.id, now).await {
+            tracing::warn!(error = %e, user_id = %user.id, "wallet not opened at verification");
+        }
         let tokens = self.sessions.open(&user, now).await?;
         let me = MeView::new(&user);
         Ok(response::json(

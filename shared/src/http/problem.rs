@@ -115,6 +115,18 @@ pub fn problem(error: &Error) -> Response<Body> {
             "conflict",
             "The resource changed meanwhile; try again.".into(),
         ),
+        Error::Denied(code) => (403, code, "You are not allowed to do this.".into()),
+        Error::Gone(code) => (410, code, "This is no longer available.".into()),
+        Error::IdempotencyKeyRequired => (
+            400,
+            "idempotency_key_required",
+            "Send an Idempotency-Key header (1 to 255 printable characters).".into(),
+        ),
+        Error::RequestInProgress => (
+            409,
+            "request_in_progress",
+            "A request with this Idempotency-Key is still running; retry shortly.".into(),
+        ),
         Error::MailUnavailable => (
             503,
             "mail_unavailable",

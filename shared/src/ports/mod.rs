@@ -4,6 +4,7 @@ mod accounts;
 mod clock;
 mod connection_api;
 mod connections;
+mod ledger;
 mod mailer;
 mod push;
 
@@ -13,5 +14,6 @@ pub use accounts::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};
 pub use connections::ConnectionStore;
+pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};

@@ -11,6 +11,7 @@ pub mod realtime;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;
+pub mod wallet;
 
 /// How often a version-checked write is retried after losing a race before giving up.
 pub(crate) const CONFLICT_RETRIES: usize = 4;

@@ -5,13 +5,17 @@
 
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::memory_ledger::MemoryLedger;
 use chatman::adapters::outbox::Outbox;
+use chatman::adapters::recording_push::RecordingPush;
 use chatman::handlers::{
     Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
     verify_otp::VerifyOtp,
 };
+use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
+use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::settings::{Limits, Settings};
@@ -95,6 +99,9 @@ pub struct TestApp {
     pub store: Arc<dyn AccountStore>,
     pub signer: TokenSigner,
     pub otp: OtpKey,
+    pub ledger: Arc<dyn LedgerStore>,
+    /// Every server event pushed (the wallet's `transfer_received`).
+    pub push: Arc<RecordingPush>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -138,6 +145,30 @@ impl TestApp {
         mailer: Option<Arc<dyn Mailer>>,
         limits: Limits,
     ) -> Self {
+        let ledger = Arc::new(MemoryLedger::new());
+        let push = Arc::new(RecordingPush::new());
+        Self::assemble_with_limits(store, ledger, push, admins, mailer, limits)
+    }
+
+    /// Everything chosen: stores, push and admins (the wallet tests' entry point).
+    pub fn assemble(
+        store: Arc<dyn AccountStore>,
+        ledger: Arc<dyn LedgerStore>,
+        push: Arc<RecordingPush>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Self {
+        Self::assemble_with_limits(store, ledger, push, admins, mailer, Limits::LOCAL)
+    }
+
+    pub fn assemble_with_limits(
+        store: Arc<dyn AccountStore>,
+        ledger: Arc<dyn LedgerStore>,
+        push: Arc<RecordingPush>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+        limits: Limits,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings =
@@ -146,6 +177,7 @@ impl TestApp {
             store: store.clone(),
             clock: clock.clone() as Arc<dyn Clock>,
             settings,
+            ledger: ledger.clone(),
         };
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
@@ -179,12 +211,30 @@ impl TestApp {
                 Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
             ),
         ]);
+        let mut functions = functions;
+        let verifier = signer.verifier().clone();
+        let port: Arc<dyn Push> = push.clone();
+        functions.insert(
+            "wallet",
+            Box::new(Wallet::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert(
+            "transfer",
+            Box::new(Transfer::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert(
+            "deposit",
+            Box::new(Deposit::new(ctx.clone(), verifier.clone(), port.clone())),
+        );
+        functions.insert("donate", Box::new(Donate::new(ctx.clone(), verifier, port)));
         Self {
             clock,
             outbox,
             store,
             signer,
             otp,
+            ledger,
+            push,
             functions,
         }
     }
@@ -401,4 +451,89 @@ impl TestApp {
         self.call_from(source_ip, "POST", "/auth/token", Some(body), None)
             .await
     }
+}
+
+/// The wallet side of the harness: money-moving calls with an `Idempotency-Key`.
+impl TestApp {
+    /// POSTs `body` as `token` with `Idempotency-Key: key` (none when `key` is `None`).
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        body: &Value,
+        token: &str,
+        key: Option<&str>,
+    ) -> Reply {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(k) = key {
+            headers.push(("idempotency-key", k));
+        }
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.raw("POST", path, headers, &bytes).await
+    }
+
+    /// An admin's deposit of `amount` into `username`'s wallet, which must succeed.
+    pub async fn deposit(&self, admin: &Account, username: &str, amount: i64) -> Reply {
+        let reply = self
+            .post_keyed(
+                "/wallet/deposits",
+                &json!({"username": username, "amount": amount}),
+                &admin.access,
+                Some(&uuid::Uuid::now_v7().to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply
+    }
+
+    pub async fn transfer(&self, from: &Account, to: &str, amount: Value, key: &str) -> Reply {
+        self.post_keyed(
+            "/wallet/transfers",
+            &json!({"to": to, "amount": amount}),
+            &from.access,
+            Some(key),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, who: &Account) -> i64 {
+        let reply = self.call("GET", "/wallet", None, Some(&who.access)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["balance"].as_i64().expect("balance")
+    }
+}
+
+/// The account store and the ledger over one fresh table in DynamoDB Local.
+pub async fn dynamo_stores() -> (Arc<dyn AccountStore>, Arc<dyn LedgerStore>) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    (
+        Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
+        Arc::new(chatman::adapters::dynamodb::DynamoLedger::new(
+            client, table,
+        )),
+    )
+}
+
+/// A ledger over a fresh table in DynamoDB Local, with the raw client and table name.
+pub async fn dynamo_ledger() -> (
+    aws_sdk_dynamodb::Client,
+    String,
+    Arc<chatman::adapters::dynamodb::DynamoLedger>,
+) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    let ledger = chatman::adapters::dynamodb::DynamoLedger::new(client.clone(), table.clone());
+    (client, table, Arc::new(ledger))
 }

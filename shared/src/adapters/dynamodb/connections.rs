@@ -4,7 +4,9 @@
 //! |---|---|---|
 //! | `WSTICKET#{sha256}` | `WSTICKET` | a ticket (`user_id`, `expires_at`; TTL) |
 //! | `WSCONN#{connection id}` | `WSCONN` | a connection by id: who holds it (TTL) |
-//! | `USER#{id}` | `WSCONN#{connection id}` | the same connection under its owner, so a push finds a user's connections with one Query |
+//! | `WSUSER#{id}` | `WSCONN#{connection id}` | the same connection under its owner, so a push finds a user's connections with one Query |
+//!
+//! Own partitions (not `USER#`), so the functions that push get IAM rights on these prefixes only.
 //!
 //! A ticket is spent by one conditional `DeleteItem` (exists and not expired) returning the old
 //! item: of racing `$connect`s exactly one delete succeeds.
@@ -50,7 +52,10 @@ fn connection_key(id: &ConnectionId) -> Item {
 }
 
 fn owner_key(user: &UserId, id: &ConnectionId) -> Item {
-    key(format!("USER#{user}"), &format!("{CONNECTION_PREFIX}{id}"))
+    key(
+        format!("WSUSER#{user}"),
+        &format!("{CONNECTION_PREFIX}{id}"),
+    )
 }
 
 /// DynamoDB TTL wants epoch seconds; `expires_at` keeps milliseconds for the code's own check.
@@ -194,7 +199,7 @@ impl ConnectionStore for DynamoConnections {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("USER#{user}")))
+                .expression_attribute_values(":pk", s(format!("WSUSER#{user}")))
                 .expression_attribute_values(":prefix", s(CONNECTION_PREFIX))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())

@@ -12,11 +12,23 @@
 //! | `USER#{id}` | `BLOCK#{id}` | a block |
 //! | `TALLY#{key}` | `TALLY` | password guesses (per account, login name, address) and their lock |
 //! | `RATE#{key}#{window}` | `RATE` | a fixed-window counter |
+//! | `WALLET#{user}` | `WALLET` | a wallet: `balance`, `version` (bumped by every change), `updated_at` |
+//! | `WALLET#{user}` | `ENTRY#{transfer id}` | one ledger entry of that wallet (UUIDv7 ids: newest first by key) |
+//! | `WALLET#{user}` | `LINK#{id}` | the owner's copy of a donate link (listing is one query) |
+//! | `TRANSFER#{id}` | `TRANSFER` | an immutable transfer |
+//! | `IDEM#{user}#{sha256(key)}` | `IDEM` | an idempotency record: claim, lease, the first answer (TTL 24 h) |
+//! | `LINK#{id}` | `LINK` | a donate link (public view, payment) |
+//!
+//! The ledger's layout and the requests behind each route: `docs/WALLET.md`.
 
 mod accounts;
 mod connections;
 mod items;
+mod ledger;
+mod ledger_items;
 pub mod schema;
+
+pub use ledger::{DynamoLedger, Meter, Metered};
 
 use aws_sdk_dynamodb::Client;
 

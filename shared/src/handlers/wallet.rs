@@ -1,0 +1,78 @@
+//! The `wallet` function: GET /wallet (balance) and GET /wallet/transactions (history).
+
+use super::wallet_views::{EntryView, wallet_json};
+use super::{Context, Function, respond, views::PageView};
+use crate::error::{Error, Result};
+use crate::http::{Body, Request, Response, request, response};
+use crate::ports::Push;
+use crate::security::jwt::TokenVerifier;
+use crate::services::auth::{Authenticator, Principal};
+use crate::services::wallet::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, WalletService};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub struct Wallet {
+    ctx: Context,
+    wallets: WalletService,
+    auth: Authenticator,
+}
+
+impl Wallet {
+    pub fn new(ctx: Context, verifier: TokenVerifier, push: Arc<dyn Push>) -> Self {
+        let wallets = WalletService::new(
+            ctx.store.clone(),
+            ctx.ledger.clone(),
+            push,
+            ctx.settings.currency.clone(),
+        );
+        let auth = Authenticator::new(ctx.store.clone(), verifier);
+        Self { ctx, wallets, auth }
+    }
+
+    async fn route(&self, me: Principal, key: &str, req: &Request) -> Result<Response<Body>> {
+        match key {
+            "GET /wallet" => {
+                let wallet = self.wallets.wallet(&me.user).await?;
+                Ok(response::json(
+                    200,
+                    &wallet_json(&wallet, self.wallets.currency().as_str()),
+                ))
+            }
+            "GET /wallet/transactions" => {
+                let limit = request::limit(req, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
+                let cursor = request::query_param(req, "cursor");
+                let page = self
+                    .wallets
+                    .history(&me.user, limit, cursor.as_deref())
+                    .await?;
+                Ok(response::json(
+                    200,
+                    &PageView {
+                        items: page.items.iter().map(EntryView::from).collect(),
+                        next_cursor: page.next_cursor,
+                    },
+                ))
+            }
+            _ => Err(Error::NoRoute),
+        }
+    }
+}
+
+#[async_trait]
+impl Function for Wallet {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let Some(key) = request::route_key(&req).map(str::to_owned) else {
+            return respond(Err(Error::NoRoute));
+        };
+        if super::routes::function_of(&key) != Some("wallet") {
+            return respond(Err(Error::NoRoute));
+        }
+        let now = self.ctx.clock.now();
+        respond(
+            match self.auth.principal(request::bearer(&req), now).await {
+                Ok(me) => self.route(me, &key, &req).await,
+                Err(e) => Err(e),
+            },
+        )
+    }
+}
