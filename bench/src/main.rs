@@ -20,7 +20,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const FUNCTIONS: [&str; 5] = ["signup", "verify-otp", "token", "reset", "profile"];
+const FUNCTIONS: [&str; 7] = [
+    "signup",
+    "verify-otp",
+    "token",
+    "reset",
+    "profile",
+    "rooms",
+    "messages",
+];
 const HELLO: &str = "hello-lambda";
 const PROBE: &str = "init-probe";
 

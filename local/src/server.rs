@@ -3,16 +3,18 @@
 use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
+use chatman::adapters::memory_chat::MemoryChat;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
-    Context, Function, profile::Profile, reset::Reset, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms,
+    signup::Signup, token::Token, verify_otp::VerifyOtp,
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
 use chatman::ports::ConnectionStore;
 use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
+use chatman::services::chat::ChatPorts;
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -53,15 +55,29 @@ impl Running {
     }
 }
 
-type Stores = (Arc<dyn AccountStore>, Arc<dyn LedgerStore>, String);
+type ChatStores = (
+    Arc<dyn chatman::ports::ChatStore>,
+    Arc<dyn chatman::ports::SlidingWindow>,
+);
+/// The account store, the ledger, the chat's stores, and a label saying where they live.
+type Stores = (
+    Arc<dyn AccountStore>,
+    Arc<dyn LedgerStore>,
+    ChatStores,
+    String,
+);
 
 async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
     match &config.dynamodb_endpoint {
-        None => Ok((
-            Arc::new(MemoryAccounts::new()),
-            Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
-            "in memory (lost on exit)".to_owned(),
-        )),
+        None => {
+            let chat = Arc::new(MemoryChat::new());
+            Ok((
+                Arc::new(MemoryAccounts::new()),
+                Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
+                (chat.clone(), chat),
+                "in memory (lost on exit)".to_owned(),
+            ))
+        }
         Some(endpoint) => {
             let aws = chatman::adapters::aws::local(endpoint);
             let client = aws_sdk_dynamodb::Client::new(&aws);
@@ -69,12 +85,17 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
                 .await
                 .with_context(|| format!("preparing table {} at {endpoint}", config.table))?;
             let label = format!("DynamoDB at {endpoint}, table {}", config.table);
+            let chat = Arc::new(dynamodb::DynamoChat::new(
+                client.clone(),
+                config.table.clone(),
+            ));
             Ok((
                 Arc::new(dynamodb::DynamoAccounts::new(
                     client.clone(),
                     config.table.clone(),
                 )),
                 Arc::new(dynamodb::DynamoLedger::new(client, config.table.clone())),
+                (chat.clone(), chat),
                 label,
             ))
         }
@@ -115,7 +136,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         Settings::new(&config.admins, &app_url, token_scope_from_env())
             .with_limits(config.limits()?),
     );
-    let (store, ledger, store_label) = store(&config).await?;
+    let (store, ledger, (chat_store, limiter), store_label) = store(&config).await?;
     let ctx = Context {
         ledger,
         store,
@@ -133,6 +154,15 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
     let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
     let sockets = realtime.registry.clone();
+    // Every function hands its events to the real push: WebSocket connections through the SDK
+    // adapter and this server's `@connections` API.
+    let port: Arc<dyn Push> = push.clone();
+    let chat = ChatPorts {
+        accounts: ctx.store.clone(),
+        chat: chat_store,
+        limiter,
+        push: port.clone(),
+    };
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
         (
@@ -161,6 +191,22 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             "profile",
             Arc::new(Profile::new(ctx.clone(), signer.verifier().clone())),
         ),
+        (
+            "rooms",
+            Arc::new(Rooms::new(
+                ctx.clone(),
+                chat.clone(),
+                signer.verifier().clone(),
+            )),
+        ),
+        (
+            "messages",
+            Arc::new(Messages::new(
+                ctx.clone(),
+                chat.clone(),
+                signer.verifier().clone(),
+            )),
+        ),
     ]);
     let mut functions = functions;
     functions.insert(
@@ -172,10 +218,9 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             ws_url,
         )),
     );
-    let ws_task = crate::realtime::serve(realtime, &ctx, Actions::new(), &config);
+    let actions = Actions::new(chat.clone(), ctx.clock.clone());
+    let ws_task = crate::realtime::serve(realtime, &ctx, actions, &config);
     let verifier = signer.verifier().clone();
-    // Every event reaches WebSocket connections through the real push (the SDK adapter).
-    let port: Arc<dyn Push> = push.clone();
     functions.insert(
         "wallet",
         Arc::new(Wallet::new(ctx.clone(), verifier.clone(), port.clone())),

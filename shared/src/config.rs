@@ -93,3 +93,21 @@ pub fn push(ctx: &Context, aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dy
 pub fn ws_url() -> anyhow::Result<String> {
     required("WS_URL")
 }
+
+/// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
+/// events delivered to WebSocket connections by the real push (`WS_MANAGEMENT_URL`).
+pub fn chat(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+) -> anyhow::Result<crate::services::chat::ChatPorts> {
+    let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::from_config(
+        aws,
+        required("TABLE_NAME")?,
+    ));
+    Ok(crate::services::chat::ChatPorts {
+        accounts: ctx.store.clone(),
+        chat: chat.clone(),
+        limiter: chat,
+        push: push(ctx, aws)?,
+    })
+}

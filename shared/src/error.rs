@@ -59,6 +59,9 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound(&'static str),
+    /// One of two people blocked the other (403 `blocked`).
+    #[error("blocked")]
+    Blocked,
     #[error("route not found")]
     NoRoute,
     #[error("username taken")]

@@ -115,3 +115,57 @@ async fn the_donate_event_views_a_link_publicly_and_this_one_does_not_exist() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["code"], "not_found");
 }
+
+/// Runs `name`'s event with a real access token (and, when given, a real room id).
+async fn run_as(
+    app: &TestApp,
+    name: &str,
+    token: &str,
+    room: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut text = serde_json::to_string(&event(name)).unwrap();
+    text = text.replace("REPLACE_WITH_ACCESS_TOKEN", token);
+    if let Some(room) = room {
+        text = text.replace("0193a0b4-7c2e-7d3f-8a4b-5c6d7e8f9a0b", room);
+    }
+    let request = to_request(serde_json::from_str(&text).unwrap()).unwrap();
+    let response = app.function(name).handle(request).await;
+    let bytes: &[u8] = response.body().as_ref();
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_rooms_event_lists_the_callers_rooms() {
+    let app = TestApp::new();
+    let (status, _) = run(&app, "rooms").await;
+    assert_eq!(status, 401, "the sample token is a placeholder");
+    let me = app.register("sample_user").await;
+    let (status, body) = run_as(&app, "rooms", &me.access, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn the_messages_event_posts_into_a_room_of_the_caller() {
+    let app = TestApp::new();
+    let me = app.register("sample_user").await;
+    let (status, body) = run_as(&app, "messages", &me.access, None).await;
+    assert_eq!(status, 404, "no such room: {body}");
+    let room = app
+        .call(
+            "POST",
+            "/rooms",
+            Some(serde_json::json!({"kind": "group", "name": "Sample"})),
+            Some(&me.access),
+        )
+        .await;
+    let (status, body) = run_as(&app, "messages", &me.access, Some(&room.str("id"))).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (body["text"].as_str(), body["client_id"].as_str()),
+        (Some("hello"), Some("c-1"))
+    );
+}

@@ -49,7 +49,11 @@ fn realtime() -> Realtime {
             "wss://ws.test/live",
         ),
         connect: WsConnect::new(ctx.clone(), connections.clone()),
-        message: WsMessage::new(ctx.clone(), connections.clone(), Actions::new()),
+        message: WsMessage::new(
+            ctx.clone(),
+            connections.clone(),
+            Actions::new(app.chat.clone(), ctx.clock.clone()),
+        ),
         disconnect: WsDisconnect::new(app.store.clone(), connections.clone()),
         connections,
         app,

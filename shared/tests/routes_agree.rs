@@ -243,7 +243,14 @@ fn every_websocket_function_may_be_invoked_only_by_its_own_api() {
 }
 
 /// The functions that push events to WebSocket connections; only they may post to them.
-const PUSHING_FUNCTIONS: &[&str] = &["deposit", "donate", "transfer", "ws-message"];
+const PUSHING_FUNCTIONS: &[&str] = &[
+    "deposit",
+    "donate",
+    "messages",
+    "rooms",
+    "transfer",
+    "ws-message",
+];
 
 #[test]
 fn only_the_pushing_functions_may_manage_connections_and_only_on_this_api() {

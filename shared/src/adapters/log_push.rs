@@ -1,19 +1,22 @@
-//! A `Push` that only logs that an event would be delivered: what deployed functions use until
-//! the realtime issue wires WebSocket delivery behind the same port.
+//! The `Push` of the Lambda functions until the realtime issue brings WebSocket delivery: it logs
+//! each event's kind and recipient count (never its content) and delivers nothing. Nobody can be
+//! connected yet, so nothing is lost; the realtime issue replaces it with the API Gateway
+//! management adapter.
 
 use crate::domain::UserId;
 use crate::ports::{Event, Push};
 use async_trait::async_trait;
 
+#[derive(Debug, Default, Clone, Copy)]
 pub struct LogPush;
 
 #[async_trait]
 impl Push for LogPush {
     async fn push(&self, recipients: &[UserId], event: &Event) -> anyhow::Result<()> {
-        tracing::info!(
+        tracing::debug!(
             kind = event.kind,
             recipients = recipients.len(),
-            "event not delivered: no realtime delivery configured"
+            "event (no WebSocket delivery yet)"
         );
         Ok(())
     }

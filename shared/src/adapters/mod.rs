@@ -7,6 +7,7 @@ pub mod aws;
 pub mod dynamodb;
 pub mod log_push;
 pub mod memory;
+pub mod memory_chat;
 pub mod memory_connections;
 pub mod memory_ledger;
 pub mod outbox;

@@ -2,6 +2,8 @@
 //! a valid value afterwards, so services never re-check shapes.
 
 mod address;
+mod chat;
+mod chat_records;
 mod connection;
 mod email;
 mod idempotency;
@@ -19,10 +21,12 @@ pub mod time;
 mod username;
 
 pub use address::ClientAddress;
+pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
+pub use chat_records::{DELETED_MEMORY, Member, Membership, Message, Room};
 pub use connection::{CONNECTION_LIFETIME, Connection, ConnectionId, TICKET_LIFETIME, WsTicket};
 pub use email::Email;
 pub use idempotency::IdempotencyKey;
-pub use ids::{DonateLinkId, SessionId, SignupId, TransferId, UserId};
+pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
 pub use ledger::{Direction, DonateLink, Entry, Party, Transfer, TransferKind, Wallet};
 pub use money::{Amount, Currency, Description, MAX_AMOUNT};

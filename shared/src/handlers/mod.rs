@@ -1,12 +1,15 @@
 //! One module per Lambda function: parse the request, call a service, map the result. The local
 //! server and the function binaries run these very handlers.
 
+mod chat_dto;
 pub mod deposit;
 pub mod donate;
 mod dto;
 mod idempotent;
+pub mod messages;
 pub mod profile;
 pub mod reset;
+pub mod rooms;
 pub mod routes;
 pub mod signup;
 pub mod token;

@@ -30,6 +30,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("donate", "GET /donate-links/{id}"),
     ("donate", "DELETE /donate-links/{id}"),
     ("donate", "POST /donate-links/{id}/pay"),
+    ("rooms", "POST /rooms"),
+    ("rooms", "GET /rooms"),
+    ("rooms", "GET /rooms/{id}"),
+    ("rooms", "PATCH /rooms/{id}"),
+    ("rooms", "DELETE /rooms/{id}"),
+    ("rooms", "POST /rooms/{id}/members"),
+    ("rooms", "DELETE /rooms/{id}/members/{username}"),
+    ("rooms", "PATCH /rooms/{id}/members/{username}"),
+    ("messages", "GET /rooms/{id}/messages"),
+    ("messages", "POST /rooms/{id}/messages"),
+    ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
+    ("messages", "POST /rooms/{id}/read"),
 ];
 
 /// `(function, route key)` of the WebSocket API. Routes are selected on the frame's `action`
@@ -39,6 +51,10 @@ pub const WS_ROUTES: &[(&str, &str)] = &[
     ("ws-disconnect", "$disconnect"),
     ("ws-message", "$default"),
     ("ws-message", "ping"),
+    ("ws-message", "send"),
+    ("ws-message", "typing"),
+    ("ws-message", "read"),
+    ("ws-message", "delete"),
 ];
 
 /// The WebSocket route a frame with this `action` is selected for.

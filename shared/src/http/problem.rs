@@ -75,6 +75,7 @@ pub fn problem(error: &Error) -> Response<Body> {
             "The login or password is wrong.".into(),
         ),
         Error::Forbidden => (403, "forbidden", "You are not allowed to do this.".into()),
+        Error::Blocked => (403, "blocked", "One of you blocked the other.".into()),
         Error::NotFound(what) => (404, "not_found", format!("No such {what}.")),
         Error::NoRoute => (404, "not_found", "No such route.".into()),
         Error::UsernameTaken => (409, "username_taken", "That username is taken.".into()),

@@ -1,19 +1,23 @@
 //! One trait per collaborator, named by role. Services depend on these; adapters implement them.
 
 mod accounts;
+mod chat;
 mod clock;
 mod connection_api;
 mod connections;
 mod ledger;
 mod mailer;
 mod push;
+mod sliding_window;
 
 pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
+pub use chat::{AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};
 pub use connections::ConnectionStore;
 pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};
+pub use sliding_window::{SlidingWindow, admit};

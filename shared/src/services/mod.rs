@@ -3,11 +3,16 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
+pub mod chat_views;
 pub mod lockout;
 mod mails;
+pub mod messages;
 pub mod password;
 pub mod profile;
 pub mod realtime;
+pub mod rooms;
+pub mod send_limit;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;

@@ -3,14 +3,18 @@
 //! functions run, with API Gateway 2.0 events built like the gateway builds them.
 #![allow(dead_code)]
 
+pub mod chat;
+
+use chatman::adapters::dynamodb::DynamoChat;
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::memory_chat::MemoryChat;
 use chatman::adapters::memory_ledger::MemoryLedger;
 use chatman::adapters::outbox::Outbox;
 use chatman::adapters::recording_push::RecordingPush;
 use chatman::handlers::{
-    Context, Function, profile::Profile, reset::Reset, routes, signup::Signup, token::Token,
-    verify_otp::VerifyOtp,
+    Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms, routes,
+    signup::Signup, token::Token, verify_otp::VerifyOtp,
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::http::apigw::{Incoming, to_event, to_request};
@@ -18,6 +22,7 @@ use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
+use chatman::services::chat::ChatPorts;
 use chatman::settings::{Limits, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -48,6 +53,20 @@ pub async fn dynamo_store() -> Arc<DynamoAccounts> {
         .await
         .expect("create a table in DynamoDB Local");
     Arc::new(DynamoAccounts::new(client, table))
+}
+
+/// A fresh table in DynamoDB Local with both stores over it.
+pub async fn dynamo_chat_stores() -> (Arc<DynamoAccounts>, Arc<DynamoChat>) {
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+    create_accounts_table(&client, &table)
+        .await
+        .expect("create a table in DynamoDB Local");
+    (
+        Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
+        Arc::new(DynamoChat::new(client, table)),
+    )
 }
 
 pub fn start_time() -> OffsetDateTime {
@@ -93,6 +112,12 @@ pub struct Account {
     pub refresh: String,
 }
 
+/// A chat store and its send limiter.
+pub type ChatStores = (
+    Arc<dyn chatman::ports::ChatStore>,
+    Arc<dyn chatman::ports::SlidingWindow>,
+);
+
 pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub outbox: Arc<Outbox>,
@@ -100,7 +125,9 @@ pub struct TestApp {
     pub signer: TokenSigner,
     pub otp: OtpKey,
     pub ledger: Arc<dyn LedgerStore>,
-    /// Every server event pushed (the wallet's `transfer_received`).
+    /// The chat's ports (their push records every event).
+    pub chat: ChatPorts,
+    /// Every server event pushed (the wallet's `transfer_received`, the chat's events).
     pub push: Arc<RecordingPush>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
@@ -125,6 +152,29 @@ impl TestApp {
         Self::build_with_mailer(store, admins, None)
     }
 
+    /// Accounts and chat both in one fresh DynamoDB Local table.
+    pub async fn on_dynamodb() -> Self {
+        let (accounts, chat) = dynamo_chat_stores().await;
+        Self::build_all(
+            accounts,
+            "root",
+            None,
+            Some((chat.clone(), chat)),
+            Arc::new(RecordingPush::new()),
+        )
+    }
+
+    /// In memory, with a push that records and then fails.
+    pub fn with_failing_push() -> Self {
+        Self::build_all(
+            Arc::new(MemoryAccounts::new()),
+            "root",
+            None,
+            None,
+            Arc::new(RecordingPush::failing()),
+        )
+    }
+
     /// Sends mail through `mailer` instead of the outbox (which then stays empty).
     pub fn build_with_mailer(
         store: Arc<dyn AccountStore>,
@@ -147,7 +197,7 @@ impl TestApp {
     ) -> Self {
         let ledger = Arc::new(MemoryLedger::new());
         let push = Arc::new(RecordingPush::new());
-        Self::assemble_with_limits(store, ledger, push, admins, mailer, limits)
+        Self::assemble_everything(store, ledger, None, push, admins, mailer, limits)
     }
 
     /// Everything chosen: stores, push and admins (the wallet tests' entry point).
@@ -158,17 +208,40 @@ impl TestApp {
         admins: &str,
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
-        Self::assemble_with_limits(store, ledger, push, admins, mailer, Limits::LOCAL)
+        Self::assemble_everything(store, ledger, None, push, admins, mailer, Limits::LOCAL)
     }
 
-    pub fn assemble_with_limits(
+    /// The chat tests' entry point: `chat` is (store, limiter), in memory when `None`.
+    pub fn build_all(
+        store: Arc<dyn AccountStore>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+        chat: Option<ChatStores>,
+        push: Arc<RecordingPush>,
+    ) -> Self {
+        let ledger = Arc::new(MemoryLedger::new());
+        Self::assemble_everything(store, ledger, chat, push, admins, mailer, Limits::LOCAL)
+    }
+
+    pub fn assemble_everything(
         store: Arc<dyn AccountStore>,
         ledger: Arc<dyn LedgerStore>,
+        chat: Option<ChatStores>,
         push: Arc<RecordingPush>,
         admins: &str,
         mailer: Option<Arc<dyn Mailer>>,
         limits: Limits,
     ) -> Self {
+        let (chat_store, limiter) = chat.unwrap_or_else(|| {
+            let memory = Arc::new(MemoryChat::new());
+            (memory.clone(), memory)
+        });
+        let chat = ChatPorts {
+            accounts: store.clone(),
+            chat: chat_store,
+            limiter,
+            push: push.clone(),
+        };
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
         let settings =
@@ -210,6 +283,22 @@ impl TestApp {
                 "profile",
                 Box::new(Profile::new(ctx.clone(), signer.verifier().clone())),
             ),
+            (
+                "rooms",
+                Box::new(Rooms::new(
+                    ctx.clone(),
+                    chat.clone(),
+                    signer.verifier().clone(),
+                )),
+            ),
+            (
+                "messages",
+                Box::new(Messages::new(
+                    ctx.clone(),
+                    chat.clone(),
+                    signer.verifier().clone(),
+                )),
+            ),
         ]);
         let mut functions = functions;
         let verifier = signer.verifier().clone();
@@ -234,6 +323,7 @@ impl TestApp {
             signer,
             otp,
             ledger,
+            chat,
             push,
             functions,
         }

@@ -20,14 +20,20 @@
 //! | `LINK#{id}` | `LINK` | a donate link (public view, payment) |
 //!
 //! The ledger's layout and the requests behind each route: `docs/WALLET.md`.
+//!
+//! The chat (`DynamoChat`) shares the table with `ROOM#`, `INBOX#` and `WINDOW#` items:
+//! see `docs/CHAT.md`.
 
 mod accounts;
+mod chat;
+mod chat_items;
 mod connections;
 mod items;
 mod ledger;
 mod ledger_items;
 pub mod schema;
 
+pub use chat::{CapacityMeter, DynamoChat};
 pub use ledger::{DynamoLedger, Meter, Metered};
 
 use aws_sdk_dynamodb::Client;

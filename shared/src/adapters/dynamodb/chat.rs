@@ -1,0 +1,775 @@
+//! `ChatStore` and `SlidingWindow` on DynamoDB, in the accounts table (single-table design; keys
+//! in `chat_items.rs`, the whole layout in `docs/CHAT.md`). Every multi-item change is one
+//! `TransactWriteItems` and every race is settled by a condition: a send by the room's `seq`,
+//! a membership change by the member item, a room edit or message delete by the room's version,
+//! a send window by its version. No Scan anywhere.
+
+use super::chat_items::*;
+use super::items::{Item, n, s, sdk_error};
+use crate::domain::time::to_millis;
+use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::ports::{
+    AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
+    admit,
+};
+use anyhow::anyhow;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, ConsumedCapacity, Delete, DeleteRequest, KeysAndAttributes,
+    Put, ReturnConsumedCapacity, TransactWriteItem, Update, WriteRequest,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use time::{Duration, OffsetDateTime};
+
+/// Consumed capacity of every chat request, in thousandths of a unit: the benchmark's meter.
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+}
+
+impl CapacityMeter {
+    /// `(read units, write units)` so far.
+    pub fn totals(&self) -> (f64, f64) {
+        (
+            self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+        )
+    }
+
+    pub fn reset(&self) {
+        self.read_milli.store(0, Ordering::Relaxed);
+        self.write_milli.store(0, Ordering::Relaxed);
+    }
+
+    /// Adds what one request consumed. DynamoDB Local reports only the total, so the caller
+    /// says whether the request read or wrote.
+    fn add<'a>(&self, wrote: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        for c in consumed {
+            let units = c.capacity_units().unwrap_or(0.0);
+            let bucket = if wrote {
+                &self.write_milli
+            } else {
+                &self.read_milli
+            };
+            bucket.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The chat store over the accounts table.
+#[derive(Clone)]
+pub struct DynamoChat {
+    client: Client,
+    table: String,
+    meter: Arc<CapacityMeter>,
+}
+
+/// How a transaction ended when it did not commit.
+enum TxOutcome {
+    /// The condition of the item at this index failed.
+    ConditionFailed(usize),
+    Failed(anyhow::Error),
+}
+
+fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> anyhow::Result<TransactWriteItem> {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    Ok(TransactWriteItem::builder().put(p.build()?).build())
+}
+
+fn delete(
+    table: &str,
+    key: Item,
+    condition: Option<(&str, Item)>,
+) -> anyhow::Result<TransactWriteItem> {
+    let mut d = Delete::builder().table_name(table).set_key(Some(key));
+    if let Some((c, v)) = condition {
+        d = d.condition_expression(c);
+        if !v.is_empty() {
+            d = d.set_expression_attribute_values(Some(v));
+        }
+    }
+    Ok(TransactWriteItem::builder().delete(d.build()?).build())
+}
+
+fn update(
+    table: &str,
+    key: Item,
+    expression: &str,
+    condition: &str,
+    vals: Item,
+) -> anyhow::Result<TransactWriteItem> {
+    let u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .condition_expression(condition)
+        .set_expression_attribute_values(Some(vals))
+        .build()?;
+    Ok(TransactWriteItem::builder().update(u).build())
+}
+
+const NOT_EXISTS: &str = "attribute_not_exists(pk)";
+const EXISTS: &str = "attribute_exists(pk)";
+
+fn tx_to_store(outcome: TxOutcome) -> StoreError {
+    match outcome {
+        TxOutcome::ConditionFailed(_) => StoreError::Conflict,
+        TxOutcome::Failed(e) => StoreError::Unexpected(e),
+    }
+}
+
+fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoChat {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            meter: Arc::new(CapacityMeter::default()),
+        }
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    /// The capacity every request of this store consumed so far.
+    pub fn meter(&self) -> Arc<CapacityMeter> {
+        self.meter.clone()
+    }
+
+    /// Runs a transaction, retrying with jittered backoff while it only collides with another
+    /// transaction (not when a condition fails).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
+        let mut delay_ms = 10u64;
+        for attempt in 0..6 {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            let err = match result {
+                Ok(out) => {
+                    self.meter.add(true, out.consumed_capacity());
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                err.as_service_error()
+            {
+                let codes: Vec<&str> = c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None"))
+                    .collect();
+                if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
+                    return Err(TxOutcome::ConditionFailed(i));
+                }
+                if codes.contains(&"TransactionConflict") && attempt < 5 {
+                    let jitter = rand::random_range(0..=delay_ms);
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
+                    delay_ms *= 2;
+                    continue;
+                }
+            }
+            return Err(TxOutcome::Failed(sdk_error("TransactWriteItems")(err)));
+        }
+        Err(TxOutcome::Failed(anyhow!("transaction kept conflicting")))
+    }
+
+    async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        self.meter.add(false, out.consumed_capacity());
+        Ok(out.item)
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, newest-last unless
+    /// `descending`, at most `limit` (all when `None`), starting after `start` (a sort key).
+    async fn query(
+        &self,
+        pk: String,
+        prefix: &str,
+        descending: bool,
+        limit: Option<usize>,
+        start: Option<String>,
+    ) -> anyhow::Result<Vec<Item>> {
+        let mut found = Vec::new();
+        let mut exclusive = start.map(|sk| values([("pk", s(pk.clone())), ("sk", s(sk))]));
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk.clone()));
+            q = if prefix.is_empty() {
+                q.key_condition_expression("pk = :pk")
+            } else {
+                q.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            q = q
+                .scan_index_forward(!descending)
+                .consistent_read(true)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(exclusive.take());
+            if let Some(l) = limit {
+                q = q.limit((l - found.len()).min(1000) as i32);
+            }
+            let out = q.send().await.map_err(sdk_error("Query"))?;
+            self.meter.add(false, out.consumed_capacity());
+            found.extend(out.items.unwrap_or_default());
+            exclusive = out.last_evaluated_key;
+            let full = limit.is_some_and(|l| found.len() >= l);
+            if exclusive.is_none() || full {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Deletes the items of `keys` in batches of 25, retrying unprocessed ones.
+    async fn delete_all(&self, keys: Vec<Item>) -> anyhow::Result<()> {
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    Ok(WriteRequest::builder()
+                        .delete_request(DeleteRequest::builder().set_key(Some(k.clone())).build()?)
+                        .build())
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let mut backoff = 10u64;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchWriteItem"))?;
+                self.meter.add(true, out.consumed_capacity());
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !requests.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn messages_before(
+        &self,
+        room: &RoomId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> anyhow::Result<Vec<Message>> {
+        let start = before.map(|id| format!("{MESSAGE_PREFIX}{id}"));
+        self.query(room_pk(room), MESSAGE_PREFIX, true, Some(limit), start)
+            .await?
+            .iter()
+            .map(message_from)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ChatStore for DynamoChat {
+    async fn create_room(&self, room: &Room, members: &[Member]) -> Result<(), CreateRoomError> {
+        let mut items = vec![put(&self.table, room_item(room), Some(NOT_EXISTS))?];
+        for m in members {
+            items.push(put(&self.table, member_item(m), None)?);
+            items.push(put(&self.table, membership_item(m), None)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxOutcome::ConditionFailed(_)) => Err(CreateRoomError::Exists),
+            Err(TxOutcome::Failed(e)) => Err(CreateRoomError::Unexpected(e)),
+        }
+    }
+
+    async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError> {
+        Ok(self
+            .get(room_key(id))
+            .await?
+            .map(|i| room_from(&i))
+            .transpose()?)
+    }
+
+    async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(room_key).collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            );
+            let mut backoff = 10u64;
+            while let Some(ka) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                self.meter.add(false, out.consumed_capacity());
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    found.push(room_from(&item)?);
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(room_key(&room.id)))
+            .update_expression(
+                "SET #name = :name, description = :description, posting = :posting, version = :next",
+            )
+            .condition_expression("version = :v")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(&room.name))
+            .expression_attribute_values(":description", s(&room.description))
+            .expression_attribute_values(":posting", s(room.posting.as_str()))
+            .expression_attribute_values(":v", n(room.version))
+            .expression_attribute_values(":next", n(room.version + 1))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.add(true, out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
+    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(room_key(id)))
+            .condition_expression(EXISTS)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => self.meter.add(true, out.consumed_capacity()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
+                return Err(StoreError::Conflict);
+            }
+            Err(e) => return Err(StoreError::Unexpected(sdk_error("DeleteItem")(e))),
+        }
+        // The room item is the authority: without it every request about the room is 404 and
+        // the chat list skips it. What it owned is collected now; should that stop halfway, the
+        // leftovers are unreachable and the next delete of the same id cannot happen (ids are
+        // never reused), so they only cost storage.
+        let rest = self.query(room_pk(id), "", false, None, None).await?;
+        let mut keys: Vec<Item> = Vec::with_capacity(rest.len() * 2);
+        for item in &rest {
+            if let Some(AttributeValue::S(sk)) = item.get("sk")
+                && let Some(user) = sk.strip_prefix(MEMBER_PREFIX)
+                && let Ok(user) = UserId::parse(user)
+            {
+                keys.push(membership_key(&user, id));
+            }
+            keys.push(super::items::key(
+                room_pk(id),
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk,
+                    _ => continue,
+                },
+            ));
+        }
+        self.delete_all(keys).await?;
+        Ok(())
+    }
+
+    async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {
+        Ok(self
+            .get(member_key(room, user))
+            .await?
+            .map(|i| member_from(&i))
+            .transpose()?)
+    }
+
+    async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError> {
+        Ok(self
+            .query(room_pk(room), MEMBER_PREFIX, false, None, None)
+            .await?
+            .iter()
+            .map(member_from)
+            .collect::<anyhow::Result<_>>()?)
+    }
+
+    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(room_key(room)))
+            .condition_expression(EXISTS)
+            .build()
+            .map_err(|e| anyhow!(e))?;
+        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+        for m in members {
+            items.push(put(&self.table, member_item(m), Some(NOT_EXISTS))?);
+            items.push(put(&self.table, membership_item(m), Some(NOT_EXISTS))?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxOutcome::ConditionFailed(0)) => Err(AddMembersError::RoomGone),
+            Err(TxOutcome::ConditionFailed(i)) => Err(members
+                .get((i - 1) / 2)
+                .map(|m| AddMembersError::AlreadyMember(m.user_id))
+                .unwrap_or_else(|| AddMembersError::Unexpected(anyhow!("condition {i} failed")))),
+            Err(TxOutcome::Failed(e)) => Err(AddMembersError::Unexpected(e)),
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError> {
+        let member = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(member_key(room, user)))
+            .condition_expression("#role = :role")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", s(role.as_str()))
+            .build()
+            .map_err(|e| anyhow!(e))?;
+        let items = vec![
+            TransactWriteItem::builder().delete(member).build(),
+            delete(&self.table, membership_key(user, room), None)?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn set_role(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        from: MemberRole,
+        to: MemberRole,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(member_key(room, user)))
+            .update_expression("SET #role = :to")
+            .condition_expression("#role = :from")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.add(true, out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
+    async fn transfer_ownership(
+        &self,
+        room: &RoomId,
+        owner: &UserId,
+        to: &UserId,
+        to_role: MemberRole,
+    ) -> Result<(), StoreError> {
+        if owner == to {
+            return Err(StoreError::Conflict);
+        }
+        let role_change = |user: &UserId, from: MemberRole, next: MemberRole| {
+            let u = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(member_key(room, user)))
+                .update_expression("SET #role = :to")
+                .condition_expression("#role = :from")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":from", s(from.as_str()))
+                .expression_attribute_values(":to", s(next.as_str()))
+                .build()?;
+            anyhow::Ok(TransactWriteItem::builder().update(u).build())
+        };
+        let items = vec![
+            role_change(owner, MemberRole::Owner, MemberRole::Admin)?,
+            role_change(to, to_role, MemberRole::Owner)?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
+        Ok(self
+            .query(inbox_pk(user), MEMBERSHIP_PREFIX, false, None, None)
+            .await?
+            .iter()
+            .map(membership_from)
+            .collect::<anyhow::Result<_>>()?)
+    }
+
+    async fn membership(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Membership>, StoreError> {
+        Ok(self
+            .get(membership_key(user, room))
+            .await?
+            .map(|i| membership_from(&i))
+            .transpose()?)
+    }
+
+    async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(membership_key(user, room)))
+            .update_expression("SET last_read_seq = :seq")
+            .condition_expression("attribute_exists(pk) AND last_read_seq < :seq")
+            .expression_attribute_values(":seq", n(seq))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.add(true, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
+                // Already at or past `seq` (no change), or not a member at all.
+                match self.get(membership_key(user, room)).await? {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::Conflict),
+                }
+            }
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
+    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+        if message.seq != room.seq + 1 || room.last_id.is_some_and(|id| id >= message.id) {
+            return Err(StoreError::Conflict);
+        }
+        let room_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(room_key(&room.id)))
+            .update_expression("SET seq = :next, updated_at = :at, last_id = :id, #last = :last")
+            .condition_expression("seq = :seq")
+            .expression_attribute_names("#last", "last")
+            .set_expression_attribute_values(Some(values([
+                (":next", n(message.seq)),
+                (":seq", n(room.seq)),
+                (":at", n(to_millis(message.created_at))),
+                (":id", s(message.id.to_string())),
+                (":last", AttributeValue::M(message_fields(message))),
+            ])))
+            .build()
+            .map_err(|e| anyhow!(e))?;
+        let items = vec![
+            TransactWriteItem::builder().update(room_update).build(),
+            put(&self.table, message_item(message), Some(NOT_EXISTS))?,
+            update(
+                &self.table,
+                membership_key(&message.sender, &room.id),
+                "SET last_read_seq = :seq",
+                EXISTS,
+                values([(":seq", n(message.seq))]),
+            )?,
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .get(message_key(room, id))
+            .await?
+            .map(|i| message_from(&i))
+            .transpose()?)
+    }
+
+    async fn messages(
+        &self,
+        room: &RoomId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Page<Message>, StoreError> {
+        let items = self.messages_before(room, limit + 1, before).await?;
+        Ok(Page::from_overfetch(items, limit, |m| m.id.to_string()))
+    }
+
+    async fn newest_messages_before(
+        &self,
+        room: &RoomId,
+        before: &MessageId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        Ok(self.messages_before(room, limit, Some(before)).await?)
+    }
+
+    async fn delete_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        last: Option<&Message>,
+    ) -> Result<(), StoreError> {
+        let was_last = room.last_message.as_ref().map(|m| m.id) == Some(message.id);
+        let mut vals = values([
+            (":deleted", seq_list(&room.deleted_with(message.seq))),
+            (":seq", n(room.seq)),
+            (":v", n(room.version)),
+            (":next", n(room.version + 1)),
+        ]);
+        let expression = match (was_last, last) {
+            (true, Some(m)) => {
+                vals.insert(":last".into(), AttributeValue::M(message_fields(m)));
+                "SET deleted = :deleted, version = :next, #last = :last"
+            }
+            (true, None) => "SET deleted = :deleted, version = :next REMOVE #last",
+            (false, _) => "SET deleted = :deleted, version = :next",
+        };
+        let mut u = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(room_key(&room.id)))
+            .update_expression(expression)
+            .condition_expression("seq = :seq AND version = :v")
+            .set_expression_attribute_values(Some(vals));
+        if was_last {
+            u = u.expression_attribute_names("#last", "last");
+        }
+        let items = vec![
+            delete(
+                &self.table,
+                message_key(&room.id, &message.id),
+                Some((EXISTS, Item::new())),
+            )?,
+            TransactWriteItem::builder()
+                .update(u.build().map_err(|e| anyhow!(e))?)
+                .build(),
+        ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+}
+
+#[async_trait]
+impl SlidingWindow for DynamoChat {
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
+        let window_ms = window.whole_milliseconds() as i64;
+        let now_ms = to_millis(now);
+        // Racing reservations of one key settle by the version condition: each round one wins,
+        // the others read again. Generous retries, since a burst of parallel posts is exactly
+        // the case the limit exists for.
+        for attempt in 0..200u32 {
+            let stored = self.get(window_key(key)).await?;
+            let (times, version) = match &stored {
+                Some(item) => window_from(item)?,
+                None => (vec![], 0),
+            };
+            let next = match admit(&times, limit, window_ms, now_ms) {
+                Ok(next) => next,
+                Err(until) => {
+                    return Ok(RateDecision::Limited {
+                        until: crate::domain::time::from_millis(until),
+                    });
+                }
+            };
+            let item = window_item(key, &next, version + 1, now_ms + window_ms + 3_600_000);
+            let mut p = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            p = if stored.is_some() {
+                p.condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(version))
+            } else {
+                p.condition_expression(NOT_EXISTS)
+            };
+            match p.send().await {
+                Ok(out) => {
+                    self.meter.add(true, out.consumed_capacity());
+                    return Ok(RateDecision::Allowed);
+                }
+                Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
+                    let ceiling = 2u64.pow(attempt.min(5));
+                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(
+                        0..=ceiling,
+                    )))
+                    .await;
+                }
+                Err(e) => return Err(StoreError::Unexpected(sdk_error("PutItem")(e))),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}

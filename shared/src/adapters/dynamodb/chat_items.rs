@@ -1,0 +1,231 @@
+//! Item mapping of the chat: rooms, members, memberships, messages and send windows to DynamoDB
+//! attribute maps and back. The chat's table keys exist only here (layout in `docs/CHAT.md`).
+
+use super::items::{Item, Read, key, n, s};
+use crate::domain::time::{from_millis, to_millis};
+use crate::domain::{
+    Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId, RoomKind, UserId,
+};
+use anyhow::{Context as _, anyhow};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub const ROOM_SK: &str = "ROOM";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
+
+pub fn room_pk(id: &RoomId) -> String {
+    format!("ROOM#{id}")
+}
+/// A person's chat list: its own partition, not `USER#`, so the chat functions may write
+/// memberships without any write access to accounts.
+pub fn inbox_pk(id: &UserId) -> String {
+    format!("INBOX#{id}")
+}
+pub fn room_key(id: &RoomId) -> Item {
+    key(room_pk(id), ROOM_SK)
+}
+pub fn member_key(room: &RoomId, user: &UserId) -> Item {
+    key(room_pk(room), &format!("{MEMBER_PREFIX}{user}"))
+}
+pub fn membership_key(user: &UserId, room: &RoomId) -> Item {
+    key(inbox_pk(user), &format!("{MEMBERSHIP_PREFIX}{room}"))
+}
+pub fn message_key(room: &RoomId, id: &MessageId) -> Item {
+    key(room_pk(room), &format!("{MESSAGE_PREFIX}{id}"))
+}
+pub fn window_key(k: &str) -> Item {
+    key(format!("WINDOW#{k}"), "WINDOW")
+}
+
+fn with(mut item: Item, fields: impl IntoIterator<Item = (&'static str, AttributeValue)>) -> Item {
+    item.extend(fields.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    item
+}
+
+fn id_list(ids: &[UserId]) -> AttributeValue {
+    AttributeValue::L(ids.iter().map(|id| s(id.to_string())).collect())
+}
+
+pub fn seq_list(seqs: &[u64]) -> AttributeValue {
+    AttributeValue::L(seqs.iter().map(n).collect())
+}
+
+fn parse_id<T>(r: Result<T, crate::domain::Invalid>, what: &str) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow!("stored {what} is invalid: {e}"))
+}
+
+/// The message's own fields (also the shape of a room's `last` map).
+pub fn message_fields(m: &Message) -> Item {
+    let mut item: Item = HashMap::from([
+        ("id".to_owned(), s(m.id.to_string())),
+        ("room_id".to_owned(), s(m.room_id.to_string())),
+        ("seq".to_owned(), n(m.seq)),
+        ("sender".to_owned(), s(m.sender.to_string())),
+        ("text".to_owned(), s(&m.text)),
+        ("created_at".to_owned(), n(to_millis(m.created_at))),
+    ]);
+    if let Some(c) = &m.client_id {
+        item.insert("client_id".into(), s(c));
+    }
+    item
+}
+
+pub fn message_item(m: &Message) -> Item {
+    let mut item = message_key(&m.room_id, &m.id);
+    item.extend(message_fields(m));
+    item
+}
+
+pub fn message_from(item: &Item) -> anyhow::Result<Message> {
+    let r = Read(item);
+    Ok(Message {
+        id: parse_id(MessageId::parse(r.s("id")?), "message id")?,
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        seq: r.n("seq")?,
+        sender: parse_id(UserId::parse(r.s("sender")?), "sender")?,
+        text: r.s("text")?.to_owned(),
+        client_id: r.s("client_id").ok().map(str::to_owned),
+        created_at: r.at("created_at")?,
+    })
+}
+
+pub fn room_item(room: &Room) -> Item {
+    let mut item = with(
+        room_key(&room.id),
+        [
+            ("id", s(room.id.to_string())),
+            ("kind", s(room.kind.as_str())),
+            ("name", s(&room.name)),
+            ("description", s(&room.description)),
+            ("posting", s(room.posting.as_str())),
+            ("pair", id_list(&room.pair)),
+            ("created_at", n(to_millis(room.created_at))),
+            ("updated_at", n(to_millis(room.updated_at))),
+            ("seq", n(room.seq)),
+            ("deleted", seq_list(&room.deleted_seqs)),
+            ("version", n(room.version)),
+        ],
+    );
+    if let Some(id) = &room.last_id {
+        item.insert("last_id".into(), s(id.to_string()));
+    }
+    if let Some(m) = &room.last_message {
+        item.insert("last".into(), AttributeValue::M(message_fields(m)));
+    }
+    item
+}
+
+pub fn room_from(item: &Item) -> anyhow::Result<Room> {
+    let r = Read(item);
+    let list = |name: &str| match item.get(name) {
+        Some(AttributeValue::L(values)) => Ok(values.as_slice()),
+        _ => Err(anyhow!("attribute {name} missing or not a list")),
+    };
+    let pair = list("pair")?
+        .iter()
+        .map(|v| match v {
+            AttributeValue::S(id) => parse_id(UserId::parse(id), "pair id"),
+            _ => Err(anyhow!("pair holds a non-string")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let deleted_seqs = list("deleted")?
+        .iter()
+        .map(|v| match v {
+            AttributeValue::N(x) => x.parse().context("deleted seq"),
+            _ => Err(anyhow!("deleted holds a non-number")),
+        })
+        .collect::<anyhow::Result<Vec<u64>>>()?;
+    let last_message = match item.get("last") {
+        Some(AttributeValue::M(m)) => Some(message_from(m)?),
+        _ => None,
+    };
+    Ok(Room {
+        id: parse_id(RoomId::parse(r.s("id")?), "room id")?,
+        kind: parse_id(RoomKind::parse(r.s("kind")?), "room kind")?,
+        name: r.s("name")?.to_owned(),
+        description: r.s("description")?.to_owned(),
+        posting: parse_id(Posting::parse(r.s("posting")?), "posting")?,
+        pair,
+        created_at: r.at("created_at")?,
+        updated_at: r.at("updated_at")?,
+        seq: r.n("seq")?,
+        last_id: r
+            .s("last_id")
+            .ok()
+            .map(|id| parse_id(MessageId::parse(id), "last id"))
+            .transpose()?,
+        last_message,
+        deleted_seqs,
+        version: r.n("version")?,
+    })
+}
+
+pub fn member_item(m: &Member) -> Item {
+    with(
+        member_key(&m.room_id, &m.user_id),
+        [
+            ("room_id", s(m.room_id.to_string())),
+            ("user_id", s(m.user_id.to_string())),
+            ("role", s(m.role.as_str())),
+            ("joined_at", n(to_millis(m.joined_at))),
+        ],
+    )
+}
+
+pub fn member_from(item: &Item) -> anyhow::Result<Member> {
+    let r = Read(item);
+    Ok(Member {
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
+        role: parse_id(MemberRole::parse(r.s("role")?), "role")?,
+        joined_at: r.at("joined_at")?,
+    })
+}
+
+pub fn membership_item(m: &Member) -> Item {
+    with(
+        membership_key(&m.user_id, &m.room_id),
+        [
+            ("room_id", s(m.room_id.to_string())),
+            ("user_id", s(m.user_id.to_string())),
+            ("last_read_seq", n(0)),
+        ],
+    )
+}
+
+pub fn membership_from(item: &Item) -> anyhow::Result<Membership> {
+    let r = Read(item);
+    Ok(Membership {
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
+        last_read_seq: r.n("last_read_seq")?,
+    })
+}
+
+/// A send window's event times (epoch millis, oldest first) and version.
+pub fn window_from(item: &Item) -> anyhow::Result<(Vec<i64>, u64)> {
+    let times = match item.get("times") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|v| match v {
+                AttributeValue::N(x) => x.parse().context("window time"),
+                _ => Err(anyhow!("times holds a non-number")),
+            })
+            .collect::<anyhow::Result<Vec<i64>>>()?,
+        _ => return Err(anyhow!("attribute times missing or not a list")),
+    };
+    Ok((times, Read(item).n("version")?))
+}
+
+pub fn window_item(k: &str, times: &[i64], version: u64, expires_ms: i64) -> Item {
+    with(
+        window_key(k),
+        [
+            ("times", AttributeValue::L(times.iter().map(n).collect())),
+            ("version", n(version)),
+            ("ttl", n(from_millis(expires_ms).unix_timestamp())),
+        ],
+    )
+}

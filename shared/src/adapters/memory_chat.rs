@@ -1,0 +1,383 @@
+//! The chat store and the sliding-window limiter in process memory, for the local server and
+//! tests. One lock makes each change atomic; the same conditions as the DynamoDB adapter decide
+//! races, so the contract suite holds for both.
+
+use crate::domain::time::to_millis;
+use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::ports::{
+    AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
+    admit,
+};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Default)]
+struct State {
+    rooms: HashMap<RoomId, Room>,
+    members: HashMap<RoomId, BTreeMap<UserId, Member>>,
+    memberships: HashMap<UserId, BTreeMap<RoomId, Membership>>,
+    /// Per room, by message id (UUIDv7 ordered like the room's seq, see `append_message`).
+    messages: HashMap<RoomId, BTreeMap<MessageId, Message>>,
+    windows: HashMap<String, Vec<i64>>,
+}
+
+/// Rooms, members, messages and send windows in memory.
+#[derive(Default)]
+pub struct MemoryChat {
+    state: Mutex<State>,
+}
+
+impl MemoryChat {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every change below is checked before it writes anything, so a poisoned lock still
+        // guards consistent data.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn membership_of(m: &Member) -> Membership {
+    Membership {
+        room_id: m.room_id,
+        user_id: m.user_id,
+        last_read_seq: 0,
+    }
+}
+
+#[async_trait]
+impl ChatStore for MemoryChat {
+    async fn create_room(&self, room: &Room, members: &[Member]) -> Result<(), CreateRoomError> {
+        let mut s = self.state();
+        if s.rooms.contains_key(&room.id) {
+            return Err(CreateRoomError::Exists);
+        }
+        s.rooms.insert(room.id, room.clone());
+        s.members.insert(
+            room.id,
+            members.iter().map(|m| (m.user_id, m.clone())).collect(),
+        );
+        for m in members {
+            s.memberships
+                .entry(m.user_id)
+                .or_default()
+                .insert(room.id, membership_of(m));
+        }
+        Ok(())
+    }
+
+    async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError> {
+        Ok(self.state().rooms.get(id).cloned())
+    }
+
+    async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
+        let s = self.state();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.rooms.get(id).cloned())
+            .collect())
+    }
+
+    async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let stored = s
+            .rooms
+            .get_mut(&room.id)
+            .filter(|r| r.version == room.version)
+            .ok_or(StoreError::Conflict)?;
+        stored.name = room.name.clone();
+        stored.description = room.description.clone();
+        stored.posting = room.posting;
+        stored.version += 1;
+        Ok(())
+    }
+
+    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        s.rooms.remove(id).ok_or(StoreError::Conflict)?;
+        for user in s.members.remove(id).unwrap_or_default().into_keys() {
+            if let Some(list) = s.memberships.get_mut(&user) {
+                list.remove(id);
+            }
+        }
+        s.messages.remove(id);
+        Ok(())
+    }
+
+    async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {
+        Ok(self
+            .state()
+            .members
+            .get(room)
+            .and_then(|m| m.get(user))
+            .cloned())
+    }
+
+    async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError> {
+        Ok(self
+            .state()
+            .members
+            .get(room)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError> {
+        let mut s = self.state();
+        if !s.rooms.contains_key(room) {
+            return Err(AddMembersError::RoomGone);
+        }
+        let existing = s.members.entry(*room).or_default();
+        if let Some(m) = members.iter().find(|m| existing.contains_key(&m.user_id)) {
+            return Err(AddMembersError::AlreadyMember(m.user_id));
+        }
+        for m in members {
+            existing.insert(m.user_id, m.clone());
+        }
+        for m in members {
+            s.memberships
+                .entry(m.user_id)
+                .or_default()
+                .insert(*room, membership_of(m));
+        }
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let list = s.members.get_mut(room).ok_or(StoreError::Conflict)?;
+        if list.get(user).map(|m| m.role) != Some(role) {
+            return Err(StoreError::Conflict);
+        }
+        list.remove(user);
+        if let Some(rooms) = s.memberships.get_mut(user) {
+            rooms.remove(room);
+        }
+        Ok(())
+    }
+
+    async fn set_role(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        from: MemberRole,
+        to: MemberRole,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let member = s
+            .members
+            .get_mut(room)
+            .and_then(|m| m.get_mut(user))
+            .filter(|m| m.role == from)
+            .ok_or(StoreError::Conflict)?;
+        member.role = to;
+        Ok(())
+    }
+
+    async fn transfer_ownership(
+        &self,
+        room: &RoomId,
+        owner: &UserId,
+        to: &UserId,
+        to_role: MemberRole,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let list = s.members.get_mut(room).ok_or(StoreError::Conflict)?;
+        let ok = list.get(owner).map(|m| m.role) == Some(MemberRole::Owner)
+            && list.get(to).map(|m| m.role) == Some(to_role)
+            && owner != to;
+        if !ok {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(m) = list.get_mut(owner) {
+            m.role = MemberRole::Admin;
+        }
+        if let Some(m) = list.get_mut(to) {
+            m.role = MemberRole::Owner;
+        }
+        Ok(())
+    }
+
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
+        Ok(self
+            .state()
+            .memberships
+            .get(user)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn membership(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Membership>, StoreError> {
+        Ok(self
+            .state()
+            .memberships
+            .get(user)
+            .and_then(|m| m.get(room))
+            .cloned())
+    }
+
+    async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let m = s
+            .memberships
+            .get_mut(user)
+            .and_then(|m| m.get_mut(room))
+            .ok_or(StoreError::Conflict)?;
+        if m.last_read_seq >= seq {
+            return Ok(false);
+        }
+        m.last_read_seq = seq;
+        Ok(true)
+    }
+
+    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let is_member = s
+            .memberships
+            .get(&message.sender)
+            .is_some_and(|m| m.contains_key(&room.id));
+        let stored = s.rooms.get(&room.id).ok_or(StoreError::Conflict)?;
+        // Ids must grow with seq, so history by id has no gaps (see the DynamoDB adapter).
+        let grows = stored.last_id.is_none_or(|id| id < message.id);
+        if stored.seq != room.seq || message.seq != room.seq + 1 || !is_member || !grows {
+            return Err(StoreError::Conflict);
+        }
+        let stored = s.rooms.get_mut(&room.id).ok_or(StoreError::Conflict)?;
+        stored.seq = message.seq;
+        stored.updated_at = message.created_at;
+        stored.last_id = Some(message.id);
+        stored.last_message = Some(message.clone());
+        s.messages
+            .entry(room.id)
+            .or_default()
+            .insert(message.id, message.clone());
+        if let Some(m) = s
+            .memberships
+            .get_mut(&message.sender)
+            .and_then(|m| m.get_mut(&room.id))
+        {
+            m.last_read_seq = m.last_read_seq.max(message.seq);
+        }
+        Ok(())
+    }
+
+    async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .state()
+            .messages
+            .get(room)
+            .and_then(|m| m.get(id))
+            .cloned())
+    }
+
+    async fn messages(
+        &self,
+        room: &RoomId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Page<Message>, StoreError> {
+        let s = self.state();
+        let items: Vec<Message> = match s.messages.get(room) {
+            None => vec![],
+            Some(all) => match before {
+                Some(b) => all
+                    .range(..*b)
+                    .rev()
+                    .take(limit + 1)
+                    .map(|(_, m)| m.clone())
+                    .collect(),
+                None => all.values().rev().take(limit + 1).cloned().collect(),
+            },
+        };
+        Ok(Page::from_overfetch(items, limit, |m| m.id.to_string()))
+    }
+
+    async fn newest_messages_before(
+        &self,
+        room: &RoomId,
+        before: &MessageId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let s = self.state();
+        Ok(s.messages
+            .get(room)
+            .map(|all| {
+                all.range(..*before)
+                    .rev()
+                    .take(limit)
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn delete_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        last: Option<&Message>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let stored = s.rooms.get(&room.id).ok_or(StoreError::Conflict)?;
+        let exists = s
+            .messages
+            .get(&room.id)
+            .is_some_and(|m| m.contains_key(&message.id));
+        if stored.seq != room.seq || stored.version != room.version || !exists {
+            return Err(StoreError::Conflict);
+        }
+        let was_last = stored.last_message.as_ref().map(|m| m.id) == Some(message.id);
+        let deleted = room.deleted_with(message.seq);
+        let stored = s.rooms.get_mut(&room.id).ok_or(StoreError::Conflict)?;
+        stored.deleted_seqs = deleted;
+        stored.version += 1;
+        if was_last {
+            stored.last_message = last.cloned();
+        }
+        if let Some(m) = s.messages.get_mut(&room.id) {
+            m.remove(&message.id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SlidingWindow for MemoryChat {
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
+        let mut s = self.state();
+        let times = s.windows.entry(key.to_owned()).or_default();
+        match admit(
+            times,
+            limit,
+            window.whole_milliseconds() as i64,
+            to_millis(now),
+        ) {
+            Ok(next) => {
+                *times = next;
+                Ok(RateDecision::Allowed)
+            }
+            Err(until) => Ok(RateDecision::Limited {
+                until: crate::domain::time::from_millis(until),
+            }),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! What the chat store keeps: rooms, their members, each person's memberships (with the read
+//! marker) and messages. A room carries a sequence number that every send bumps, so unread counts
+//! come from `room.seq - membership.last_read_seq` without any per-member write per message.
+
+use super::chat::{MemberRole, Posting, RoomKind};
+use super::{MessageId, RoomId, UserId};
+use time::OffsetDateTime;
+
+/// How many sequence numbers back a room remembers its deleted messages (for unread counts).
+pub const DELETED_MEMORY: u64 = 10_000;
+
+/// The newest live message of a room, kept on the room so the chat list needs no message reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub room_id: RoomId,
+    /// Position in the room: 1 for the first message, `room.seq` for the newest.
+    pub seq: u64,
+    pub sender: UserId,
+    pub text: String,
+    pub client_id: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    /// Empty for a direct room (its name is the other person's).
+    pub name: String,
+    pub description: String,
+    pub posting: Posting,
+    /// The two people of a direct room, lower id first; empty otherwise.
+    pub pair: Vec<UserId>,
+    pub created_at: OffsetDateTime,
+    /// Last activity: creation, or the newest message.
+    pub updated_at: OffsetDateTime,
+    /// Messages ever sent (the newest one's `seq`).
+    pub seq: u64,
+    /// The id of message `seq` (deleted or not): the next id must sort after it.
+    pub last_id: Option<MessageId>,
+    /// The newest message that is not deleted.
+    pub last_message: Option<Message>,
+    /// Seqs of deleted messages among the last `DELETED_MEMORY` ones.
+    pub deleted_seqs: Vec<u64>,
+    /// Bumped by every change except sends (which are ordered by `seq`).
+    pub version: u64,
+}
+
+impl Room {
+    /// Messages after `last_read_seq` that are still there: exact while fewer than
+    /// `DELETED_MEMORY` messages are unread.
+    pub fn unread_after(&self, last_read_seq: u64) -> u64 {
+        let sent = self.seq.saturating_sub(last_read_seq);
+        let deleted = self
+            .deleted_seqs
+            .iter()
+            .filter(|s| **s > last_read_seq)
+            .count() as u64;
+        sent.saturating_sub(deleted)
+    }
+
+    /// The deleted seqs after `seq` is deleted, forgetting those too old to matter.
+    pub fn deleted_with(&self, seq: u64) -> Vec<u64> {
+        let horizon = self.seq.saturating_sub(DELETED_MEMORY);
+        let mut seqs: Vec<u64> = self
+            .deleted_seqs
+            .iter()
+            .copied()
+            .chain(std::iter::once(seq))
+            .filter(|s| *s > horizon)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs
+    }
+}
+
+/// A person in a room, as the room sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub role: MemberRole,
+    pub joined_at: OffsetDateTime,
+}
+
+/// A room in a person's chat list, with their read marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub last_read_seq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(seq: u64, deleted: Vec<u64>) -> Room {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        Room {
+            id: RoomId::new(),
+            kind: RoomKind::Group,
+            name: "r".into(),
+            description: String::new(),
+            posting: Posting::Everyone,
+            pair: vec![],
+            created_at: now,
+            updated_at: now,
+            seq,
+            last_id: None,
+            last_message: None,
+            deleted_seqs: deleted,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn unread_counts_skip_deleted_messages_after_the_marker() {
+        let r = room(10, vec![3, 8]);
+        assert_eq!(r.unread_after(0), 8);
+        assert_eq!(r.unread_after(5), 4);
+        assert_eq!(r.unread_after(10), 0);
+    }
+
+    #[test]
+    fn the_deleted_memory_is_bounded() {
+        let r = room(DELETED_MEMORY + 100, vec![50, 150]);
+        assert_eq!(r.deleted_with(200), vec![150, 200]);
+    }
+}

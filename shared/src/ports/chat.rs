@@ -1,0 +1,135 @@
+//! The chat store: rooms, members, memberships with read markers, and messages. Every change that
+//! touches several items is atomic, and every race is settled by a condition in the store:
+//! a send is ordered by the room's `seq`, a membership change by the member item's existence and
+//! role, a room edit by the room's `version`.
+
+use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::ports::{Page, StoreError};
+use async_trait::async_trait;
+
+/// Why creating a room failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateRoomError {
+    /// A room with this id exists (the direct room of this pair).
+    #[error("room exists")]
+    Exists,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why adding members failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AddMembersError {
+    /// This person became a member meanwhile (nothing was written).
+    #[error("already a member")]
+    AlreadyMember(UserId),
+    /// The room is gone.
+    #[error("room gone")]
+    RoomGone,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for AddMembersError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::RoomGone,
+            StoreError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+/// Most members one request may add (each costs two items of a 100-item transaction).
+pub const MAX_MEMBERS_PER_CHANGE: usize = 40;
+
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    // --- rooms ---
+    /// Writes the room, its members and their memberships in one transaction; `Exists` when
+    /// a room with this id is already there.
+    async fn create_room(&self, room: &Room, members: &[Member]) -> Result<(), CreateRoomError>;
+    async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError>;
+    /// Rooms by id, unknown ones left out, in no particular order.
+    async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError>;
+    /// Writes name, description and posting if the stored version is still `room.version`
+    /// (`Conflict` otherwise), bumping it.
+    async fn update_room(&self, room: &Room) -> Result<(), StoreError>;
+    /// Deletes the room (which must exist: `Conflict` otherwise). Members, memberships and
+    /// messages go with it: at once for the room's authority (everything checks the room item),
+    /// and item by item afterwards.
+    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError>;
+
+    // --- members ---
+    async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError>;
+    /// Every member of a room, in no particular order.
+    async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError>;
+    /// Adds members and their memberships in one transaction, if none of them is a member yet
+    /// and the room still exists. At most `MAX_MEMBERS_PER_CHANGE`.
+    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError>;
+    /// Removes a member and their membership, if they still have `role` (`Conflict` otherwise).
+    async fn remove_member(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError>;
+    /// Changes a member's role from `from` to `to` (`Conflict` if it is no longer `from`).
+    async fn set_role(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        from: MemberRole,
+        to: MemberRole,
+    ) -> Result<(), StoreError>;
+    /// In one transaction: `owner` (still owner) becomes admin and `to` (still `to_role`) owner.
+    async fn transfer_ownership(
+        &self,
+        room: &RoomId,
+        owner: &UserId,
+        to: &UserId,
+        to_role: MemberRole,
+    ) -> Result<(), StoreError>;
+
+    // --- memberships and read markers ---
+    /// Every room of a person with their read marker, in no particular order.
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError>;
+    async fn membership(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Membership>, StoreError>;
+    /// Moves the read marker forward to `seq` (never back); `Ok(false)` when it was already
+    /// there or past it. `Conflict` when the person is not a member.
+    async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError>;
+
+    // --- messages ---
+    /// In one transaction: the room's `seq` goes from `room.seq` to `message.seq` (which must be
+    /// `room.seq + 1`) with the message as its last, the message is stored, and the sender's read
+    /// marker moves to it (the sender must still be a member). `Conflict` if any of that changed.
+    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError>;
+    async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError>;
+    /// Messages newest first, those older than `before` when given.
+    async fn messages(
+        &self,
+        room: &RoomId,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<Page<Message>, StoreError>;
+    /// Messages newest first, at most `limit`, older than `before`: the candidates for the new
+    /// last message when the last one is deleted.
+    async fn newest_messages_before(
+        &self,
+        room: &RoomId,
+        before: &MessageId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// In one transaction: deletes `message` and records it on the room (deleted seqs, and
+    /// `last` as the new last message when it was the last), if the room is still at
+    /// `room.seq` and `room.version` (`Conflict` otherwise).
+    async fn delete_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        last: Option<&Message>,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,286 @@
+//! Messages: history newest first, sending (posting rules, blocks in direct rooms, the posting
+//! limit), deleting (sender, owner or admin) and read markers. Each change is pushed to the
+//! room's members as API.md's WebSocket section names it.
+
+use super::chat::{ChatPorts, Seat};
+use super::chat_views::{MessageView, message_view};
+use super::send_limit::SendLimit;
+use crate::domain::{
+    ClientId, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
+};
+use crate::error::{Error, FieldError, Fields, Result};
+use crate::ports::{Event, Page, StoreError};
+use serde_json::json;
+use std::time::Duration as StdDuration;
+use time::OffsetDateTime;
+
+/// How often a send retries after another send took its sequence number.
+const SEND_RETRIES: usize = 50;
+
+/// POST /rooms/{id}/messages.
+#[derive(Debug, Default)]
+pub struct NewMessage {
+    pub text: Option<String>,
+    pub upload_ids: Option<Vec<String>>,
+    pub client_id: Option<String>,
+}
+
+pub struct MessageService {
+    ports: ChatPorts,
+    limit: SendLimit,
+}
+
+fn not_found_message() -> Error {
+    Error::NotFound("message")
+}
+
+async fn backoff(attempt: usize) {
+    let ceiling = 2u64.saturating_pow(attempt.min(6) as u32);
+    tokio::time::sleep(StdDuration::from_millis(rand::random_range(0..=ceiling))).await;
+}
+
+impl MessageService {
+    pub fn new(ports: ChatPorts) -> Self {
+        let limit = SendLimit::new(ports.limiter.clone());
+        Self { ports, limit }
+    }
+
+    /// GET /rooms/{id}/messages: newest first; `cursor` is the last id of the previous page.
+    pub async fn history(
+        &self,
+        me: &User,
+        room: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<MessageView>> {
+        let before = cursor
+            .map(|c| {
+                MessageId::parse(c).map_err(|_| {
+                    Error::Validation(vec![FieldError::new(
+                        "cursor",
+                        "is not a cursor from a previous page",
+                    )])
+                })
+            })
+            .transpose()?;
+        let seat = self.ports.seat(&me.id, room).await?;
+        let page = self
+            .ports
+            .chat
+            .messages(&seat.room.id, limit, before.as_ref())
+            .await?;
+        let people = self
+            .ports
+            .people(page.items.iter().map(|m| m.sender))
+            .await?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(|m| message_view(m, &people))
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// POST /rooms/{id}/messages.
+    pub async fn send(
+        &self,
+        me: &User,
+        room: &str,
+        new: NewMessage,
+        now: OffsetDateTime,
+    ) -> Result<MessageView> {
+        let mut fields = Fields::default();
+        if new.upload_ids.is_some() {
+            fields.take::<()>(
+                "upload_ids",
+                Err(crate::domain::Invalid::new("uploads are not available yet")),
+            );
+        }
+        let text = match new.text.as_deref() {
+            Some(raw) => fields.take("text", MessageText::parse(raw)),
+            None if new.upload_ids.is_none() => {
+                fields.take::<MessageText>("text", Err(crate::domain::Invalid::new("is required")))
+            }
+            None => None,
+        };
+        let client_id = match new.client_id.as_deref() {
+            Some(raw) => fields.take("client_id", ClientId::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let (text, client_id) = fields.finish(text.zip(client_id))?;
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        self.may_post(&room, seat.role, me).await?;
+        self.limit.reserve(&me.id, now).await?;
+        let mut room = room;
+        for attempt in 0..SEND_RETRIES {
+            let message = Message {
+                id: MessageId::after(room.last_id.as_ref()),
+                room_id: room.id,
+                seq: room.seq + 1,
+                sender: me.id,
+                text: text.as_str().to_owned(),
+                client_id: client_id.as_ref().map(|c| c.as_str().to_owned()),
+                created_at: now,
+            };
+            match self.ports.chat.append_message(&room, &message).await {
+                Ok(()) => {
+                    let people = [(me.id, me.clone())].into_iter().collect();
+                    let view = message_view(&message, &people);
+                    let members = self.ports.member_ids(&room.id).await?;
+                    self.ports
+                        .emit(
+                            &members,
+                            Event::new(
+                                "message",
+                                json!({"room_id": room.id.to_string(), "message": view}),
+                            ),
+                        )
+                        .await;
+                    return Ok(view);
+                }
+                Err(StoreError::Conflict) => {
+                    // Another send took this seq, or the sender left: look again.
+                    backoff(attempt).await;
+                    let fresh = self.ports.seat(&me.id, &room.id.to_string()).await?;
+                    // The posting rule may have changed meanwhile (blocks were checked above).
+                    let admins_only = fresh.room.kind == RoomKind::Channel
+                        || fresh.room.posting == Posting::Admins;
+                    if admins_only && !fresh.me.role.manages() {
+                        return Err(Error::Forbidden);
+                    }
+                    room = fresh.room;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// Channels and `posting: "admins"` rooms take posts from owner and admins only; a block
+    /// between the two people stops a direct room both ways.
+    async fn may_post(&self, room: &Room, role: MemberRole, me: &User) -> Result<()> {
+        let admins_only = room.kind == RoomKind::Channel || room.posting == Posting::Admins;
+        if admins_only && !role.manages() {
+            return Err(Error::Forbidden);
+        }
+        if room.kind == RoomKind::Direct
+            && let Some(other) = room.pair.iter().find(|id| **id != me.id)
+            && self.ports.blocked_between(&me.id, other).await?
+        {
+            return Err(Error::Blocked);
+        }
+        Ok(())
+    }
+
+    /// DELETE /rooms/{id}/messages/{message_id}: the sender, or the room's owner or an admin.
+    pub async fn delete(&self, me: &User, room: &str, message_id: &str) -> Result<()> {
+        let Seat { mut room, me: seat } = self.ports.seat(&me.id, room).await?;
+        let id = MessageId::parse(message_id).map_err(|_| not_found_message())?;
+        let message = self
+            .ports
+            .chat
+            .message(&room.id, &id)
+            .await?
+            .ok_or_else(not_found_message)?;
+        if message.sender != me.id && !seat.role.manages() {
+            return Err(Error::Forbidden);
+        }
+        for attempt in 0..SEND_RETRIES {
+            let was_last = room.last_message.as_ref().map(|m| m.id) == Some(message.id);
+            let last = if was_last {
+                self.ports
+                    .chat
+                    .newest_messages_before(&room.id, &message.id, 1)
+                    .await?
+                    .into_iter()
+                    .next()
+            } else {
+                None
+            };
+            match self
+                .ports
+                .chat
+                .delete_message(&room, &message, last.as_ref())
+                .await
+            {
+                Ok(()) => {
+                    let members = self.ports.member_ids(&room.id).await?;
+                    self.ports
+                        .emit(
+                            &members,
+                            Event::new(
+                                "deleted",
+                                json!({"room_id": room.id.to_string(), "message_id": message.id.to_string()}),
+                            ),
+                        )
+                        .await;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    backoff(attempt).await;
+                    let fresh = self.ports.seat(&me.id, &room.id.to_string()).await?;
+                    if message.sender != me.id && !fresh.me.role.manages() {
+                        return Err(Error::Forbidden);
+                    }
+                    room = fresh.room;
+                    if self
+                        .ports
+                        .chat
+                        .message(&room.id, &message.id)
+                        .await?
+                        .is_none()
+                    {
+                        return Err(not_found_message());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// POST /rooms/{id}/read `{message_id}`: moves the caller's read marker forward to that
+    /// message; members get `read` when it moved.
+    pub async fn read(&self, me: &User, room: &str, message_id: Option<&str>) -> Result<()> {
+        let raw = message_id.ok_or_else(|| {
+            Error::field("message_id", crate::domain::Invalid::new("is required"))
+        })?;
+        let Seat { room, .. } = self.ports.seat(&me.id, room).await?;
+        let id = MessageId::parse(raw).map_err(|_| not_found_message())?;
+        let message = self
+            .ports
+            .chat
+            .message(&room.id, &id)
+            .await?
+            .ok_or_else(not_found_message)?;
+        let moved = match self
+            .ports
+            .chat
+            .mark_read(&me.id, &room.id, message.seq)
+            .await
+        {
+            Ok(moved) => moved,
+            Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
+            Err(e) => return Err(e.into()),
+        };
+        if moved {
+            let members = self.ports.member_ids(&room.id).await?;
+            self.ports
+                .emit(
+                    &members,
+                    Event::new(
+                        "read",
+                        json!({
+                            "room_id": room.id.to_string(),
+                            "username": me.username.to_string(),
+                            "message_id": message.id.to_string(),
+                        }),
+                    ),
+                )
+                .await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,561 @@
+//! Rooms: direct rooms (one per pair), groups and channels with owner/admin/member roles, their
+//! members, settings and deletion, and the chat list. Every permission rule of API.md's "Rooms
+//! and messages" about rooms is here; non-members get 404 for everything.
+
+use super::chat::{ChatPorts, Seat, not_direct};
+use super::chat_views::{RoomSummaryView, RoomView, room_view, summary_view};
+use crate::domain::time::to_millis;
+use crate::domain::{
+    Member, MemberRole, Posting, Room, RoomDescription, RoomId, RoomKind, RoomName, User, UserId,
+};
+use crate::error::{Error, FieldError, Fields, Result};
+use crate::ports::{AddMembersError, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Page, StoreError};
+use time::OffsetDateTime;
+
+/// POST /rooms for a group or channel.
+#[derive(Debug, Default)]
+pub struct NewGroup {
+    pub kind: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub members: Vec<String>,
+}
+
+/// PATCH /rooms/{id}: `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub posting: Option<String>,
+    /// `Some(None)` is a no-op (no avatar today); `Some(Some(_))` is refused until uploads exist.
+    pub avatar_upload_id: Option<Option<String>>,
+}
+
+pub struct RoomService {
+    ports: ChatPorts,
+}
+
+impl RoomService {
+    pub fn new(ports: ChatPorts) -> Self {
+        Self { ports }
+    }
+
+    async fn view(&self, room: &Room, me: &UserId) -> Result<RoomView> {
+        let members = self.ports.chat.members(&room.id).await?;
+        let people = self
+            .ports
+            .people(
+                members
+                    .iter()
+                    .map(|m| m.user_id)
+                    .chain(room.pair.iter().copied()),
+            )
+            .await?;
+        Ok(room_view(room, me, &members, &people))
+    }
+
+    /// POST /rooms `{kind: "direct", username}`: the room and whether it was made now (201) or
+    /// already existed (200).
+    pub async fn open_direct(
+        &self,
+        me: &User,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> Result<(RoomView, bool)> {
+        let other = self
+            .ports
+            .user_named(username)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if other.id == me.id {
+            return Err(Error::field(
+                "username",
+                crate::domain::Invalid::new("must be someone else"),
+            ));
+        }
+        if self.ports.blocked_between(&me.id, &other.id).await? {
+            return Err(Error::Blocked);
+        }
+        let id = RoomId::direct(&me.id, &other.id);
+        let mut pair = vec![me.id, other.id];
+        pair.sort_unstable();
+        let room = Room {
+            id,
+            kind: RoomKind::Direct,
+            name: String::new(),
+            description: String::new(),
+            posting: Posting::Everyone,
+            pair: pair.clone(),
+            created_at: now,
+            updated_at: now,
+            seq: 0,
+            last_id: None,
+            last_message: None,
+            deleted_seqs: vec![],
+            version: 0,
+        };
+        let members: Vec<Member> = pair
+            .iter()
+            .map(|u| Member {
+                room_id: id,
+                user_id: *u,
+                role: MemberRole::Member,
+                joined_at: now,
+            })
+            .collect();
+        match self.ports.chat.create_room(&room, &members).await {
+            Ok(()) => {
+                self.ports.room_event(&pair, "added", &id).await;
+                Ok((self.view(&room, &me.id).await?, true))
+            }
+            Err(CreateRoomError::Exists) => {
+                let existing =
+                    self.ports.chat.room(&id).await?.ok_or_else(|| {
+                        anyhow::anyhow!("direct room {id} exists but cannot be read")
+                    })?;
+                Ok((self.view(&existing, &me.id).await?, false))
+            }
+            Err(CreateRoomError::Unexpected(e)) => Err(e.into()),
+        }
+    }
+
+    /// POST /rooms `{kind: "group"|"channel", name, description?, members?}`: the caller owns it.
+    pub async fn create_group(
+        &self,
+        me: &User,
+        new: NewGroup,
+        now: OffsetDateTime,
+    ) -> Result<RoomView> {
+        let mut fields = Fields::default();
+        let kind = fields
+            .take("kind", RoomKind::parse(&new.kind))
+            .and_then(|k| {
+                if k == RoomKind::Direct {
+                    fields.take::<RoomKind>(
+                        "kind",
+                        Err(crate::domain::Invalid::new(
+                            "a direct room needs `username`",
+                        )),
+                    );
+                    None
+                } else {
+                    Some(k)
+                }
+            });
+        let name = match new.name.as_deref() {
+            Some(raw) => fields.take("name", RoomName::parse(raw)),
+            None => {
+                fields.take::<RoomName>("name", Err(crate::domain::Invalid::new("is required")))
+            }
+        };
+        let description = fields.take(
+            "description",
+            RoomDescription::parse(new.description.as_deref().unwrap_or("")),
+        );
+        let invited = self
+            .resolve_new_members(me, None, &new.members, "members", &mut fields)
+            .await?;
+        let (kind, name, description) = fields.finish(match (kind, name, description) {
+            (Some(k), Some(n), Some(d)) => Some((k, n, d)),
+            _ => None,
+        })?;
+        let id = RoomId::new();
+        let room = Room {
+            id,
+            kind,
+            name: name.as_str().to_owned(),
+            description: description.as_str().to_owned(),
+            posting: if kind == RoomKind::Channel {
+                Posting::Admins
+            } else {
+                Posting::Everyone
+            },
+            pair: vec![],
+            created_at: now,
+            updated_at: now,
+            seq: 0,
+            last_id: None,
+            last_message: None,
+            deleted_seqs: vec![],
+            version: 0,
+        };
+        let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
+            .chain(invited.iter().map(|u| (u.id, MemberRole::Member)))
+            .map(|(user_id, role)| Member {
+                room_id: id,
+                user_id,
+                role,
+                joined_at: now,
+            })
+            .collect();
+        match self.ports.chat.create_room(&room, &members).await {
+            Ok(()) => {}
+            Err(CreateRoomError::Exists) => {
+                return Err(anyhow::anyhow!("a fresh room id {id} was taken").into());
+            }
+            Err(CreateRoomError::Unexpected(e)) => return Err(e.into()),
+        }
+        let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+        self.ports.room_event(&ids, "added", &id).await;
+        tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
+        self.view(&room, &me.id).await
+    }
+
+    /// Parses and looks up usernames to add: every unknown name, the caller and existing members
+    /// are reported together, so nothing is written unless all are fine.
+    async fn resolve_new_members(
+        &self,
+        me: &User,
+        room: Option<&RoomId>,
+        raw: &[String],
+        field: &str,
+        fields: &mut Fields,
+    ) -> Result<Vec<User>> {
+        if raw.len() > MAX_MEMBERS_PER_CHANGE {
+            fields.take::<()>(
+                field,
+                Err(crate::domain::Invalid::new(format!(
+                    "at most {MAX_MEMBERS_PER_CHANGE} usernames per request"
+                ))),
+            );
+            return Ok(vec![]);
+        }
+        let mut found: Vec<User> = Vec::with_capacity(raw.len());
+        for (i, name) in raw.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let Some(user) = self.ports.user_named(name).await? else {
+                fields.take::<()>(&at, Err(crate::domain::Invalid::new("no such user")));
+                continue;
+            };
+            if user.id == me.id {
+                fields.take::<()>(&at, Err(crate::domain::Invalid::new("is you")));
+                continue;
+            }
+            if found.iter().any(|u| u.id == user.id) {
+                continue;
+            }
+            if let Some(room) = room
+                && self.ports.chat.member(room, &user.id).await?.is_some()
+            {
+                fields.take::<()>(&at, Err(crate::domain::Invalid::new("is already a member")));
+                continue;
+            }
+            found.push(user);
+        }
+        Ok(found)
+    }
+
+    /// GET /rooms/{id}.
+    pub async fn get(&self, me: &User, room: &str) -> Result<RoomView> {
+        let seat = self.ports.seat(&me.id, room).await?;
+        self.view(&seat.room, &me.id).await
+    }
+
+    /// GET /rooms: the caller's rooms, most recently active first, with last message and unread
+    /// count. Reads the caller's memberships and their rooms: nothing per message.
+    pub async fn list(
+        &self,
+        me: &User,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<RoomSummaryView>> {
+        let after = cursor.map(parse_list_cursor).transpose()?;
+        let memberships = self.ports.chat.memberships(&me.id).await?;
+        let ids: Vec<RoomId> = memberships.iter().map(|m| m.room_id).collect();
+        let mut rooms = self.ports.chat.rooms(&ids).await?;
+        rooms.sort_by_key(|r| std::cmp::Reverse(list_key(r)));
+        if let Some(after) = after {
+            rooms.retain(|r| list_key(r) < after);
+        }
+        rooms.truncate(limit + 1);
+        let people = self
+            .ports
+            .people(rooms.iter().flat_map(|r| {
+                r.pair
+                    .iter()
+                    .copied()
+                    .chain(r.last_message.as_ref().map(|m| m.sender))
+            }))
+            .await?;
+        let page = Page::from_overfetch(rooms, limit, |r| {
+            let (at, id) = list_key(r);
+            format!("{at}.{id}")
+        });
+        let read_of = |id: &RoomId| {
+            memberships
+                .iter()
+                .find(|m| m.room_id == *id)
+                .map_or(0, |m| m.last_read_seq)
+        };
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(|r| summary_view(r, &me.id, read_of(&r.id), &people))
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// PATCH /rooms/{id}: owner and admins of a group or channel.
+    pub async fn update(&self, me: &User, room: &str, patch: RoomPatch) -> Result<RoomView> {
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        not_direct(&room)?;
+        if !seat.role.manages() {
+            return Err(Error::Forbidden);
+        }
+        let mut fields = Fields::default();
+        let name = patch
+            .name
+            .as_deref()
+            .and_then(|raw| fields.take("name", RoomName::parse(raw)));
+        let description = patch
+            .description
+            .as_deref()
+            .and_then(|raw| fields.take("description", RoomDescription::parse(raw)));
+        let posting = patch
+            .posting
+            .as_deref()
+            .and_then(|raw| fields.take("posting", Posting::parse(raw)));
+        if room.kind == RoomKind::Channel && posting == Some(Posting::Everyone) {
+            fields.take::<()>(
+                "posting",
+                Err(crate::domain::Invalid::new(
+                    "only owner and admins post in a channel",
+                )),
+            );
+        }
+        if let Some(Some(_)) = patch.avatar_upload_id {
+            fields.take::<()>(
+                "avatar_upload_id",
+                Err(crate::domain::Invalid::new("uploads are not available yet")),
+            );
+        }
+        fields.finish(Some(()))?;
+        let mut current = room;
+        for _ in 0..super::CONFLICT_RETRIES {
+            let mut next = current.clone();
+            if let Some(n) = &name {
+                next.name = n.as_str().to_owned();
+            }
+            if let Some(d) = &description {
+                next.description = d.as_str().to_owned();
+            }
+            if let Some(p) = posting {
+                next.posting = p;
+            }
+            if next == current {
+                return self.view(&current, &me.id).await;
+            }
+            match self.ports.chat.update_room(&next).await {
+                Ok(()) => {
+                    let members = self.ports.member_ids(&next.id).await?;
+                    self.ports.room_event(&members, "updated", &next.id).await;
+                    return self.view(&next, &me.id).await;
+                }
+                Err(StoreError::Conflict) => {
+                    current = self
+                        .ports
+                        .chat
+                        .room(&current.id)
+                        .await?
+                        .ok_or(Error::NotFound("room"))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// DELETE /rooms/{id}: the owner only.
+    pub async fn delete(&self, me: &User, room: &str) -> Result<()> {
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        not_direct(&room)?;
+        if seat.role != MemberRole::Owner {
+            return Err(Error::Forbidden);
+        }
+        let members = self.ports.member_ids(&room.id).await?;
+        match self.ports.chat.delete_room(&room.id).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
+            Err(e) => return Err(e.into()),
+        }
+        self.ports.room_event(&members, "deleted", &room.id).await;
+        tracing::info!(room_id = %room.id, "room deleted");
+        Ok(())
+    }
+
+    /// POST /rooms/{id}/members: owner and admins add people, all or none.
+    pub async fn add_members(
+        &self,
+        me: &User,
+        room: &str,
+        usernames: &[String],
+        now: OffsetDateTime,
+    ) -> Result<RoomView> {
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        not_direct(&room)?;
+        if !seat.role.manages() {
+            return Err(Error::Forbidden);
+        }
+        let mut fields = Fields::default();
+        if usernames.is_empty() {
+            fields.take::<()>(
+                "usernames",
+                Err(crate::domain::Invalid::new("must name at least one person")),
+            );
+        }
+        let found = self
+            .resolve_new_members(me, Some(&room.id), usernames, "usernames", &mut fields)
+            .await?;
+        fields.finish(Some(()))?;
+        let before = self.ports.member_ids(&room.id).await?;
+        let new: Vec<Member> = found
+            .iter()
+            .map(|u| Member {
+                room_id: room.id,
+                user_id: u.id,
+                role: MemberRole::Member,
+                joined_at: now,
+            })
+            .collect();
+        match self.ports.chat.add_members(&room.id, &new).await {
+            Ok(()) => {}
+            Err(AddMembersError::AlreadyMember(id)) => {
+                let i = found.iter().position(|u| u.id == id).unwrap_or(0);
+                return Err(Error::Validation(vec![FieldError::new(
+                    format!("usernames[{i}]"),
+                    "is already a member",
+                )]));
+            }
+            Err(AddMembersError::RoomGone) => return Err(Error::NotFound("room")),
+            Err(AddMembersError::Unexpected(e)) => return Err(e.into()),
+        }
+        let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
+        self.ports.room_event(&added, "added", &room.id).await;
+        self.ports.room_event(&before, "updated", &room.id).await;
+        self.view(&room, &me.id).await
+    }
+
+    /// DELETE /rooms/{id}/members/{username}: leave (anyone but the owner), or remove someone
+    /// (the owner anyone, admins plain members only).
+    pub async fn remove_member(&self, me: &User, room: &str, username: &str) -> Result<()> {
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        let target = self.target(&room, username).await?;
+        not_direct(&room)?;
+        if target.user_id == me.id {
+            if seat.role == MemberRole::Owner {
+                return Err(Error::Refused("owner_cannot_leave"));
+            }
+        } else {
+            let allowed = match seat.role {
+                MemberRole::Owner => true,
+                MemberRole::Admin => target.role == MemberRole::Member,
+                MemberRole::Member => false,
+            };
+            if !allowed {
+                return Err(Error::Forbidden);
+            }
+        }
+        match self
+            .ports
+            .chat
+            .remove_member(&room.id, &target.user_id, target.role)
+            .await
+        {
+            Ok(()) => {}
+            // Their role changed or they left meanwhile: let the caller look again.
+            Err(StoreError::Conflict) => return Err(Error::Conflict),
+            Err(e) => return Err(e.into()),
+        }
+        self.ports
+            .room_event(&[target.user_id], "removed", &room.id)
+            .await;
+        let rest = self.ports.member_ids(&room.id).await?;
+        self.ports.room_event(&rest, "updated", &room.id).await;
+        Ok(())
+    }
+
+    /// PATCH /rooms/{id}/members/{username} `{role}`: the owner only. `owner` transfers the
+    /// ownership (the old owner becomes admin); the owner cannot be demoted otherwise.
+    pub async fn set_role(
+        &self,
+        me: &User,
+        room: &str,
+        username: &str,
+        role: Option<&str>,
+    ) -> Result<RoomView> {
+        let role = match role {
+            Some(raw) => MemberRole::parse(raw).map_err(|e| Error::field("role", e))?,
+            None => {
+                return Err(Error::field(
+                    "role",
+                    crate::domain::Invalid::new("is required"),
+                ));
+            }
+        };
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        let target = self.target(&room, username).await?;
+        not_direct(&room)?;
+        if seat.role != MemberRole::Owner {
+            return Err(Error::Forbidden);
+        }
+        if target.role == MemberRole::Owner {
+            if role == MemberRole::Owner {
+                return self.view(&room, &me.id).await;
+            }
+            return Err(Error::Refused("owner_cannot_be_demoted"));
+        }
+        let changed = if role == MemberRole::Owner {
+            self.ports
+                .chat
+                .transfer_ownership(&room.id, &me.id, &target.user_id, target.role)
+                .await
+        } else if role == target.role {
+            return self.view(&room, &me.id).await;
+        } else {
+            self.ports
+                .chat
+                .set_role(&room.id, &target.user_id, target.role, role)
+                .await
+        };
+        match changed {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(Error::Conflict),
+            Err(e) => return Err(e.into()),
+        }
+        let members = self.ports.member_ids(&room.id).await?;
+        self.ports.room_event(&members, "updated", &room.id).await;
+        self.view(&room, &me.id).await
+    }
+
+    /// The member named `username` in `room`: 404 when there is no such member.
+    async fn target(&self, room: &Room, username: &str) -> Result<Member> {
+        let user = self
+            .ports
+            .user_named(username)
+            .await?
+            .ok_or(Error::NotFound("member"))?;
+        self.ports
+            .chat
+            .member(&room.id, &user.id)
+            .await?
+            .ok_or(Error::NotFound("member"))
+    }
+}
+
+/// Chat-list order: last activity, then id, both descending.
+fn list_key(room: &Room) -> (i64, RoomId) {
+    (to_millis(room.updated_at), room.id)
+}
+
+fn parse_list_cursor(raw: &str) -> Result<(i64, RoomId)> {
+    raw.split_once('.')
+        .and_then(|(at, id)| Some((at.parse().ok()?, RoomId::parse(id).ok()?)))
+        .ok_or_else(|| {
+            Error::Validation(vec![FieldError::new(
+                "cursor",
+                "is not a cursor from a previous page",
+            )])
+        })
+}

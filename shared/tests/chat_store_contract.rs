@@ -1,0 +1,511 @@
+//! The chat store contract: every rule the chat services rely on, run against the memory adapter
+//! and against DynamoDB Local through the real SDK adapter. Both must behave the same.
+// Helpers here are plain functions called from #[test]s: a panic in them is a failing test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use ::time::Duration;
+use chatman::domain::*;
+use chatman::ports::{
+    AddMembersError, ChatStore, CreateRoomError, RateDecision, SlidingWindow, StoreError,
+};
+use std::sync::Arc;
+use support::start_time;
+
+/// Both ports of one adapter.
+#[derive(Clone)]
+struct Stores {
+    chat: Arc<dyn ChatStore>,
+    window: Arc<dyn SlidingWindow>,
+}
+
+fn group(kind: RoomKind) -> Room {
+    Room {
+        id: RoomId::new(),
+        kind,
+        name: "Team".into(),
+        description: "About".into(),
+        posting: Posting::Everyone,
+        pair: vec![],
+        created_at: start_time(),
+        updated_at: start_time(),
+        seq: 0,
+        last_id: None,
+        last_message: None,
+        deleted_seqs: vec![],
+        version: 0,
+    }
+}
+
+fn member(room: &Room, user: UserId, role: MemberRole) -> Member {
+    Member {
+        room_id: room.id,
+        user_id: user,
+        role,
+        joined_at: start_time(),
+    }
+}
+
+fn message(room: &Room, sender: UserId, text: &str) -> Message {
+    Message {
+        id: MessageId::after(room.last_id.as_ref()),
+        room_id: room.id,
+        seq: room.seq + 1,
+        sender,
+        text: text.into(),
+        client_id: Some("c1".into()),
+        created_at: start_time() + Duration::seconds(room.seq as i64 + 1),
+    }
+}
+
+/// A group of `owner` and `others`.
+async fn room_with(s: &Stores, owner: UserId, others: &[UserId]) -> Room {
+    let room = group(RoomKind::Group);
+    let mut members = vec![member(&room, owner, MemberRole::Owner)];
+    members.extend(others.iter().map(|u| member(&room, *u, MemberRole::Member)));
+    s.chat.create_room(&room, &members).await.unwrap();
+    room
+}
+
+/// Sends and returns the room as stored afterwards.
+async fn send(s: &Stores, room: &RoomId, sender: UserId, text: &str) -> (Room, Message) {
+    let current = s.chat.room(room).await.unwrap().unwrap();
+    let m = message(&current, sender, text);
+    s.chat.append_message(&current, &m).await.unwrap();
+    (s.chat.room(room).await.unwrap().unwrap(), m)
+}
+
+async fn a_room_is_created_with_its_members_and_their_memberships(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    assert_eq!(s.chat.room(&room.id).await.unwrap().as_ref(), Some(&room));
+    let mut members = s.chat.members(&room.id).await.unwrap();
+    members.sort_by_key(|m| std::cmp::Reverse(m.role));
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m.user_id, m.role))
+            .collect::<Vec<_>>(),
+        vec![(a, MemberRole::Owner), (b, MemberRole::Member)]
+    );
+    let mine = s.chat.memberships(&b).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].room_id, mine[0].last_read_seq), (room.id, 0));
+    assert!(matches!(
+        s.chat.create_room(&room, &[]).await,
+        Err(CreateRoomError::Exists)
+    ));
+}
+
+async fn ten_racing_creations_of_one_direct_room_make_exactly_one(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let id = RoomId::direct(&a, &b);
+    assert_eq!(
+        id,
+        RoomId::direct(&b, &a),
+        "the id does not depend on who asks"
+    );
+    let mut tasks = vec![];
+    for i in 0..10 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut room = group(RoomKind::Direct);
+            room.id = id;
+            room.pair = vec![a.min(b), a.max(b)];
+            room.name = format!("attempt {i}");
+            let members = [
+                member(&room, a, MemberRole::Member),
+                member(&room, b, MemberRole::Member),
+            ];
+            s.chat.create_room(&room, &members).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(CreateRoomError::Exists) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(s.chat.memberships(&a).await.unwrap().len(), 1);
+    assert_eq!(s.chat.members(&id).await.unwrap().len(), 2);
+}
+
+async fn sends_are_ordered_by_the_room_sequence_and_a_stale_one_loses(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    let (after, first) = send(&s, &room.id, a, "one").await;
+    assert_eq!((after.seq, after.last_message.as_ref()), (1, Some(&first)));
+    assert_eq!(after.updated_at, first.created_at);
+    assert_eq!(after.last_id, Some(first.id));
+    // A writer that read the room before the first send lost the race.
+    let stale = message(&room, b, "late");
+    assert!(matches!(
+        s.chat.append_message(&room, &stale).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.chat.message(&room.id, &first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    // The sender has read their own message; the other member has not.
+    assert_eq!(
+        s.chat
+            .membership(&a, &room.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        1
+    );
+    assert_eq!(
+        s.chat
+            .membership(&b, &room.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        0
+    );
+}
+
+async fn only_members_can_append(s: Stores) {
+    let (a, stranger) = (UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[]).await;
+    let m = message(&room, stranger, "hi");
+    assert!(matches!(
+        s.chat.append_message(&room, &m).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.chat.room(&room.id).await.unwrap().unwrap().seq, 0);
+    assert!(s.chat.message(&room.id, &m.id).await.unwrap().is_none());
+}
+
+async fn history_pages_newest_first_without_gaps_or_duplicates(s: Stores) {
+    let a = UserId::new();
+    let room = room_with(&s, a, &[]).await;
+    let mut sent = vec![];
+    for i in 0..7 {
+        sent.push(send(&s, &room.id, a, &format!("m{i}")).await.1.id);
+    }
+    let first = s.chat.messages(&room.id, 3, None).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![sent[6], sent[5], sent[4]]
+    );
+    let cursor = MessageId::parse(first.next_cursor.as_deref().unwrap()).unwrap();
+    // New messages arriving between pages do not shift older pages.
+    send(&s, &room.id, a, "new").await;
+    let second = s.chat.messages(&room.id, 3, Some(&cursor)).await.unwrap();
+    assert_eq!(
+        second.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![sent[3], sent[2], sent[1]]
+    );
+    let cursor = MessageId::parse(second.next_cursor.as_deref().unwrap()).unwrap();
+    let last = s.chat.messages(&room.id, 3, Some(&cursor)).await.unwrap();
+    assert_eq!(
+        last.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![sent[0]]
+    );
+    assert_eq!(last.next_cursor, None);
+}
+
+async fn deleting_the_last_message_promotes_the_previous_one(s: Stores) {
+    let a = UserId::new();
+    let room = room_with(&s, a, &[]).await;
+    let (_, one) = send(&s, &room.id, a, "one").await;
+    let (room, two) = send(&s, &room.id, a, "two").await;
+    s.chat
+        .delete_message(&room, &two, Some(&one))
+        .await
+        .unwrap();
+    let after = s.chat.room(&room.id).await.unwrap().unwrap();
+    assert_eq!(after.last_message, Some(one.clone()));
+    assert_eq!(after.deleted_seqs, vec![2]);
+    assert_eq!((after.seq, after.version), (2, 1));
+    assert!(s.chat.message(&room.id, &two.id).await.unwrap().is_none());
+    // The room read before that delete is stale now.
+    assert!(matches!(
+        s.chat.delete_message(&room, &one, None).await,
+        Err(StoreError::Conflict)
+    ));
+    s.chat.delete_message(&after, &one, None).await.unwrap();
+    let empty = s.chat.room(&room.id).await.unwrap().unwrap();
+    assert_eq!(empty.last_message, None);
+    assert_eq!(empty.unread_after(0), 0);
+    assert!(
+        s.chat
+            .messages(&room.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn adding_members_is_all_or_nothing(s: Stores) {
+    let (a, b, c, d) = (UserId::new(), UserId::new(), UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    let batch = [
+        member(&room, c, MemberRole::Member),
+        member(&room, b, MemberRole::Member),
+    ];
+    match s.chat.add_members(&room.id, &batch).await {
+        Err(AddMembersError::AlreadyMember(who)) => assert_eq!(who, b),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        s.chat.member(&room.id, &c).await.unwrap().is_none(),
+        "nothing half-written"
+    );
+    assert!(s.chat.memberships(&c).await.unwrap().is_empty());
+    s.chat
+        .add_members(
+            &room.id,
+            &[
+                member(&room, c, MemberRole::Member),
+                member(&room, d, MemberRole::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.chat.members(&room.id).await.unwrap().len(), 4);
+    assert_eq!(s.chat.memberships(&d).await.unwrap()[0].room_id, room.id);
+    assert!(matches!(
+        s.chat
+            .add_members(&RoomId::new(), &[member(&room, c, MemberRole::Member)])
+            .await,
+        Err(AddMembersError::RoomGone)
+    ));
+}
+
+async fn roles_change_only_from_the_role_that_was_read(s: Stores) {
+    let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b, c]).await;
+    s.chat
+        .set_role(&room.id, &b, MemberRole::Member, MemberRole::Admin)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.chat
+            .set_role(&room.id, &b, MemberRole::Member, MemberRole::Admin)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    // Removing b as a plain member fails now that b is an admin.
+    assert!(matches!(
+        s.chat.remove_member(&room.id, &b, MemberRole::Member).await,
+        Err(StoreError::Conflict)
+    ));
+    s.chat
+        .remove_member(&room.id, &c, MemberRole::Member)
+        .await
+        .unwrap();
+    assert!(s.chat.member(&room.id, &c).await.unwrap().is_none());
+    assert!(s.chat.memberships(&c).await.unwrap().is_empty());
+    s.chat
+        .transfer_ownership(&room.id, &a, &b, MemberRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.chat.member(&room.id, &a).await.unwrap().unwrap().role,
+        MemberRole::Admin
+    );
+    assert_eq!(
+        s.chat.member(&room.id, &b).await.unwrap().unwrap().role,
+        MemberRole::Owner
+    );
+    assert!(matches!(
+        s.chat
+            .transfer_ownership(&room.id, &a, &b, MemberRole::Admin)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn read_markers_only_move_forward(s: Stores) {
+    let (a, b, stranger) = (UserId::new(), UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    for i in 0..3 {
+        send(&s, &room.id, a, &format!("m{i}")).await;
+    }
+    assert!(s.chat.mark_read(&b, &room.id, 2).await.unwrap());
+    assert!(!s.chat.mark_read(&b, &room.id, 1).await.unwrap());
+    assert!(!s.chat.mark_read(&b, &room.id, 2).await.unwrap());
+    assert_eq!(
+        s.chat
+            .membership(&b, &room.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        2
+    );
+    assert!(matches!(
+        s.chat.mark_read(&stranger, &room.id, 1).await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn room_edits_are_version_checked_and_deletion_takes_everything(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    send(&s, &room.id, a, "hello").await;
+    let renamed = Room {
+        name: "New".into(),
+        posting: Posting::Admins,
+        ..room.clone()
+    };
+    s.chat.update_room(&renamed).await.unwrap();
+    let stored = s.chat.room(&room.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.name.as_str(),
+            stored.posting,
+            stored.version,
+            stored.seq
+        ),
+        ("New", Posting::Admins, 1, 1)
+    );
+    assert!(matches!(
+        s.chat.update_room(&renamed).await,
+        Err(StoreError::Conflict)
+    ));
+    s.chat.delete_room(&room.id).await.unwrap();
+    assert!(s.chat.room(&room.id).await.unwrap().is_none());
+    assert!(s.chat.members(&room.id).await.unwrap().is_empty());
+    assert!(s.chat.memberships(&b).await.unwrap().is_empty());
+    assert!(
+        s.chat
+            .messages(&room.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(matches!(
+        s.chat.delete_room(&room.id).await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn rooms_are_read_in_batches_and_unknown_ids_skipped(s: Stores) {
+    let a = UserId::new();
+    let mut ids = vec![];
+    for _ in 0..3 {
+        ids.push(room_with(&s, a, &[]).await.id);
+    }
+    ids.push(RoomId::new());
+    let found = s.chat.rooms(&ids).await.unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(s.chat.memberships(&a).await.unwrap().len(), 3);
+}
+
+async fn the_send_window_admits_60_in_any_60_seconds(s: Stores) {
+    let key = format!("post#{}", UserId::new());
+    let t0 = start_time();
+    for i in 0..60 {
+        let at = t0 + Duration::milliseconds(i * 500);
+        assert_eq!(
+            s.window
+                .reserve(&key, 60, Duration::seconds(60), at)
+                .await
+                .unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    let at = t0 + Duration::seconds(31);
+    assert_eq!(
+        s.window
+            .reserve(&key, 60, Duration::seconds(60), at)
+            .await
+            .unwrap(),
+        RateDecision::Limited {
+            until: t0 + Duration::seconds(60)
+        }
+    );
+    // The first one leaves the window at 60 s: one more fits, not a whole new window.
+    let later = t0 + Duration::seconds(60);
+    assert_eq!(
+        s.window
+            .reserve(&key, 60, Duration::seconds(60), later)
+            .await
+            .unwrap(),
+        RateDecision::Allowed
+    );
+    assert!(matches!(
+        s.window
+            .reserve(&key, 60, Duration::seconds(60), later)
+            .await
+            .unwrap(),
+        RateDecision::Limited { .. }
+    ));
+}
+
+async fn sixty_one_parallel_reservations_admit_exactly_sixty(s: Stores) {
+    let key = format!("post#{}", UserId::new());
+    let mut tasks = vec![];
+    for _ in 0..61 {
+        let s = s.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            s.window
+                .reserve(&key, 60, Duration::seconds(60), start_time())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap() == RateDecision::Allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 60);
+}
+
+fn memory() -> Stores {
+    let m = Arc::new(chatman::adapters::memory_chat::MemoryChat::new());
+    Stores {
+        chat: m.clone(),
+        window: m,
+    }
+}
+
+async fn dynamodb() -> Stores {
+    let (_, chat) = support::dynamo_chat_stores().await;
+    Stores {
+        chat: chat.clone(),
+        window: chat,
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::memory()).await }) *
+        }
+        mod dynamodb_local {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::dynamodb().await).await }) *
+        }
+    };
+}
+
+contract!(
+    a_room_is_created_with_its_members_and_their_memberships,
+    ten_racing_creations_of_one_direct_room_make_exactly_one,
+    sends_are_ordered_by_the_room_sequence_and_a_stale_one_loses,
+    only_members_can_append,
+    history_pages_newest_first_without_gaps_or_duplicates,
+    deleting_the_last_message_promotes_the_previous_one,
+    adding_members_is_all_or_nothing,
+    roles_change_only_from_the_role_that_was_read,
+    read_markers_only_move_forward,
+    room_edits_are_version_checked_and_deletion_takes_everything,
+    rooms_are_read_in_batches_and_unknown_ids_skipped,
+    the_send_window_admits_60_in_any_60_seconds,
+    sixty_one_parallel_reservations_admit_exactly_sixty,
+);
