@@ -16,7 +16,7 @@ pub struct LocalConfig {
     /// HTTP API port (0 picks a free one).
     #[arg(long, env = "CHATMAN_HTTP_PORT", default_value_t = 3000)]
     pub http_port: u16,
-    /// WebSocket API port, reserved for the chat feature.
+    /// WebSocket API port (0 picks a free one); it also serves the `@connections` API.
     #[arg(long, env = "CHATMAN_WS_PORT", default_value_t = 3001)]
     pub ws_port: u16,
     /// Use DynamoDB at this endpoint (e.g. DynamoDB Local) instead of the in-memory store.
@@ -50,6 +50,9 @@ pub struct LocalConfig {
     /// Origin browsers may call the API from (`Access-Control-Allow-Origin`).
     #[arg(long, env = "CHATMAN_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
+    /// Seconds without a frame from a WebSocket client before its connection is closed.
+    #[arg(long, env = "CHATMAN_WS_IDLE_TIMEOUT", default_value_t = 600)]
+    pub ws_idle_timeout: u64,
     /// Do not print emails to the console (they stay readable at /_local/outbox).
     #[arg(long, default_value_t = false)]
     pub quiet_mail: bool,
@@ -86,6 +89,7 @@ impl LocalConfig {
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
+            ws_idle_timeout: 600,
             mail_latency_ms: 0,
             s3_port: 0,
             // Each embedded server (a test) keeps its files apart.

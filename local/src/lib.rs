@@ -5,8 +5,10 @@
 
 pub mod config;
 pub mod gateway;
+pub mod realtime;
 pub mod s3;
 pub mod server;
+pub mod websocket;
 
 pub use config::LocalConfig;
 pub use server::{Running, start};

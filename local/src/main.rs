@@ -15,8 +15,8 @@ async fn main() -> anyhow::Result<()> {
         running.http_url()
     );
     println!(
-        "  WebSocket  (arrives with the chat feature; port {} reserved)",
-        config.ws_port
+        "  WebSocket  {}  (POST /ws/tickets for a ticket; @connections API on the same port)",
+        running.ws_url()
     );
     println!("  Store      {}", running.store_label);
     println!(

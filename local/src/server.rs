@@ -4,13 +4,14 @@ use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
 use chatman::adapters::memory_chat::MemoryChat;
-use chatman::adapters::recording_push::RecordingPush;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms,
     signup::Signup, token::Token, upload_url::UploadUrl, verify_otp::VerifyOtp,
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
+use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
+use chatman::ports::ConnectionStore;
 use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock, UploadStore};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::services::chat::ChatPorts;
@@ -29,11 +30,16 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub outbox: Arc<Outbox>,
     pub store_label: String,
-    /// Every server event the functions pushed (until the WebSocket side delivers them).
-    pub push: Arc<RecordingPush>,
     /// The in-process S3 behind upload and download URLs.
     pub s3: crate::s3::LocalS3,
     task: tokio::task::JoinHandle<()>,
+    /// The WebSocket listener (`ws://`), which also serves `@connections`.
+    pub ws_addr: SocketAddr,
+    /// The connection store and the real push the functions use (tests reach behind the API).
+    pub connections: Arc<dyn ConnectionStore>,
+    pub push: Arc<dyn Push>,
+    pub sockets: Arc<crate::websocket::Registry>,
+    ws_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -41,10 +47,15 @@ impl Running {
         format!("http://{}", self.http_addr)
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/", self.ws_addr)
+    }
+
     /// Stops accepting connections.
     pub fn stop(self) {
         self.task.abort();
         self.s3.stop();
+        self.ws_task.abort();
     }
 }
 
@@ -145,16 +156,6 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             .with_limits(config.limits()?),
     );
     let (store, ledger, (chat_store, limiter), store_label) = store(&config).await?;
-    // Every function hands its events to one push. Until the WebSocket side (realtime issue)
-    // delivers them, the local server records them (`Running::push`, read by tests).
-    let push = Arc::new(RecordingPush::new());
-    let port: Arc<dyn Push> = push.clone();
-    let chat = ChatPorts {
-        accounts: store.clone(),
-        chat: chat_store,
-        limiter,
-        push: port.clone(),
-    };
     let ctx = Context {
         ledger,
         store,
@@ -183,6 +184,19 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             crate::s3::BUCKET,
         )),
     );
+    let realtime = crate::realtime::bind(&config, &ctx).await?;
+    let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
+    let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
+    let sockets = realtime.registry.clone();
+    // Every function hands its events to the real push: WebSocket connections through the SDK
+    // adapter and this server's `@connections` API.
+    let port: Arc<dyn Push> = push.clone();
+    let chat = ChatPorts {
+        accounts: ctx.store.clone(),
+        chat: chat_store,
+        limiter,
+        push: port.clone(),
+    };
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([
         (
@@ -241,6 +255,17 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         ),
     ]);
     let mut functions = functions;
+    functions.insert(
+        "ws-ticket",
+        Arc::new(WsTicket::new(
+            ctx.clone(),
+            signer.verifier().clone(),
+            connections.clone(),
+            ws_url,
+        )),
+    );
+    let actions = Actions::new(chat.clone(), ctx.clock.clone());
+    let ws_task = crate::realtime::serve(realtime, &ctx, actions, &config);
     let verifier = signer.verifier().clone();
     functions.insert(
         "wallet",
@@ -289,8 +314,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         http_addr,
         outbox,
         store_label,
-        push,
         s3,
         task,
+        ws_addr,
+        connections,
+        push,
+        sockets,
+        ws_task,
     })
 }

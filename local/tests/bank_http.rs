@@ -153,6 +153,16 @@ async fn the_bank_balances_over_http_against_the_local_server() {
     for i in 0..10 {
         customers.push(http.register(&format!("customer{i:02}")).await);
     }
+    // Each customer listens on a WebSocket: every credit must arrive there as `transfer_received`.
+    let mut sockets = Vec::new();
+    for customer in &customers {
+        let ticket = http
+            .send("POST", "/ws/tickets", Some(&customer.token), None, None)
+            .await;
+        assert_eq!(ticket.status, 201, "{}", ticket.body);
+        let url = ticket.body["url"].as_str().unwrap().to_owned();
+        sockets.push(tokio_tungstenite::connect_async(url).await.unwrap().0);
+    }
     bank::run(
         Arc::new(http),
         &admin,
@@ -164,12 +174,20 @@ async fn the_bank_balances_over_http_against_the_local_server() {
         },
     )
     .await;
-    let received = running
-        .push
-        .events()
-        .iter()
-        .filter(|(_, e)| e.kind == "transfer_received")
-        .count();
-    assert!(received > 10, "every credit was pushed ({received})");
+    let mut received = 0;
+    for socket in &mut sockets {
+        use futures_util::StreamExt;
+        let quiet = std::time::Duration::from_millis(500);
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(quiet, socket.next()).await {
+            let event: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+            if event["type"] == "transfer_received" {
+                received += 1;
+            }
+        }
+    }
+    assert!(
+        received > 10,
+        "every credit was pushed to a socket ({received})"
+    );
     running.stop();
 }

@@ -114,14 +114,36 @@ pub fn verifier_in(ctx: &Context, vars: Vars) -> anyhow::Result<TokenVerifier> {
         .context("JWT_PUBLIC_KEYS is invalid")
 }
 
-/// Where `transfer_received` and the other server events go. Until the realtime functions
-/// deliver to WebSocket connections, deployed functions log each event (without its contents).
-pub fn push() -> Arc<dyn Push> {
-    Arc::new(crate::adapters::log_push::LogPush)
+/// The WebSocket connections, in the accounts table (`TABLE_NAME`).
+pub fn connections(
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Arc<dyn crate::ports::ConnectionStore>> {
+    Ok(Arc::new(
+        crate::adapters::dynamodb::DynamoConnections::from_config(aws, required("TABLE_NAME")?),
+    ))
+}
+
+/// The real push: connections from the table, posts through the WebSocket API's `@connections`
+/// endpoint (`WS_MANAGEMENT_URL`, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+pub fn push(ctx: &Context, aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dyn Push>> {
+    let api =
+        crate::adapters::apigw::ApiGatewayConnections::new(aws, &required("WS_MANAGEMENT_URL")?);
+    Ok(Arc::new(
+        crate::adapters::websocket_push::WebSocketPush::new(
+            connections(aws)?,
+            Arc::new(api),
+            ctx.clock.clone(),
+        ),
+    ))
+}
+
+/// The WebSocket URL tickets point at (`WS_URL`, `wss://...`).
+pub fn ws_url() -> anyhow::Result<String> {
+    required("WS_URL")
 }
 
 /// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
-/// events logged until the realtime issue delivers them.
+/// events delivered to WebSocket connections by the real push (`WS_MANAGEMENT_URL`).
 pub fn chat(
     aws: &aws_config::SdkConfig,
     ctx: &Context,
@@ -134,6 +156,6 @@ pub fn chat(
         accounts: ctx.store.clone(),
         chat: chat.clone(),
         limiter: chat,
-        push: push(),
+        push: push(ctx, aws)?,
     })
 }

@@ -36,3 +36,17 @@ pub async fn start<F: Function + 'static>(
     }
     Err(error.into())
 }
+
+/// Serves a WebSocket route's `function` (API Gateway WebSocket events in, proxy responses out).
+pub async fn serve_websocket(
+    function: impl crate::handlers::websocket::WsFunction + 'static,
+) -> Result<(), lambda_http::Error> {
+    use crate::http::websocket::WsRequest;
+    use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
+    let function = Arc::new(function);
+    run(service_fn(move |event: LambdaEvent<WsRequest>| {
+        let function = Arc::clone(&function);
+        async move { Ok::<_, Infallible>(function.handle(event.payload).await) }
+    }))
+    .await
+}

@@ -1,7 +1,7 @@
 //! `template.yaml`, the function binaries and the route table of the handlers (which the local
 //! server serves) describe the same deployment.
 
-use chatman::handlers::routes::ROUTES;
+use chatman::handlers::routes::{ROUTES, WS_ROUTES};
 use std::collections::BTreeSet;
 
 fn repo_file(path: &str) -> String {
@@ -54,7 +54,11 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
                 .to_owned()
         })
         .collect();
-    let functions: BTreeSet<String> = ROUTES.iter().map(|(f, _)| f.to_string()).collect();
+    let functions: BTreeSet<String> = ROUTES
+        .iter()
+        .chain(WS_ROUTES)
+        .map(|(f, _)| f.to_string())
+        .collect();
     assert_eq!(binaries, functions);
 }
 
@@ -180,4 +184,153 @@ fn no_deployed_function_is_configured_with_admin_usernames() {
     for needle in ["ADMIN_USERNAMES", "AdminUsernames"] {
         assert!(!template.contains(needle), "template.yaml sets {needle}");
     }
+}
+
+/// The template's resources: logical id and the lines of its block (two-space indented ids).
+fn template_resources() -> Vec<(String, String)> {
+    let template = repo_file("template.yaml");
+    let body = template
+        .split_once("\nResources:\n")
+        .expect("a Resources section")
+        .1
+        .split("\nOutputs:")
+        .next()
+        .expect("resources");
+    let mut resources: Vec<(String, String)> = Vec::new();
+    for line in body.lines() {
+        let id = line
+            .strip_prefix("  ")
+            .filter(|rest| !rest.starts_with(' ') && !rest.starts_with('#'))
+            .and_then(|rest| rest.strip_suffix(':'));
+        match (id, resources.last_mut()) {
+            (Some(id), _) => resources.push((id.to_owned(), String::new())),
+            (None, Some((_, text))) => {
+                text.push_str(line.trim());
+                text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    resources
+}
+
+fn field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(str::trim)
+}
+
+/// The logical ids a `!Sub` value refers to (`${Logical}` or `${Logical.Arn}`), pseudo
+/// parameters left out.
+fn references(value: &str) -> Vec<&str> {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(inner, _)| inner.split('.').next().unwrap_or(inner))
+        .filter(|id| !id.starts_with("AWS::"))
+        .collect()
+}
+
+/// `(function, route key)` of the WebSocket API: each `AWS::ApiGatewayV2::Route` targets an
+/// integration whose URI names a function, whose `Binary:` is the function's name.
+fn template_ws_routes() -> BTreeSet<(String, String)> {
+    let resources = template_resources();
+    let block = |id: &str| {
+        resources
+            .iter()
+            .find(|(r, _)| r == id)
+            .map(|(_, b)| b.as_str())
+            .unwrap_or_else(|| panic!("no resource {id}"))
+    };
+    resources
+        .iter()
+        .filter(|(_, b)| field(b, "Type") == Some("AWS::ApiGatewayV2::Route"))
+        .map(|(id, route)| {
+            let key = field(route, "RouteKey").expect("a RouteKey");
+            let integration = references(field(route, "Target").expect("a Target"))[0];
+            let function = *references(field(block(integration), "IntegrationUri").expect("a URI"))
+                .first()
+                .unwrap_or_else(|| panic!("{id}: integration without a function"));
+            let binary = field(block(function), "Binary").expect("a Binary");
+            (binary.to_owned(), key.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_template_declares_exactly_the_websocket_routes_the_handlers_serve() {
+    let table: BTreeSet<(String, String)> = WS_ROUTES
+        .iter()
+        .map(|(f, k)| (f.to_string(), k.to_string()))
+        .collect();
+    assert_eq!(template_ws_routes(), table);
+    let template = repo_file("template.yaml");
+    assert!(template.contains("RouteSelectionExpression: $request.body.action"));
+    assert!(template.contains("AutoDeploy: true"));
+}
+
+#[test]
+fn every_websocket_function_may_be_invoked_only_by_its_own_api() {
+    let resources = template_resources();
+    let permitted: BTreeSet<&str> = resources
+        .iter()
+        .filter(|(_, b)| field(b, "Type") == Some("AWS::Lambda::Permission"))
+        .map(|(id, b)| {
+            let source = field(b, "SourceArn").unwrap_or_else(|| panic!("{id} has no SourceArn"));
+            assert!(source.contains("${WebSocketApi}/"), "{id}: {source}");
+            field(b, "FunctionName")
+                .and_then(|f| f.strip_prefix("!Ref "))
+                .expect("a function")
+        })
+        .collect();
+    assert_eq!(
+        permitted,
+        BTreeSet::from([
+            "WsConnectFunction",
+            "WsDisconnectFunction",
+            "WsMessageFunction"
+        ])
+    );
+}
+
+/// The functions that push events to WebSocket connections; only they may post to them.
+const PUSHING_FUNCTIONS: &[&str] = &[
+    "deposit",
+    "donate",
+    "messages",
+    "rooms",
+    "transfer",
+    "ws-message",
+];
+
+#[test]
+fn only_the_pushing_functions_may_manage_connections_and_only_on_this_api() {
+    let resources = template_resources();
+    let mut holders = BTreeSet::new();
+    for (id, block) in &resources {
+        if block.contains("execute-api:ManageConnections") {
+            let binary = field(block, "Binary").unwrap_or_else(|| panic!("{id} is not a function"));
+            holders.insert(binary.to_owned());
+            let resource = block
+                .split_once("execute-api:ManageConnections")
+                .and_then(|(_, after)| after.lines().find_map(|l| l.strip_prefix("Resource:")))
+                .unwrap_or_else(|| panic!("{id}: ManageConnections without a Resource"));
+            assert!(
+                resource.contains("${WebSocketApi}/live/POST/@connections/*"),
+                "{id}: {resource}"
+            );
+        }
+    }
+    let expected: BTreeSet<String> = PUSHING_FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    assert_eq!(holders, expected);
+}
+
+#[test]
+fn the_template_outputs_the_websocket_url() {
+    let template = repo_file("template.yaml");
+    let outputs = template.split_once("\nOutputs:").expect("outputs").1;
+    assert!(outputs.contains("WebSocketUrl:"));
+    assert!(outputs.contains("wss://${WebSocketApi}.execute-api."));
 }

@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let verifier = config::verifier(&ctx)?;
-        Ok(Transfer::new(ctx, verifier, config::push()))
+        let push = config::push(&ctx, &aws)?;
+        Ok(Transfer::new(ctx, verifier, push))
     })
     .await
 }

@@ -4,6 +4,7 @@
 mod address;
 mod chat;
 mod chat_records;
+mod connection;
 mod email;
 mod idempotency;
 mod ids;
@@ -23,6 +24,7 @@ mod username;
 pub use address::ClientAddress;
 pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
 pub use chat_records::{DELETED_MEMORY, Member, Membership, Message, Room};
+pub use connection::{CONNECTION_LIFETIME, Connection, ConnectionId, TICKET_LIFETIME, WsTicket};
 pub use email::Email;
 pub use idempotency::IdempotencyKey;
 pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};

@@ -19,6 +19,13 @@ pub mod verify_otp;
 mod views;
 pub mod wallet;
 mod wallet_views;
+pub mod websocket;
+pub mod ws_actions;
+pub mod ws_connect;
+pub mod ws_disconnect;
+pub mod ws_frames;
+pub mod ws_message;
+pub mod ws_ticket;
 
 use crate::error::Error;
 use crate::http::{Body, Request, Response, problem::problem};

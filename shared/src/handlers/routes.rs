@@ -20,6 +20,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("profile", "GET /users/{username}"),
     ("profile", "POST /users/{username}/block"),
     ("profile", "DELETE /users/{username}/block"),
+    ("ws-ticket", "POST /ws/tickets"),
     ("wallet", "GET /wallet"),
     ("wallet", "GET /wallet/transactions"),
     ("transfer", "POST /wallet/transfers"),
@@ -43,6 +44,36 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("messages", "POST /rooms/{id}/read"),
     ("upload-url", "POST /uploads"),
 ];
+
+/// `(function, route key)` of the WebSocket API. Routes are selected on the frame's `action`
+/// (`$request.body.action`); any other action, or a frame without one, goes to `$default`.
+pub const WS_ROUTES: &[(&str, &str)] = &[
+    ("ws-connect", "$connect"),
+    ("ws-disconnect", "$disconnect"),
+    ("ws-message", "$default"),
+    ("ws-message", "ping"),
+    ("ws-message", "send"),
+    ("ws-message", "typing"),
+    ("ws-message", "read"),
+    ("ws-message", "delete"),
+];
+
+/// The WebSocket route a frame with this `action` is selected for.
+pub fn ws_route_for(action: Option<&str>) -> &'static str {
+    WS_ROUTES
+        .iter()
+        .map(|(_, key)| *key)
+        .find(|key| !key.starts_with('$') && Some(*key) == action)
+        .unwrap_or("$default")
+}
+
+/// The function behind a WebSocket route key.
+pub fn ws_function_of(route_key: &str) -> Option<&'static str> {
+    WS_ROUTES
+        .iter()
+        .find(|(_, key)| *key == route_key)
+        .map(|(f, _)| *f)
+}
 
 /// The function that serves a route key.
 pub fn function_of(route_key: &str) -> Option<&'static str> {
@@ -94,6 +125,15 @@ mod tests {
             "GET /me/blocks"
         );
         assert!(match_route("GET", "/users/").is_some_and(|(k, _)| k == "GET /users"));
+    }
+
+    #[test]
+    fn frames_select_their_action_route_or_default() {
+        assert_eq!(ws_route_for(Some("ping")), "ping");
+        assert_eq!(ws_route_for(Some("dance")), "$default");
+        assert_eq!(ws_route_for(Some("$connect")), "$default");
+        assert_eq!(ws_route_for(None), "$default");
+        assert_eq!(ws_function_of("ping"), Some("ws-message"));
     }
 
     #[test]

@@ -5,5 +5,6 @@ pub mod apigw;
 pub mod problem;
 pub mod request;
 pub mod response;
+pub mod websocket;
 
 pub use lambda_http::{Body, Request, Response};

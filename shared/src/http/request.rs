@@ -125,3 +125,13 @@ fn field_of(path: &str, message: &str) -> String {
         (None, path) => path.to_owned(),
     }
 }
+
+/// Reads an already-parsed JSON value (a WebSocket frame) into `T`, with the same
+/// `validation_failed` naming the field as a body.
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = without_position(&e.into_inner().to_string());
+        Error::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+    })
+}

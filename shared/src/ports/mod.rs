@@ -3,6 +3,8 @@
 mod accounts;
 mod chat;
 mod clock;
+mod connection_api;
+mod connections;
 mod files;
 mod ledger;
 mod mailer;
@@ -15,6 +17,8 @@ pub use accounts::{
 };
 pub use chat::{AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connection_api::{ConnectionApi, PostError};
+pub use connections::ConnectionStore;
 pub use files::{Files, Presigned, StoredObject};
 pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};

@@ -10,6 +10,7 @@ mod mails;
 pub mod messages;
 pub mod password;
 pub mod profile;
+pub mod realtime;
 pub mod rooms;
 pub mod send_limit;
 pub mod sessions;

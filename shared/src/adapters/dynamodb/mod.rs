@@ -28,6 +28,7 @@
 mod accounts;
 mod chat;
 mod chat_items;
+mod connections;
 mod items;
 mod ledger;
 mod ledger_items;
@@ -38,6 +39,8 @@ pub use chat::{CapacityMeter, DynamoChat};
 pub use ledger::{DynamoLedger, Meter, Metered};
 
 use aws_sdk_dynamodb::Client;
+
+pub use connections::DynamoConnections;
 
 /// The account store over one DynamoDB table.
 #[derive(Clone)]

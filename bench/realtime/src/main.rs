@@ -1,0 +1,253 @@
+//! `chatman-realtime-bench`: the WebSocket side of the local server, measured.
+//!
+//! 1. Fan-out: one event pushed to 100 connections (100 people, one socket each) through the real
+//!    `Push` (connection lookups, then `@connections` posts over HTTP with the SDK adapter);
+//!    time from the push until the last socket has the frame, p50 and p99 over many rounds.
+//! 2. Idle connections: a `chatman-local` child process holding 1,000 open sockets; its resident
+//!    memory before and after, per connection.
+//!
+//!   scripts/bench --realtime [--rounds N] [--connections N] [--idle N] [--server PATH]
+
+use anyhow::{Context as _, bail};
+use chatman::domain::UserId;
+use chatman::ports::Event;
+use chatman_local::{LocalConfig, start};
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn call(
+    client: &HttpClient,
+    base: &str,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut req = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("{base}{path}"));
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let res = client
+        .request(req.body(Full::new(Bytes::from(body)))?)
+        .await?;
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn get(client: &HttpClient, url: &str) -> anyhow::Result<Value> {
+    let res = client.get(url.parse()?).await?;
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Signs `name` up through the outbox; `(user id, access token)`.
+async fn person(client: &HttpClient, base: &str, name: &str) -> anyhow::Result<(String, String)> {
+    let email = format!("{name}@example.com");
+    let started = call(
+        client,
+        base,
+        "/auth/signup",
+        Some(json!({"username": name, "email": email, "password": "correct horse battery staple"})),
+        None,
+    )
+    .await?;
+    let outbox = get(client, &format!("{base}/_local/outbox?to={email}")).await?;
+    let code = outbox["items"][0]["subject"]
+        .as_str()
+        .and_then(|s| s.split_whitespace().next())
+        .context("a code")?
+        .to_owned();
+    let verified = call(
+        client,
+        base,
+        "/auth/signup/verify",
+        Some(json!({"signup_id": started["signup_id"], "code": code})),
+        None,
+    )
+    .await?;
+    Ok((
+        verified["user"]["id"].as_str().context("an id")?.to_owned(),
+        verified["tokens"]["access_token"]
+            .as_str()
+            .context("a token")?
+            .to_owned(),
+    ))
+}
+
+async fn ticket_url(client: &HttpClient, base: &str, token: &str) -> anyhow::Result<String> {
+    let ticket = call(client, base, "/ws/tickets", None, Some(token)).await?;
+    Ok(ticket["url"].as_str().context("a ticket url")?.to_owned())
+}
+
+fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    let rank = ((p * sorted_ms.len() as f64).ceil() as usize).clamp(1, sorted_ms.len());
+    sorted_ms[rank - 1]
+}
+
+async fn fan_out(connections: usize, rounds: usize) -> anyhow::Result<Value> {
+    let running = start(LocalConfig::embedded()).await?;
+    let base = running.http_url();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut users = Vec::new();
+    let mut sockets = Vec::new();
+    for i in 0..connections {
+        let (id, token) = person(&client, &base, &format!("fan{i}")).await?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async(ticket_url(&client, &base, &token).await?).await?;
+        users.push(UserId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?);
+        sockets.push(socket);
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    let event = Event::new("room", json!({"event": "updated", "room_id": "bench"}));
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let push = running.push.clone();
+        let (users, event) = (users.clone(), event.clone());
+        let pushing = tokio::spawn(async move { push.push(&users, &event).await });
+        for socket in sockets.iter_mut() {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                    Ok(Some(Ok(Message::Text(_)))) => break,
+                    Ok(Some(Ok(_))) => continue,
+                    other => bail!("a socket lost the event: {other:?}"),
+                }
+            }
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+        pushing.await??;
+    }
+    samples.sort_by(f64::total_cmp);
+    running.stop();
+    Ok(json!({
+        "connections": connections,
+        "rounds": rounds,
+        "p50_ms": percentile(&samples, 0.5),
+        "p99_ms": percentile(&samples, 0.99),
+        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
+    }))
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn idle_memory(server: &str, idle: usize) -> anyhow::Result<Value> {
+    let (http, ws) = (free_port()?, free_port()?);
+    let mut child = tokio::process::Command::new(server)
+        .args([
+            "--http-port",
+            &http.to_string(),
+            "--ws-port",
+            &ws.to_string(),
+            "--quiet-mail",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {server}"))?;
+    let pid = child.id().context("a pid")?;
+    let base = format!("http://127.0.0.1:{http}");
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    for _ in 0..100 {
+        if get(&client, &format!("{base}/_local/health")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, token) = person(&client, &base, "idle").await?;
+    // Warm the allocator and the first connection's code paths before the baseline.
+    let warm = tokio_tungstenite::connect_async(ticket_url(&client, &base, &token).await?)
+        .await?
+        .0;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid)?;
+    let mut sockets = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        // Tickets are limited to 30 a minute per person: one person per 25 sockets.
+        if sockets.len() % 25 == 0 && !sockets.is_empty() {
+            let name = format!("idle{}", sockets.len());
+            let (_, t) = person(&client, &base, &name).await?;
+            sockets.push((
+                t.clone(),
+                tokio_tungstenite::connect_async(ticket_url(&client, &base, &t).await?)
+                    .await?
+                    .0,
+            ));
+            continue;
+        }
+        let t = sockets
+            .last()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| token.clone());
+        sockets.push((
+            t.clone(),
+            tokio_tungstenite::connect_async(ticket_url(&client, &base, &t).await?)
+                .await?
+                .0,
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(pid)?;
+    drop(warm);
+    child.kill().await.ok();
+    Ok(json!({
+        "connections": idle,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "per_connection_kib": (after.saturating_sub(before)) as f64 / idle as f64,
+    }))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (mut rounds, mut connections, mut idle, mut server) = (200usize, 100usize, 1000usize, None);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().context("a value after the flag");
+        match arg.as_str() {
+            "--rounds" => rounds = value()?.parse()?,
+            "--connections" => connections = value()?.parse()?,
+            "--idle" => idle = value()?.parse()?,
+            "--server" => server = Some(value()?),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let fan = fan_out(connections, rounds).await?;
+    println!("fan-out: {fan}");
+    let server = match server {
+        Some(s) => s,
+        None => std::env::current_exe()?
+            .parent()
+            .context("a directory")?
+            .join("chatman-local")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let mem = idle_memory(&server, idle).await?;
+    println!("idle: {mem}");
+    Ok(())
+}

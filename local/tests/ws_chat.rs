@@ -1,0 +1,197 @@
+//! Chat over WebSocket against the local server: the `send`, `typing`, `read` and `delete`
+//! actions run the same services as the HTTP routes, and every member's sockets get the events.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod ws_support;
+
+use serde_json::{Value, json};
+use ws_support::*;
+
+async fn direct_room(local: &Local, a: &Person, b: &Person) -> String {
+    let (status, room) = local
+        .send(
+            "POST",
+            "/rooms",
+            Some(json!({"kind": "direct", "username": b.username})),
+            Some(&a.token),
+        )
+        .await;
+    assert!(status == 201 || status == 200, "{room}");
+    room["id"].as_str().unwrap().to_owned()
+}
+
+async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let event = next_json(socket).await;
+        if event["type"] == kind {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_people_chat_type_read_and_delete_over_their_sockets() {
+    let local = local().await;
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let room = direct_room(&local, &alice, &bob).await;
+    let mut a = local.connect(&alice).await;
+    let mut b = local.connect(&bob).await;
+
+    send_json(
+        &mut a,
+        json!({"action": "send", "room_id": room, "text": "hi bob", "client_id": "c1"}),
+    )
+    .await;
+    for socket in [&mut a, &mut b] {
+        let event = next_of(socket, "message").await;
+        assert_eq!(event["room_id"], json!(room));
+        assert_eq!(event["message"]["text"], "hi bob");
+        assert_eq!(event["message"]["sender"], "alice");
+        assert_eq!(event["message"]["client_id"], "c1");
+    }
+    let (_, history) = local
+        .send(
+            "GET",
+            &format!("/rooms/{room}/messages"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    let message_id = history["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        history["items"][0]["text"], "hi bob",
+        "stored like an HTTP send"
+    );
+
+    send_json(
+        &mut b,
+        json!({"action": "typing", "room_id": room, "is_typing": true}),
+    )
+    .await;
+    let typing = next_of(&mut a, "typing").await;
+    assert_eq!(
+        typing,
+        json!({"type": "typing", "room_id": room, "username": "bob", "is_typing": true})
+    );
+    // A name in the frame is not the sender's to choose: the frame is refused.
+    send_json(
+        &mut b,
+        json!({"action": "typing", "room_id": room, "is_typing": true, "username": "alice"}),
+    )
+    .await;
+    assert_eq!(next_json(&mut b).await["code"], "validation_failed");
+    silent_for(&mut a, 200).await;
+
+    send_json(
+        &mut b,
+        json!({"action": "read", "room_id": room, "message_id": message_id}),
+    )
+    .await;
+    let read = next_of(&mut a, "read").await;
+    assert_eq!(read["username"], "bob");
+    assert_eq!(read["message_id"], json!(message_id));
+
+    // Bob may not delete Alice's message in a direct room; Alice may.
+    send_json(
+        &mut b,
+        json!({"action": "delete", "room_id": room, "message_id": message_id}),
+    )
+    .await;
+    assert_eq!(next_of(&mut b, "error").await["code"], "forbidden");
+    send_json(
+        &mut a,
+        json!({"action": "delete", "room_id": room, "message_id": message_id}),
+    )
+    .await;
+    for socket in [&mut a, &mut b] {
+        let deleted = next_of(socket, "deleted").await;
+        assert_eq!(deleted["message_id"], json!(message_id));
+    }
+}
+
+#[tokio::test]
+async fn a_stranger_learns_nothing_and_nobody_hears_the_attempt() {
+    let local = local().await;
+    let (alice, bob, carol) = (
+        local.person("alice").await,
+        local.person("bob").await,
+        local.person("carol").await,
+    );
+    let room = direct_room(&local, &alice, &bob).await;
+    let mut a = local.connect(&alice).await;
+    let mut c = local.connect(&carol).await;
+    for frame in [
+        json!({"action": "send", "room_id": room, "text": "let me in"}),
+        json!({"action": "typing", "room_id": room, "is_typing": true}),
+        json!({"action": "send", "room_id": "not-a-room", "text": "x"}),
+    ] {
+        send_json(&mut c, frame).await;
+        let error = next_json(&mut c).await;
+        assert_eq!(error["code"], "not_found", "{error}");
+    }
+    send_json(&mut c, json!({"action": "send", "text": "no room"})).await;
+    assert_eq!(next_json(&mut c).await["code"], "validation_failed");
+    send_json(
+        &mut c,
+        json!({"action": "send", "room_id": room, "text": "x".repeat(4001)}),
+    )
+    .await;
+    assert_eq!(next_json(&mut c).await["code"], "validation_failed");
+    silent_for(&mut a, 300).await;
+}
+
+#[tokio::test]
+async fn in_a_channel_only_admins_post() {
+    let local = local().await;
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let (status, room) = local
+        .send(
+            "POST",
+            "/rooms",
+            Some(json!({"kind": "channel", "name": "news", "members": ["bob"]})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_owned();
+    let mut a = local.connect(&alice).await;
+    let mut b = local.connect(&bob).await;
+    send_json(
+        &mut b,
+        json!({"action": "send", "room_id": room, "text": "me too"}),
+    )
+    .await;
+    assert_eq!(next_json(&mut b).await["code"], "forbidden");
+    send_json(
+        &mut a,
+        json!({"action": "send", "room_id": room, "text": "news"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut b, "message").await["message"]["text"], "news");
+}
+
+#[tokio::test]
+async fn the_61st_message_in_a_minute_is_refused_with_the_seconds_to_wait() {
+    let local = local().await;
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let room = direct_room(&local, &alice, &bob).await;
+    let mut a = local.connect(&alice).await;
+    for i in 0..60 {
+        send_json(
+            &mut a,
+            json!({"action": "send", "room_id": room, "text": format!("m{i}")}),
+        )
+        .await;
+        assert_eq!(next_json(&mut a).await["type"], "message", "message {i}");
+    }
+    send_json(
+        &mut a,
+        json!({"action": "send", "room_id": room, "text": "one too many", "client_id": "k61"}),
+    )
+    .await;
+    let error = next_json(&mut a).await;
+    assert_eq!(error["code"], "rate_limited");
+    assert_eq!(error["client_id"], "k61");
+    let wait = error["retry_after"].as_u64().unwrap();
+    assert!((1..=60).contains(&wait), "{error}");
+}

@@ -1,0 +1,88 @@
+//! WebSocket connections and the single-use tickets that open them.
+//!
+//! A ticket is 256 random bits given to an authenticated caller by `POST /ws/tickets`; only its
+//! hash is stored, for 60 s. `$connect` spends it (once) and records the connection under its
+//! owner, so pushes find a user's connections by key and the owner of a frame is known from its
+//! connection id alone, never from the frame.
+
+use super::{Invalid, TokenHash, UserId};
+use time::{Duration, OffsetDateTime};
+
+/// How long a ticket may wait for its `$connect`.
+pub const TICKET_LIFETIME: Duration = Duration::seconds(60);
+
+/// API Gateway ends every WebSocket connection after 2 hours; a record outlives that a little so
+/// a late `$disconnect` still finds it, then expires by TTL if `$disconnect` never came.
+pub const CONNECTION_LIFETIME: Duration = Duration::minutes(130);
+
+/// API Gateway's connection id (e.g. `L0SM9cOFvHcCIhw=`): opaque, printable, short.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let ok = (1..=128).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=+/_-".contains(&b));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Invalid::new("must be a connection id"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored ticket: the hash of the secret, whose it is, and until when it opens a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WsTicket {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An open connection and its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub user_id: UserId,
+    pub connected_at: OffsetDateTime,
+    /// When the record lapses if `$disconnect` never removes it (TTL on DynamoDB).
+    pub expires_at: OffsetDateTime,
+}
+
+impl Connection {
+    /// A connection of `user_id` opened at `now`.
+    pub fn opened(id: ConnectionId, user_id: UserId, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            user_id,
+            connected_at: now,
+            expires_at: now + CONNECTION_LIFETIME,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_are_short_printable_tokens() {
+        assert!(ConnectionId::parse("L0SM9cOFvHcCIhw=").is_ok());
+        assert!(ConnectionId::parse("").is_err());
+        assert!(ConnectionId::parse("a b").is_err());
+        assert!(ConnectionId::parse("../x").is_err());
+        assert!(ConnectionId::parse(&"a".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! The `ws-connect` function: the WebSocket `$connect` route. Spends the handshake's ticket and
+//! records the connection; any other status than 200 makes API Gateway refuse the handshake.
+
+use super::Context;
+use super::websocket::WsFunction;
+use crate::domain::ConnectionId;
+use crate::error::Error;
+use crate::http::websocket::{WsRequest, WsResponse};
+use crate::ports::ConnectionStore;
+use crate::services::realtime::RealtimeService;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub struct WsConnect {
+    ctx: Context,
+    realtime: RealtimeService,
+}
+
+impl WsConnect {
+    pub fn new(ctx: Context, connections: Arc<dyn ConnectionStore>) -> Self {
+        Self {
+            realtime: RealtimeService::new(ctx.store.clone(), connections),
+            ctx,
+        }
+    }
+}
+
+#[async_trait]
+impl WsFunction for WsConnect {
+    async fn handle(&self, event: WsRequest) -> WsResponse {
+        let Ok(id) = ConnectionId::parse(&event.request_context.connection_id) else {
+            return WsResponse::status(400);
+        };
+        let opened = self
+            .realtime
+            .open(event.query("ticket"), &id, self.ctx.clock.now())
+            .await;
+        match opened {
+            Ok(connection) => {
+                tracing::info!(connection = %id, user = %connection.user_id, "connected");
+                WsResponse::ok()
+            }
+            Err(Error::Unauthorized) => WsResponse::status(401),
+            Err(e) => {
+                tracing::error!(error = ?e, "connect failed");
+                WsResponse::status(500)
+            }
+        }
+    }
+}
