@@ -4,6 +4,7 @@
 use super::DynamoAccounts;
 use super::items::*;
 use super::schema::USERNAME_INDEX;
+use super::tx::{self, TxOutcome};
 use crate::domain::PublicProfile;
 use crate::domain::time::to_millis;
 use crate::domain::{
@@ -15,26 +16,10 @@ use crate::ports::{
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
 };
 use time::{Duration, OffsetDateTime};
-
-/// How a transaction ended when it did not commit.
-enum TxOutcome {
-    /// The conditions of the items at these indexes failed (DynamoDB reports every one).
-    ConditionFailed(Vec<usize>),
-    /// Other transactions kept touching the same items; nothing was written.
-    Contended,
-    Failed(anyhow::Error),
-}
-
-impl TxOutcome {
-    fn failed_at(&self, index: usize) -> bool {
-        matches!(self, Self::ConditionFailed(failed) if failed.contains(&index))
-    }
-}
 
 fn put(
     table: &str,
@@ -89,52 +74,8 @@ fn put_next_version(table: &str, user: &User) -> anyhow::Result<TransactWriteIte
 }
 
 impl DynamoAccounts {
-    /// Runs a transaction, retrying with jittered backoff while it only collides with another
-    /// transaction (not when a condition fails). Each attempt carries its own
-    /// `ClientRequestToken`: when the SDK resends an attempt whose response was lost, DynamoDB
-    /// answers with the first outcome instead of applying it again (which would fail its own
-    /// conditions and read as `username_taken` or a stolen refresh token).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
-        let mut delay_ms = 20u64;
-        for attempt in 0..4 {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .client_request_token(uuid::Uuid::now_v7().to_string())
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                err.as_service_error()
-            {
-                let codes: Vec<&str> = c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect();
-                let failed: Vec<usize> = (0..codes.len())
-                    .filter(|&i| codes[i] == "ConditionalCheckFailed")
-                    .collect();
-                if !failed.is_empty() {
-                    return Err(TxOutcome::ConditionFailed(failed));
-                }
-                if codes.contains(&"TransactionConflict") {
-                    if attempt == 3 {
-                        return Err(TxOutcome::Contended);
-                    }
-                    let jitter = rand::random_range(0..=delay_ms);
-                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
-                    delay_ms *= 2;
-                    continue;
-                }
-            }
-            return Err(TxOutcome::Failed(sdk_error("TransactWriteItems")(err)));
-        }
-        Err(TxOutcome::Contended)
+        tx::transact(&self.client, items, 4, 20).await.map(|_| ())
     }
 
     async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {

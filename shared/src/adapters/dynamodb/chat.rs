@@ -6,6 +6,7 @@
 
 use super::chat_items::*;
 use super::items::{Item, n, s, sdk_error};
+use super::tx::{self, TxOutcome};
 use crate::domain::time::to_millis;
 use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
 use crate::ports::{
@@ -15,7 +16,6 @@ use crate::ports::{
 use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ConsumedCapacity, Delete, DeleteRequest, KeysAndAttributes,
     Put, ReturnConsumedCapacity, TransactWriteItem, Update, WriteRequest,
@@ -68,13 +68,6 @@ pub struct DynamoChat {
     meter: Arc<CapacityMeter>,
 }
 
-/// How a transaction ended when it did not commit.
-enum TxOutcome {
-    /// The condition of the item at this index failed.
-    ConditionFailed(usize),
-    Failed(anyhow::Error),
-}
-
 fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -125,6 +118,7 @@ const EXISTS: &str = "attribute_exists(pk)";
 fn tx_to_store(outcome: TxOutcome) -> StoreError {
     match outcome {
         TxOutcome::ConditionFailed(_) => StoreError::Conflict,
+        TxOutcome::Contended => StoreError::Unexpected(anyhow!("transaction kept conflicting")),
         TxOutcome::Failed(e) => StoreError::Unexpected(e),
     }
 }
@@ -151,46 +145,11 @@ impl DynamoChat {
         self.meter.clone()
     }
 
-    /// Runs a transaction, retrying with jittered backoff while it only collides with another
-    /// transaction (not when a condition fails).
+    /// The shared transaction runner (`tx`), metering what each commit consumed.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
-        let mut delay_ms = 10u64;
-        for attempt in 0..6 {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            let err = match result {
-                Ok(out) => {
-                    self.meter.add(true, out.consumed_capacity());
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                err.as_service_error()
-            {
-                let codes: Vec<&str> = c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect();
-                if let Some(i) = codes.iter().position(|c| *c == "ConditionalCheckFailed") {
-                    return Err(TxOutcome::ConditionFailed(i));
-                }
-                if codes.contains(&"TransactionConflict") && attempt < 5 {
-                    let jitter = rand::random_range(0..=delay_ms);
-                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
-                    delay_ms *= 2;
-                    continue;
-                }
-            }
-            return Err(TxOutcome::Failed(sdk_error("TransactWriteItems")(err)));
-        }
-        Err(TxOutcome::Failed(anyhow!("transaction kept conflicting")))
+        let out = tx::transact(&self.client, items, 6, 10).await?;
+        self.meter.add(true, out.consumed_capacity());
+        Ok(())
     }
 
     async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
@@ -312,6 +271,9 @@ impl ChatStore for DynamoChat {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxOutcome::ConditionFailed(_)) => Err(CreateRoomError::Exists),
+            Err(TxOutcome::Contended) => Err(CreateRoomError::Unexpected(anyhow!(
+                "transaction kept conflicting"
+            ))),
             Err(TxOutcome::Failed(e)) => Err(CreateRoomError::Unexpected(e)),
         }
     }
@@ -470,11 +432,20 @@ impl ChatStore for DynamoChat {
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxOutcome::ConditionFailed(0)) => Err(AddMembersError::RoomGone),
-            Err(TxOutcome::ConditionFailed(i)) => Err(members
-                .get((i - 1) / 2)
-                .map(|m| AddMembersError::AlreadyMember(m.user_id))
-                .unwrap_or_else(|| AddMembersError::Unexpected(anyhow!("condition {i} failed")))),
+            // The first failed condition decides, as it did when only that one was read.
+            Err(o) if o.failed_at(0) => Err(AddMembersError::RoomGone),
+            Err(TxOutcome::ConditionFailed(failed)) => {
+                let i = failed[0];
+                Err(members
+                    .get((i - 1) / 2)
+                    .map(|m| AddMembersError::AlreadyMember(m.user_id))
+                    .unwrap_or_else(|| {
+                        AddMembersError::Unexpected(anyhow!("condition {i} failed"))
+                    }))
+            }
+            Err(TxOutcome::Contended) => Err(AddMembersError::Unexpected(anyhow!(
+                "transaction kept conflicting"
+            ))),
             Err(TxOutcome::Failed(e)) => Err(AddMembersError::Unexpected(e)),
         }
     }

@@ -33,6 +33,7 @@ mod items;
 mod ledger;
 mod ledger_items;
 pub mod schema;
+mod tx;
 mod uploads;
 
 pub use chat::{CapacityMeter, DynamoChat};
