@@ -80,7 +80,7 @@ async fn money_in_a_direct_chat(local: Local) {
     send_json(&mut a, frame.clone()).await;
     let seen_by_alice = next_of(&mut a, "message").await;
     // Bob's socket: the message and one transfer_received, in either order.
-    let mut bobs = vec![next_json(&mut b).await, next_json(&mut b).await];
+    let mut bobs = [next_json(&mut b).await, next_json(&mut b).await];
     bobs.sort_by_key(|e| e["type"].as_str().unwrap().to_owned());
     assert_eq!(bobs[0], seen_by_alice);
     assert_eq!(bobs[1]["type"], "transfer_received");
@@ -166,7 +166,7 @@ async fn money_in_a_group_goes_to_a_member_named_by_to(local: Local) {
                "idempotency_key": "rope", "client_id": "g1"}),
     )
     .await;
-    let mut bobs = vec![next_json(&mut b).await, next_json(&mut b).await];
+    let mut bobs = [next_json(&mut b).await, next_json(&mut b).await];
     bobs.sort_by_key(|e| e["type"].as_str().unwrap().to_owned());
     let event = &bobs[0];
     assert_eq!(event["message"]["transfer"]["to"], "bob");
