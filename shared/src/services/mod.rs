@@ -4,9 +4,11 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod chat_links;
 pub mod chat_views;
 pub mod lockout;
 mod mails;
+pub mod message_files;
 pub mod messages;
 pub mod password;
 pub mod profile;

@@ -69,6 +69,7 @@ pub fn message_fields(m: &Message) -> Item {
     if let Some(c) = &m.client_id {
         item.insert("client_id".into(), s(c));
     }
+    super::file_items::put_files(&mut item, &m.files);
     item
 }
 
@@ -88,6 +89,7 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
         text: r.s("text")?.to_owned(),
         client_id: r.s("client_id").ok().map(str::to_owned),
         created_at: r.at("created_at")?,
+        files: super::file_items::files_from(item)?,
     })
 }
 
@@ -113,6 +115,9 @@ pub fn room_item(room: &Room) -> Item {
     }
     if let Some(m) = &room.last_message {
         item.insert("last".into(), AttributeValue::M(message_fields(m)));
+    }
+    if let Some(k) = &room.avatar_key {
+        item.insert("avatar_key".into(), s(k));
     }
     item
 }
@@ -159,6 +164,7 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         last_message,
         deleted_seqs,
         version: r.n("version")?,
+        avatar_key: r.s("avatar_key").ok().map(str::to_owned),
     })
 }
 
