@@ -62,9 +62,9 @@ impl Links {
     ) -> Result<Self> {
         let mut by_key = HashMap::with_capacity(keys.len());
         for key in keys {
-            if !by_key.contains_key(&key) {
-                let url = uploads.download_url(&key, now).await?;
-                by_key.insert(key, url);
+            if let std::collections::hash_map::Entry::Vacant(slot) = by_key.entry(key) {
+                let url = uploads.download_url(slot.key(), now).await?;
+                slot.insert(url);
             }
         }
         Ok(Self { by_key })
