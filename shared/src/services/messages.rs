@@ -132,17 +132,34 @@ impl MessageService {
             }
             None => vec![],
         };
-        let sent = self
+        let message = match self
             .append(me, room, text.as_ref(), client_id.as_ref(), &attached, now)
+            .await
+        {
+            Ok(message) => message,
+            Err(e) => {
+                self.ports.uploads.release_all(&attached).await;
+                return Err(e);
+            }
+        };
+        // Stored: from here on the uploads belong to the message, whatever happens next.
+        let people = [(me.id, me.clone())].into_iter().collect();
+        let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
+        let view = links.message(message_view(&message, &people), &message);
+        let members = self.ports.member_ids(&message.room_id).await?;
+        self.ports
+            .emit(
+                &members,
+                Event::new(
+                    "message",
+                    json!({"room_id": message.room_id.to_string(), "message": view}),
+                ),
+            )
             .await;
-        if sent.is_err() {
-            self.ports.uploads.release_all(&attached).await;
-        }
-        sent
+        Ok(view)
     }
 
-    /// Appends the message at the room's next seq (retrying when another send took it) and
-    /// pushes `message` to the members.
+    /// Appends the message at the room's next seq, retrying when another send took it.
     async fn append(
         &self,
         me: &User,
@@ -151,7 +168,7 @@ impl MessageService {
         client_id: Option<&ClientId>,
         attached: &[Attached],
         now: OffsetDateTime,
-    ) -> Result<MessageView> {
+    ) -> Result<Message> {
         let files: Vec<FileRef> = attached.iter().map(|a| FileRef::of(&a.upload)).collect();
         let mut room = room;
         for attempt in 0..SEND_RETRIES {
@@ -166,23 +183,7 @@ impl MessageService {
                 files: files.clone(),
             };
             match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => {
-                    let people = [(me.id, me.clone())].into_iter().collect();
-                    let links =
-                        Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
-                    let view = links.message(message_view(&message, &people), &message);
-                    let members = self.ports.member_ids(&room.id).await?;
-                    self.ports
-                        .emit(
-                            &members,
-                            Event::new(
-                                "message",
-                                json!({"room_id": room.id.to_string(), "message": view}),
-                            ),
-                        )
-                        .await;
-                    return Ok(view);
-                }
+                Ok(()) => return Ok(message),
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, or the sender left: look again.
                     backoff(attempt).await;

@@ -369,15 +369,21 @@ impl RoomService {
         let (avatar, attached) = self
             .room_avatar(me, &room, patch.avatar_upload_id, now)
             .await?;
-        let updated = self
-            .apply(me, room, (name, description, posting, avatar), now)
-            .await;
-        if updated.is_err()
-            && let Some(a) = &attached
-        {
-            self.ports.uploads.release(a).await;
+        let (room, changed) = match self.apply(room, (name, description, posting, avatar)).await {
+            Ok(written) => written,
+            Err(e) => {
+                if let Some(a) = &attached {
+                    self.ports.uploads.release(a).await;
+                }
+                return Err(e);
+            }
+        };
+        // Written: the avatar's upload belongs to the room from here on.
+        if changed {
+            let members = self.ports.member_ids(&room.id).await?;
+            self.ports.room_event(&members, "updated", &room.id).await;
         }
-        updated
+        self.view(&room, &me.id, now).await
     }
 
     /// The avatar a PATCH asks for: `None` leaves it, `Some(None)` clears it, `Some(Some(key))`
@@ -407,15 +413,9 @@ impl RoomService {
         Ok((Some(Some(a.key.clone())), Some(a)))
     }
 
-    /// Writes the room's new settings (version-checked, re-read on a lost race) and tells the
-    /// members it was `updated`.
-    async fn apply(
-        &self,
-        me: &User,
-        room: Room,
-        changes: Changes,
-        now: OffsetDateTime,
-    ) -> Result<RoomView> {
+    /// Writes the room's new settings (version-checked, re-read on a lost race): the room as
+    /// stored and whether anything changed.
+    async fn apply(&self, room: Room, changes: Changes) -> Result<(Room, bool)> {
         let (name, description, posting, avatar) = changes;
         let mut current = room;
         for _ in 0..super::CONFLICT_RETRIES {
@@ -433,14 +433,10 @@ impl RoomService {
                 next.avatar_key = a.clone();
             }
             if next == current {
-                return self.view(&current, &me.id, now).await;
+                return Ok((current, false));
             }
             match self.ports.chat.update_room(&next).await {
-                Ok(()) => {
-                    let members = self.ports.member_ids(&next.id).await?;
-                    self.ports.room_event(&members, "updated", &next.id).await;
-                    return self.view(&next, &me.id, now).await;
-                }
+                Ok(()) => return Ok((next, true)),
                 Err(StoreError::Conflict) => {
                     current = self
                         .ports
