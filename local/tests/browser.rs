@@ -188,6 +188,96 @@ async fn the_web_app_works_in_a_real_browser() {
     )
     .await;
 
+    step(
+        "bob pays carol from the wallet; the answer is lost once, the retry reuses the key and pays once",
+    );
+    // The page's fetch loses the first answer of POST /wallet/transfers after the server took it.
+    bob.js(
+        "window.__keys = []; const real = window.fetch; let lost = false; \
+         window.fetch = async (url, init) => { \
+           const res = await real(url, init); \
+           if (String(url).endsWith('/wallet/transfers')) { \
+             window.__keys.push(init.headers['idempotency-key']); \
+             if (!lost) { lost = true; throw new TypeError('answer lost'); } } \
+           return res; };",
+        vec![],
+    )
+    .await;
+    bob.fill("send-money-form", "to", "carol").await;
+    bob.fill("send-money-form", "amount", "1").await;
+    bob.js(
+        "const b = document.querySelector('[data-testid=send-money]'); b.click(); b.click();",
+        vec![],
+    )
+    .await;
+    let sent = bob
+        .until(
+            "the payment went through",
+            "document.querySelector('[data-testid=send-money-status]')?.textContent",
+        )
+        .await;
+    assert_eq!(sent, json!("Sent 1.00 USD to @carol."));
+    let keys = bob.js("return window.__keys;", vec![]).await;
+    let keys = keys.as_array().expect("keys");
+    assert_eq!(keys.len(), 2, "one attempt and one retry: {keys:?}");
+    assert_eq!(keys[0], keys[1], "the retry reused the attempt's key");
+    let carol_token = http.login("carol").await;
+    assert_eq!(
+        http.balance(&carol_token).await,
+        2000 - 300 + 100,
+        "carol was paid exactly once"
+    );
+    bob.until(
+        "bob's balance is 2.00",
+        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '200'",
+    )
+    .await;
+    bob.goto("/#/wallet").await; // a fresh page: the real fetch again
+
+    step("carol forgets her password and resets it from the emailed link");
+    carol.click("nav-profile").await;
+    carol.click("logout").await;
+    carol.click("to-forgot").await;
+    carol
+        .fill("forgot-form", "email", "carol@example.com")
+        .await;
+    carol
+        .js(
+            "document.querySelector('[data-testid=forgot-form]').requestSubmit();",
+            vec![],
+        )
+        .await;
+    carol.find("forgot-sent").await;
+    let link = http
+        .mail_link("carol@example.com", "/reset-password?token=")
+        .await;
+    carol
+        .client
+        .goto(&link)
+        .await
+        .expect("opening the emailed link");
+    carol
+        .fill("reset-form", "new_password", "a brand new passphrase")
+        .await;
+    carol
+        .fill("reset-form", "confirm_password", "a brand new passphrase")
+        .await;
+    carol.shot("15-reset-password").await;
+    carol.click("reset-submit").await;
+    carol.find("reset-done").await;
+    carol.click("to-login").await;
+    carol.fill("login-form", "login", "carol").await;
+    carol
+        .fill("login-form", "password", "a brand new passphrase")
+        .await;
+    carol.click("login-submit").await;
+    carol
+        .until(
+            "carol is in with her new password",
+            "document.querySelector('[data-testid=chat-list]')?.dataset.ready",
+        )
+        .await;
+
     step("a refused session goes to login with the draft kept");
     let alice_token = http.login("alice").await;
     alice.click("nav-chats").await;
@@ -323,8 +413,8 @@ async fn the_web_app_works_in_a_real_browser() {
     assert_eq!(status, 201);
     bob.click("nav-wallet").await;
     bob.until(
-        "bob's balance is 3.00",
-        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '300'",
+        "bob's balance is 2.00",
+        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '200'",
     )
     .await;
     alice.click("nav-chats").await;
@@ -348,8 +438,8 @@ async fn the_web_app_works_in_a_real_browser() {
         .await;
     alice.shot("06-room-money-sent").await;
     bob.until(
-        "bob's balance moves live to 8.25",
-        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '825'",
+        "bob's balance moves live to 7.25",
+        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '725'",
     )
     .await;
     bob.shot("07-wallet-received").await;

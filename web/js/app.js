@@ -61,7 +61,8 @@ async function route() {
   const params = new URLSearchParams(location.search);
   top.hidden = !signedIn();
   for (const a of top.querySelectorAll("a")) {
-    a.toggleAttribute("aria-current", (location.hash || "#/chats").startsWith(a.getAttribute("href")));
+    const here = path === "/" ? `/${location.hash || "#/chats"}` : path;
+    a.toggleAttribute("aria-current", here.startsWith(a.getAttribute("href")));
   }
   if (path === "/reset-password") return show(resetView, params.get("token") || "");
   if (path.startsWith("/donate/")) return show(donateView, decodeURIComponent(path.slice(8)));

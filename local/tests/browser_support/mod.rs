@@ -272,6 +272,24 @@ impl Http {
             .to_owned()
     }
 
+    /// The first URL in the newest mail to `email` that contains `marker`.
+    pub async fn mail_link(&self, email: &str, marker: &str) -> String {
+        let (_, outbox) = self
+            .call(
+                "GET",
+                &format!("/_local/outbox?to={email}"),
+                None,
+                None,
+                None,
+            )
+            .await;
+        let text = outbox["items"][0]["text"].as_str().unwrap_or_default();
+        text.split_whitespace()
+            .find(|w| w.contains(marker))
+            .unwrap_or_else(|| panic!("no {marker} link in the mail to {email}: {text}"))
+            .to_owned()
+    }
+
     /// Signs someone up over HTTP (setup only) and answers their access token.
     pub async fn person(&self, name: &str) -> String {
         let email = format!("{name}@example.com");
