@@ -313,6 +313,64 @@ async fn the_web_app_works_in_a_real_browser() {
         .await;
     assert_eq!(alice.text("room-name").await, "bob");
 
+    step("alice makes a group with bob and carol and makes carol an admin");
+    alice.click("nav-chats").await;
+    alice.click("new-chat").await;
+    alice.fill("group-form", "name", "Climbing").await;
+    alice.fill("group-form", "members", "bob, carol").await;
+    alice.click("create-group").await;
+    alice
+        .until(
+            "the group opens",
+            "document.querySelector('[data-testid=room-name]')?.textContent === 'Climbing'",
+        )
+        .await;
+    alice.click("open-members").await;
+    alice
+        .until(
+            "three members",
+            "document.querySelectorAll('[data-testid=member]').length === 3",
+        )
+        .await;
+    alice
+        .js(
+            "const s = document.querySelector('[data-testid=member-role][data-username=carol]'); \
+             s.value = 'admin'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    alice
+        .until("carol is admin", "document.querySelector('[data-testid=member-role][data-username=carol]')?.value === 'admin'")
+        .await;
+    alice.shot("16-group-members").await;
+    let carol_token = http.login_with("carol", "a brand new passphrase").await;
+    let (_, rooms) = http
+        .call("GET", "/rooms", None, Some(&carol_token), None)
+        .await;
+    let group = rooms["items"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .find(|r| r["name"] == "Climbing")
+        .expect("carol is in the group")
+        .clone();
+    let (_, room) = http
+        .call(
+            "GET",
+            &format!("/rooms/{}", group["id"].as_str().expect("an id")),
+            None,
+            Some(&carol_token),
+            None,
+        )
+        .await;
+    let carol_role = room["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user"]["username"] == "carol")
+        .map(|m| m["role"].clone());
+    assert_eq!(carol_role, Some(json!("admin")));
+
     step("profile: a new name and an avatar");
     alice.click("nav-profile").await;
     alice.fill("profile-form", "first_name", "Alice").await;
@@ -418,7 +476,7 @@ async fn the_web_app_works_in_a_real_browser() {
     )
     .await;
     alice.click("nav-chats").await;
-    alice.click("chat-item").await;
+    open_chat(&alice, "bob").await;
     alice
         .until(
             "alice is in the room",
@@ -470,7 +528,7 @@ async fn the_web_app_works_in_a_real_browser() {
         .await;
     alice.click("send-button").await;
     bob.click("nav-chats").await;
-    bob.click("chat-item").await;
+    open_chat(&bob, "alice").await;
     let href = bob.until("bob sees the file", &format!(
         "[...document.querySelectorAll('[data-testid=message-file-link]')].find(a => a.dataset.filename === '{}')?.href",
         file.file_name().expect("a name").to_string_lossy())).await;
@@ -519,6 +577,28 @@ async fn sign_up(browser: &Browser, http: &Http, name: &str, screenshots: bool) 
         .until(
             "the chat list shows",
             "document.querySelector('[data-testid=chat-list]')?.dataset.ready",
+        )
+        .await;
+}
+
+/// Opens the chat named `name` from the chat list.
+async fn open_chat(browser: &Browser, name: &str) {
+    browser
+        .until(
+            "the chat is listed",
+            &format!("[...document.querySelectorAll('[data-testid=chat-item]')].find(b => b.querySelector('[data-testid=chat-name]').textContent === '{name}')"),
+        )
+        .await;
+    browser
+        .js(
+            "[...document.querySelectorAll('[data-testid=chat-item]')].find(b => b.querySelector('[data-testid=chat-name]').textContent === arguments[0]).click();",
+            vec![json!(name)],
+        )
+        .await;
+    browser
+        .until(
+            "the room opens",
+            "document.querySelector('[data-testid=messages]')?.dataset.ready",
         )
         .await;
 }

@@ -321,11 +321,15 @@ impl Http {
     }
 
     pub async fn login(&self, name: &str) -> String {
+        self.login_with(name, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, name: &str, password: &str) -> String {
         let (status, tokens) = self
             .call(
                 "POST",
                 "/auth/token",
-                Some(json!({"login": name, "password": PASSWORD})),
+                Some(json!({"login": name, "password": password})),
                 None,
                 None,
             )
