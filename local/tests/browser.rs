@@ -138,6 +138,71 @@ async fn the_web_app_works_in_a_real_browser() {
         latencies.iter().copied().fold(0.0, f64::max)
     );
 
+    step("history scrolls back by cursor; bob deletes a message and it goes from alice's screen");
+    let room_id = alice
+        .js(
+            "return decodeURIComponent(location.hash.split('/')[2]);",
+            vec![],
+        )
+        .await
+        .as_str()
+        .expect("the room id in the URL")
+        .to_owned();
+    let bob_token = http.login("bob").await;
+    for i in 0..8 {
+        let (status, _) = http
+            .call(
+                "POST",
+                &format!("/rooms/{room_id}/messages"),
+                Some(json!({"text": format!("filler {i}")})),
+                Some(&bob_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    alice.client.refresh().await.expect("reloading the room");
+    alice
+        .until(
+            "the newest page",
+            "document.querySelectorAll('[data-testid=message]').length === 30",
+        )
+        .await;
+    alice
+        .until(
+            "older messages are offered",
+            "!document.querySelector('[data-testid=load-older]').hidden",
+        )
+        .await;
+    alice
+        .js(
+            "document.querySelector('[data-testid=scroller]').scrollTop = 0;",
+            vec![],
+        )
+        .await;
+    alice
+        .until("the first message comes back", "[...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'hi Bob') && document.querySelector('[data-testid=load-older]').hidden")
+        .await;
+    assert_eq!(
+        alice
+            .js(
+                "return document.querySelectorAll('[data-testid=message]').length;",
+                vec![]
+            )
+            .await,
+        json!(31)
+    );
+    bob.until("bob has the fillers", "[...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'filler 7')")
+        .await;
+    bob.js(
+        "[...document.querySelectorAll('[data-testid=message]')].find(m => m.querySelector('[data-testid=message-text]')?.textContent === 'filler 7').querySelector('[data-testid=delete-message]').click();",
+        vec![],
+    )
+    .await;
+    alice
+        .until("the deleted message leaves alice's screen", "![...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'filler 7')")
+        .await;
+
     step("bob makes a donate link; carol, in a third browser, pays it; bob's balance moves");
     bob.click("nav-wallet").await;
     bob.fill("donate-form", "description", "coffee fund").await;
