@@ -12,6 +12,7 @@
 mod browser_support;
 
 use browser_support::{Browser, Http, PASSWORD, Relay, chromedriver, median, screenshots_dir};
+use chatman::ports::ConnectionStore as _;
 use chatman_local::{LocalConfig, start};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -202,6 +203,45 @@ async fn the_web_app_works_in_a_real_browser() {
     alice
         .until("the deleted message leaves alice's screen", "![...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'filler 7')")
         .await;
+
+    step("bob's socket drops: the app reconnects with a fresh ticket and catches up from history");
+    let (_, me) = http.call("GET", "/me", None, Some(&bob_token), None).await;
+    let bob_id =
+        chatman::domain::UserId::parse(me["id"].as_str().expect("an id")).expect("a user id");
+    let sockets = running
+        .connections
+        .connections_of(&bob_id, time::OffsetDateTime::now_utc())
+        .await
+        .expect("bob's connections");
+    assert_eq!(sockets.len(), 1, "bob's browser holds one socket");
+    let management = Http::new(&format!("http://{}", running.ws_addr));
+    for socket in sockets {
+        let path = format!("/@connections/{}", socket.id.as_str().replace('=', "%3D"));
+        let (status, _) = management.call("DELETE", &path, None, None, None).await;
+        assert_eq!(status, 204, "closing bob's socket");
+    }
+    bob.until(
+        "bob's app sees the drop",
+        "document.documentElement.dataset.ws === 'closed'",
+    )
+    .await;
+    let alice_token = http.login("alice").await;
+    let (status, _) = http
+        .call(
+            "POST",
+            &format!("/rooms/{room_id}/messages"),
+            Some(json!({"text": "while you were away"})),
+            Some(&alice_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    bob.until("bob catches up", "[...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'while you were away')").await;
+    bob.until(
+        "on a new socket",
+        "document.documentElement.dataset.ws === 'open'",
+    )
+    .await;
 
     step("bob makes a donate link; carol, in a third browser, pays it; bob's balance moves");
     bob.click("nav-wallet").await;

@@ -99,6 +99,13 @@ on("session-ended", () => {
   route().finally(() => { ending = false; });
 });
 
+// The socket's state, for people (a "Reconnecting…" hint) and for tests (data-ws on <html>).
+const wsState = document.getElementById("ws-state");
+on("ws-state", (state) => {
+  document.documentElement.dataset.ws = state;
+  wsState.hidden = state === "open" || !signedIn();
+});
+
 on("api-down", (isDown) => {
   banner.hidden = !isDown;
   if (!isDown) banner.textContent = "";

@@ -10,6 +10,7 @@ let wanted = false;
 let backoff = 500;
 let pinger = null;
 let everOpened = false;
+let opening = false; // a ticket is being fetched: a second connect() must not open a second socket
 
 export function connected() {
   return socket?.readyState === WebSocket.OPEN;
@@ -18,7 +19,7 @@ export function connected() {
 /** Opens the socket (idempotent) and keeps it open until `disconnect()`. */
 export function connect() {
   wanted = true;
-  if (socket && socket.readyState <= WebSocket.OPEN) return;
+  if (opening || (socket && socket.readyState <= WebSocket.OPEN)) return;
   open();
 }
 
@@ -33,12 +34,15 @@ export function disconnect() {
 async function open() {
   if (!signedIn()) return;
   let ticket;
+  opening = true;
   try {
     ticket = await api("POST", ticketRoute(), undefined, { retryWhenDown: false });
   } catch {
     return retryLater();
+  } finally {
+    opening = false;
   }
-  if (!wanted) return;
+  if (!wanted || socket) return;
   const ws = new WebSocket(ticket.url);
   socket = ws;
   ws.onopen = () => {
@@ -65,7 +69,7 @@ async function open() {
 
 function retryLater() {
   if (!wanted) return;
-  setTimeout(() => wanted && !socket && open(), backoff);
+  setTimeout(() => wanted && !socket && !opening && open(), backoff);
   backoff = Math.min(backoff * 2, 10000);
 }
 
