@@ -12,7 +12,6 @@
 mod browser_support;
 
 use browser_support::{Browser, Http, PASSWORD, Relay, chromedriver, median, screenshots_dir};
-use chatman::ports::ConnectionStore as _;
 use chatman_local::{LocalConfig, start};
 use serde_json::{Value, json};
 use std::time::Instant;
