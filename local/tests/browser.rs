@@ -406,9 +406,35 @@ async fn the_web_app_works_in_a_real_browser() {
     let notice = alice.text("notice").await;
     assert!(notice.contains("session has ended"), "{notice}");
     alice.shot("11-session-ended-login").await;
-    alice.fill("login-form", "login", "alice").await;
-    alice.fill("login-form", "password", PASSWORD).await;
-    alice.click("login-submit").await;
+    // With the keyboard alone: the login field has focus, Tab moves to the password, Enter submits.
+    alice
+        .until(
+            "the login field has focus",
+            "document.activeElement?.name === 'login'",
+        )
+        .await;
+    let focused = alice
+        .client
+        .active_element()
+        .await
+        .expect("the focused field");
+    focused
+        .send_keys("alice\u{E004}")
+        .await
+        .expect("typing, then Tab");
+    let focused = alice
+        .client
+        .active_element()
+        .await
+        .expect("the focused field");
+    assert_eq!(
+        focused.attr("name").await.expect("its name").as_deref(),
+        Some("password")
+    );
+    focused
+        .send_keys(&format!("{PASSWORD}\u{E007}"))
+        .await
+        .expect("typing, then Enter");
     alice
         .until(
             "alice is back in the room with her draft",
@@ -648,6 +674,38 @@ async fn the_web_app_works_in_a_real_browser() {
         "the downloaded file differs from the sent one"
     );
     let _ = std::fs::remove_file(&file);
+
+    step("alice gives the group a picture; bob's chat list shows it");
+    let png = std::env::temp_dir().join(format!("chatman-room-{}.png", std::process::id()));
+    std::fs::write(&png, tiny_png()).expect("a png");
+    alice.click("nav-chats").await;
+    open_chat(&alice, "Climbing").await;
+    alice.click("open-members").await;
+    alice
+        .find("room-avatar-input")
+        .await
+        .send_keys(png.to_str().expect("a path"))
+        .await
+        .expect("choosing it");
+    alice
+        .js(
+            "document.querySelector('[data-testid=room-settings]').requestSubmit();",
+            vec![],
+        )
+        .await;
+    alice
+        .until(
+            "the room shows its picture",
+            "document.querySelector('[data-testid=room-avatar-slot] img')?.complete",
+        )
+        .await;
+    bob.click("nav-chats").await;
+    bob.until(
+        "bob's list shows the group's picture",
+        "[...document.querySelectorAll('[data-testid=chat-item]')].some(b => b.querySelector('[data-testid=chat-name]').textContent === 'Climbing' && b.querySelector('img.avatar')?.complete)",
+    )
+    .await;
+    let _ = std::fs::remove_file(&png);
 
     for b in [alice, bob, carol, dave] {
         b.client.close().await.expect("closing a session");
