@@ -639,6 +639,8 @@ async fn the_web_app_works_in_a_real_browser() {
     );
 
     step("alice sends a file; bob opens it and gets the same bytes");
+    alice.click("nav-chats").await;
+    open_chat(&alice, "bob").await;
     let file = std::env::temp_dir().join(format!("chatman-browser-{}.txt", std::process::id()));
     let content: Vec<u8> = (0..70_000u32)
         .map(|i| b"chatman file bytes\n"[(i % 19) as usize])
