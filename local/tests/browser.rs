@@ -255,6 +255,17 @@ async fn the_web_app_works_in_a_real_browser() {
     let link = link.as_str().expect("a url").to_owned();
     bob.shot("09-wallet-donate-link").await;
     let carol = Browser::open(&driver, &base, "carol").await;
+    // A taken username is refused in words, under the username field.
+    carol.goto("/signup").await;
+    carol.fill("signup-form", "username", "bob").await;
+    carol
+        .fill("signup-form", "email", "carol@example.com")
+        .await;
+    carol.fill("signup-form", "password", PASSWORD).await;
+    carol.click("signup-submit").await;
+    carol
+        .until("the refusal shows under the username", "document.querySelector('[data-testid=error-username]')?.textContent === 'That username is taken.'")
+        .await;
     sign_up(&carol, &http, "carol", false).await;
     let (status, _) = http
         .call(

@@ -87,6 +87,12 @@ export function bytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** Only http(s) and same-site URLs may become a link or an image source (never `javascript:`). */
+export function safeUrl(url) {
+  const text = String(url || "");
+  return /^https?:\/\//i.test(text) || (text.startsWith("/") && !text.startsWith("//")) ? text : null;
+}
+
 /** A random id for client_id and Idempotency-Key values. */
 export function uid() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;

@@ -26,6 +26,18 @@ const WORDS = {
   unauthorized: "Your session has ended. Please log in again.",
 };
 
+/** Refusals that are about one input: shown under it when the form has it. */
+const FIELD_OF = {
+  username_taken: "username",
+  invalid_code: "code",
+  code_expired: "code",
+  password_mismatch: "confirm_password",
+  self_transfer: "to",
+  insufficient_funds: "amount",
+  amount_mismatch: "amount",
+  blocked: "to",
+};
+
 /** The words for an error: our phrasing of its code, else the server's detail. */
 export function describe(err) {
   if (err instanceof ApiDown) return "Cannot reach the server. Check your connection and try again.";
@@ -63,9 +75,14 @@ export function showError(root, err, button) {
       placed = true;
     }
   }
-  if (!placed || !fields.length) {
-    if (general) general.textContent = describe(err);
+  const own = err instanceof ApiError && FIELD_OF[err.code];
+  const ownSlot = own && root.querySelector(`[data-error-for="${own}"]`);
+  if (!placed && ownSlot && !(err.retryAfter > 0)) {
+    ownSlot.textContent = describe(err);
+    root.querySelector(`[name="${own}"]`)?.setAttribute("aria-invalid", "true");
+    placed = true;
   }
+  if (!placed && general) general.textContent = describe(err);
   if (err instanceof ApiError && err.retryAfter > 0 && general) countdown(general, describe(err), err.retryAfter, button);
 }
 

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { on } from "../events.js";
-import { h, replace, time, money } from "../dom.js";
+import { h, replace, time, money, safeUrl } from "../dom.js";
 import { describe } from "../errors.js";
 import { session } from "../session.js";
 import { go } from "../app.js";
@@ -79,6 +79,6 @@ export function chatsView(main) {
 
 /** A round avatar: the image when there is one, else the name's first letter. */
 export function avatar(url, name, testid) {
-  if (url) return h("img", { class: "avatar", src: url, alt: "", testid });
+  if (safeUrl(url)) return h("img", { class: "avatar", src: safeUrl(url), alt: "", testid });
   return h("span", { class: "avatar", "aria-hidden": "true", testid }, (name || "?").slice(0, 1).toUpperCase());
 }

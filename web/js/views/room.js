@@ -6,7 +6,7 @@
 import { api, upload } from "../api.js";
 import { on } from "../events.js";
 import * as ws from "../ws.js";
-import { h, replace, time, money, bytes, uid, formError } from "../dom.js";
+import { h, replace, time, money, bytes, uid, formError, safeUrl } from "../dom.js";
 import { describe, showError, clearErrors, submitting } from "../errors.js";
 import { session, draftKey } from "../session.js";
 import { go } from "../app.js";
@@ -66,11 +66,11 @@ export async function roomView(main, roomId) {
     return [
       m.text ? h("p", { class: "text", testid: "message-text" }, m.text) : null,
       (m.files || []).length ? h("ul", { class: "files" }, m.files.map((f) => h("li", {},
-        f.content_type?.startsWith("image/") && f.url
-          ? h("a", { href: f.url, target: "_blank", rel: "noopener", testid: "message-file", "data-filename": f.filename },
-            h("img", { src: f.url, alt: f.filename, class: "thumb" }))
+        f.content_type?.startsWith("image/") && safeUrl(f.url)
+          ? h("a", { href: safeUrl(f.url), target: "_blank", rel: "noopener", testid: "message-file", "data-filename": f.filename },
+            h("img", { src: safeUrl(f.url), alt: f.filename, class: "thumb" }))
           : null,
-        h("a", { href: f.url, download: f.filename, rel: "noopener", testid: "message-file-link", "data-filename": f.filename },
+        h("a", { href: safeUrl(f.url), download: f.filename, rel: "noopener", testid: "message-file-link", "data-filename": f.filename },
           f.filename), h("small", { class: "muted" }, ` ${bytes(f.size || 0)}`)))) : null,
     ];
   }
