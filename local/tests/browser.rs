@@ -253,6 +253,11 @@ async fn the_web_app_works_in_a_real_browser() {
         )
         .await;
     let link = link.as_str().expect("a url").to_owned();
+    bob.js(
+        "document.querySelector('[data-testid=donate-link]').scrollIntoView({block: 'end'});",
+        vec![],
+    )
+    .await;
     bob.shot("09-wallet-donate-link").await;
     let carol = Browser::open(&driver, &base, "carol").await;
     // A taken username is refused in words, under the username field.
