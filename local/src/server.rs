@@ -264,7 +264,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             ws_url,
         )),
     );
-    let actions = Actions::new(chat.clone(), ctx.clock.clone());
+    let actions = Actions::new(chat.clone(), &ctx);
     let ws_task = crate::realtime::serve(realtime, &ctx, actions, &config);
     let verifier = signer.verifier().clone();
     functions.insert(

@@ -56,6 +56,7 @@ fn message(room: &Room, sender: UserId, text: &str) -> Message {
         text: text.into(),
         client_id: Some("c1".into()),
         created_at: start_time() + Duration::seconds(room.seq as i64 + 1),
+        transfer: None,
     }
 }
 

@@ -52,7 +52,7 @@ fn realtime() -> Realtime {
         message: WsMessage::new(
             ctx.clone(),
             connections.clone(),
-            Actions::new(app.chat.clone(), ctx.clock.clone()),
+            Actions::new(app.chat.clone(), &ctx),
         ),
         disconnect: WsDisconnect::new(app.store.clone(), connections.clone()),
         connections,

@@ -1,9 +1,11 @@
 //! `chatman-realtime-bench`: the WebSocket side of the local server, measured.
 //!
-//! 1. Fan-out: one event pushed to 100 connections (100 people, one socket each) through the real
+//! 1. Send fan-out: one member of a 100-member group sends a message over its socket (`send`);
+//!    time until the last member's socket has the `message` event, p50 and p99 over many rounds.
+//! 2. Push fan-out: one event pushed to 100 connections (100 people, one socket each) through the real
 //!    `Push` (connection lookups, then `@connections` posts over HTTP with the SDK adapter);
 //!    time from the push until the last socket has the frame, p50 and p99 over many rounds.
-//! 2. Idle connections: a `chatman-local` child process holding 1,000 open sockets; its resident
+//! 3. Idle connections: a `chatman-local` child process holding 1,000 open sockets; its resident
 //!    memory before and after, per connection.
 //!
 //!   scripts/bench --realtime [--rounds N] [--connections N] [--idle N] [--server PATH]
@@ -12,7 +14,7 @@ use anyhow::{Context as _, bail};
 use chatman::domain::UserId;
 use chatman::ports::Event;
 use chatman_local::{LocalConfig, start};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -140,6 +142,93 @@ async fn fan_out(connections: usize, rounds: usize) -> anyhow::Result<Value> {
     }))
 }
 
+/// Drains whatever a socket has queued (room events of the setup) until it is quiet.
+async fn drain(socket: &mut Socket) {
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), socket.next()).await {}
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The whole path of a chat message: a member's `send` frame over its socket (the local API
+/// Gateway emulation, `ws-message`, the connection lookup, seat, posting rule, send limit,
+/// append, the members query) and the `message` event through the real push to every member's
+/// socket; timed from the frame leaving the sender until the last of `members` sockets has it.
+/// Senders take turns so nobody reaches the posting limit.
+async fn send_fan_out(members: usize, rounds: usize) -> anyhow::Result<Value> {
+    let running = start(LocalConfig::embedded()).await?;
+    let base = running.http_url();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut tokens = Vec::new();
+    let mut sockets: Vec<Socket> = Vec::new();
+    for i in 0..members {
+        let (_, token) = person(&client, &base, &format!("member{i}")).await?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async(ticket_url(&client, &base, &token).await?).await?;
+        tokens.push(token);
+        sockets.push(socket);
+    }
+    let names: Vec<String> = (1..members).map(|i| format!("member{i}")).collect();
+    let mut chunks = names.chunks(40);
+    let room = call(
+        &client,
+        &base,
+        "/rooms",
+        Some(json!({"kind": "group", "name": "bench", "members": chunks.next().unwrap_or(&[])})),
+        Some(&tokens[0]),
+    )
+    .await?;
+    let room_id = room["id"].as_str().context("a room id")?.to_owned();
+    for chunk in chunks {
+        call(
+            &client,
+            &base,
+            &format!("/rooms/{room_id}/members"),
+            Some(json!({"usernames": chunk})),
+            Some(&tokens[0]),
+        )
+        .await?;
+    }
+    for socket in sockets.iter_mut() {
+        drain(socket).await;
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let sender = round % members;
+        let frame = json!({"action": "send", "room_id": room_id, "text": format!("round {round}")});
+        let started = Instant::now();
+        sockets[sender]
+            .send(Message::text(frame.to_string()))
+            .await?;
+        for socket in sockets.iter_mut() {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                    Ok(Some(Ok(Message::Text(text)))) => {
+                        let event: Value = serde_json::from_str(&text)?;
+                        match event["type"].as_str() {
+                            Some("message") => break,
+                            Some("error") => bail!("the send was refused: {event}"),
+                            _ => continue,
+                        }
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    other => bail!("a socket lost the message: {other:?}"),
+                }
+            }
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    samples.sort_by(f64::total_cmp);
+    running.stop();
+    Ok(json!({
+        "members": members,
+        "rounds": rounds,
+        "p50_ms": percentile(&samples, 0.5),
+        "p99_ms": percentile(&samples, 0.99),
+        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
+    }))
+}
+
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
@@ -178,37 +267,27 @@ async fn idle_memory(server: &str, idle: usize) -> anyhow::Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (_, token) = person(&client, &base, "idle").await?;
+    // Everyone signs up before the baseline: a signup hashes a password with argon2id (19 MiB),
+    // and the allocator keeps such blocks, which would be counted as connection memory.
+    // Tickets are limited to 30 a minute per person: one person per 25 sockets.
+    let mut tokens = Vec::with_capacity(idle / 25 + 2);
+    for i in 0..=idle / 25 {
+        tokens.push(person(&client, &base, &format!("idle{i}")).await?.1);
+    }
     // Warm the allocator and the first connection's code paths before the baseline.
-    let warm = tokio_tungstenite::connect_async(ticket_url(&client, &base, &token).await?)
+    let warm = tokio_tungstenite::connect_async(ticket_url(&client, &base, &tokens[0]).await?)
         .await?
         .0;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(pid)?;
     let mut sockets = Vec::with_capacity(idle);
-    for _ in 0..idle {
-        // Tickets are limited to 30 a minute per person: one person per 25 sockets.
-        if sockets.len() % 25 == 0 && !sockets.is_empty() {
-            let name = format!("idle{}", sockets.len());
-            let (_, t) = person(&client, &base, &name).await?;
-            sockets.push((
-                t.clone(),
-                tokio_tungstenite::connect_async(ticket_url(&client, &base, &t).await?)
-                    .await?
-                    .0,
-            ));
-            continue;
-        }
-        let t = sockets
-            .last()
-            .map(|(t, _)| t.clone())
-            .unwrap_or_else(|| token.clone());
-        sockets.push((
-            t.clone(),
-            tokio_tungstenite::connect_async(ticket_url(&client, &base, &t).await?)
+    for i in 0..idle {
+        let token = &tokens[(i + 1) / 25];
+        sockets.push(
+            tokio_tungstenite::connect_async(ticket_url(&client, &base, token).await?)
                 .await?
                 .0,
-        ));
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(pid)?;
@@ -236,8 +315,10 @@ async fn main() -> anyhow::Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    let sent = send_fan_out(connections, rounds).await?;
+    println!("send fan-out: {sent}");
     let fan = fan_out(connections, rounds).await?;
-    println!("fan-out: {fan}");
+    println!("push fan-out: {fan}");
     let server = match server {
         Some(s) => s,
         None => std::env::current_exe()?

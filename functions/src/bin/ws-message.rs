@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
     let aws = chatman::adapters::aws::lambda_environment()?;
     let ctx = config::context(&aws)?;
-    let actions = Actions::new(config::chat(&aws, &ctx)?, ctx.clock.clone());
+    let actions = Actions::new(config::chat(&aws, &ctx)?, &ctx);
     let handler = WsMessage::new(ctx, config::connections(&aws)?, actions);
     lambda::serve_websocket(handler).await
 }

@@ -21,6 +21,8 @@ struct State {
     /// Per room, by message id (UUIDv7 ordered like the room's seq, see `append_message`).
     messages: HashMap<RoomId, BTreeMap<MessageId, Message>>,
     windows: HashMap<String, Vec<i64>>,
+    /// Per room, the message each posted transfer got (one per transfer).
+    transfer_messages: HashMap<(RoomId, String), MessageId>,
 }
 
 /// Rooms, members, messages and send windows in memory.
@@ -105,6 +107,7 @@ impl ChatStore for MemoryChat {
             }
         }
         s.messages.remove(id);
+        s.transfer_messages.retain(|(room, _), _| room != id);
         Ok(())
     }
 
@@ -255,6 +258,13 @@ impl ChatStore for MemoryChat {
         if stored.seq != room.seq || message.seq != room.seq + 1 || !is_member || !grows {
             return Err(StoreError::Conflict);
         }
+        let guard = message.transfer_id().map(|t| (room.id, t.to_owned()));
+        if let Some(g) = &guard {
+            if s.transfer_messages.contains_key(g) {
+                return Err(StoreError::Conflict);
+            }
+            s.transfer_messages.insert(g.clone(), message.id);
+        }
         let stored = s.rooms.get_mut(&room.id).ok_or(StoreError::Conflict)?;
         stored.seq = message.seq;
         stored.updated_at = message.created_at;
@@ -272,6 +282,18 @@ impl ChatStore for MemoryChat {
             m.last_read_seq = m.last_read_seq.max(message.seq);
         }
         Ok(())
+    }
+
+    async fn transfer_message(
+        &self,
+        room: &RoomId,
+        transfer_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        Ok(self
+            .state()
+            .transfer_messages
+            .get(&(*room, transfer_id.to_owned()))
+            .copied())
     }
 
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {

@@ -20,6 +20,17 @@ pub struct Message {
     pub text: String,
     pub client_id: Option<String>,
     pub created_at: OffsetDateTime,
+    /// A `transfer`-kind message's money movement: the wallet's record in its wire form
+    /// (`services::wallet::transfer_json`), frozen as it was when the money moved.
+    pub transfer: Option<serde_json::Value>,
+}
+
+impl Message {
+    /// The id of the transfer this message posts, if it posts one: at most one message per
+    /// transfer (the stores keep a guard keyed by it).
+    pub fn transfer_id(&self) -> Option<&str> {
+        self.transfer.as_ref().and_then(|t| t["id"].as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,13 @@ impl IdempotencyKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// `key` in the namespace of one channel (the WebSocket `transfer` action): the unit
+    /// separator joining them is no printable character, so no `Idempotency-Key` header can
+    /// name the same record, and a WebSocket key and an HTTP key never meet.
+    pub fn in_namespace(namespace: &str, key: &IdempotencyKey) -> Self {
+        Self(format!("{namespace}\u{1f}{}", key.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -45,5 +52,14 @@ mod tests {
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
         assert!(IdempotencyKey::parse("tab\there").is_err());
         assert!(IdempotencyKey::parse("é").is_err());
+    }
+
+    #[test]
+    fn a_namespaced_key_is_no_key_a_client_can_send() {
+        let key = IdempotencyKey::parse("k1").unwrap();
+        let scoped = IdempotencyKey::in_namespace("ws-transfer", &key);
+        assert_ne!(scoped, key);
+        assert!(IdempotencyKey::parse(scoped.as_str()).is_err());
+        assert_ne!(scoped.digest(), key.digest());
     }
 }

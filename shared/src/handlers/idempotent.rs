@@ -53,6 +53,16 @@ pub fn fingerprint(req: &Request) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// What identifies "the same request" for one that is no HTTP request (the WebSocket `transfer`
+/// action): a route name no HTTP route has, and the request's fields as JSON.
+pub fn fingerprint_of(route: &str, fields: &serde_json::Value) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(route.as_bytes());
+    h.update([0]);
+    h.update(fields.to_string().as_bytes());
+    h.finalize().into()
+}
+
 /// A response as it will be stored and replayed.
 pub fn answer_of(response: &Response<Body>) -> StoredAnswer {
     let body = match response.body() {

@@ -26,6 +26,7 @@ pub mod ws_disconnect;
 pub mod ws_frames;
 pub mod ws_message;
 pub mod ws_ticket;
+pub mod ws_transfer;
 
 use crate::error::Error;
 use crate::http::{Body, Request, Response, problem::problem};

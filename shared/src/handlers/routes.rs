@@ -56,6 +56,7 @@ pub const WS_ROUTES: &[(&str, &str)] = &[
     ("ws-message", "typing"),
     ("ws-message", "read"),
     ("ws-message", "delete"),
+    ("ws-message", "transfer"),
 ];
 
 /// The WebSocket route a frame with this `action` is selected for.

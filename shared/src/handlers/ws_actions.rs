@@ -3,13 +3,16 @@
 //! types and says which event the caller gets back. The caller is the connection's owner as
 //! stored at `$connect`: names and ids in a frame never say who is acting.
 
+use super::Context;
 use super::ws_frames::Frame;
+use super::ws_transfer::WsTransfer;
 use crate::domain::{Connection, User};
 use crate::error::{Error, Result};
 use crate::http::request::from_json_value;
 use crate::ports::{Clock, Event};
 use crate::services::chat::ChatPorts;
 use crate::services::messages::{MessageService, NewMessage};
+use crate::services::wallet::WalletService;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -42,15 +45,25 @@ struct MessageFrame {
 pub struct Actions {
     chat: ChatPorts,
     messages: Arc<MessageService>,
+    transfers: Arc<WsTransfer>,
     clock: Arc<dyn Clock>,
 }
 
 impl Actions {
-    pub fn new(chat: ChatPorts, clock: Arc<dyn Clock>) -> Self {
+    /// The chat's ports, and from `ctx` the clock, the ledger and the currency (in-chat
+    /// transfers are wallet transfers; their `transfer_received` goes through the chat's push).
+    pub fn new(chat: ChatPorts, ctx: &Context) -> Self {
+        let wallets = WalletService::new(
+            chat.accounts.clone(),
+            ctx.ledger.clone(),
+            chat.push.clone(),
+            ctx.settings.currency.clone(),
+        );
         Self {
             messages: Arc::new(MessageService::new(chat.clone())),
+            transfers: Arc::new(WsTransfer::new(chat.clone(), ctx.ledger.clone(), wallets)),
             chat,
-            clock,
+            clock: ctx.clock.clone(),
         }
     }
 
@@ -117,6 +130,12 @@ impl Actions {
                 let me = self.owner(caller).await?;
                 self.messages.delete(&me, &f.room_id, &f.message_id).await?;
                 Ok(None)
+            }
+            "transfer" => {
+                let me = self.owner(caller).await?;
+                self.transfers
+                    .run(&me, fields, frame.client_id.as_deref(), self.clock.now())
+                    .await
             }
             _ => Err(Error::Refused("unknown_action")),
         }

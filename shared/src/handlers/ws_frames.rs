@@ -91,6 +91,12 @@ pub fn error_frame(action: &str, client_id: Option<&str>, error: &Error) -> Valu
         lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
         _ => Value::Null,
     };
+    error_frame_of(action, client_id, &document)
+}
+
+/// The `error` event for a problem document: one `error_frame` built, or one an idempotency key
+/// stored as its answer (a refused in-chat transfer replays as the same error).
+pub fn error_frame_of(action: &str, client_id: Option<&str>, document: &Value) -> Value {
     let mut message = document["detail"].as_str().unwrap_or("").to_owned();
     if let Some(fields) = document["errors"].as_array() {
         let listed: Vec<String> = fields

@@ -106,7 +106,15 @@ pub trait ChatStore: Send + Sync {
     /// In one transaction: the room's `seq` goes from `room.seq` to `message.seq` (which must be
     /// `room.seq + 1`) with the message as its last, the message is stored, and the sender's read
     /// marker moves to it (the sender must still be a member). `Conflict` if any of that changed.
+    /// A message carrying a transfer also writes that transfer's guard in the same transaction:
+    /// `Conflict` if the transfer has a message already (see `transfer_message`).
     async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError>;
+    /// The message that posted transfer `transfer_id` in `room`, if one did (deleted or not).
+    async fn transfer_message(
+        &self,
+        room: &RoomId,
+        transfer_id: &str,
+    ) -> Result<Option<MessageId>, StoreError>;
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError>;
     /// Messages newest first, those older than `before` when given.
     async fn messages(

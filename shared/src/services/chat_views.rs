@@ -102,10 +102,14 @@ pub fn message_view(message: &Message, people: &People) -> MessageView {
         id: message.id.to_string(),
         room_id: message.room_id.to_string(),
         sender: username_of(people, &message.sender),
-        kind: "text",
+        kind: if message.transfer.is_some() {
+            "transfer"
+        } else {
+            "text"
+        },
         text: message.text.clone(),
         files: vec![],
-        transfer: None,
+        transfer: message.transfer.clone(),
         client_id: message.client_id.clone(),
         created_at: rfc3339(message.created_at),
     }

@@ -123,6 +123,7 @@ impl MessageService {
                 text: text.as_str().to_owned(),
                 client_id: client_id.as_ref().map(|c| c.as_str().to_owned()),
                 created_at: now,
+                transfer: None,
             };
             match self.ports.chat.append_message(&room, &message).await {
                 Ok(()) => {
@@ -160,7 +161,7 @@ impl MessageService {
 
     /// Channels and `posting: "admins"` rooms take posts from owner and admins only; a block
     /// between the two people stops a direct room both ways.
-    async fn may_post(&self, room: &Room, role: MemberRole, me: &User) -> Result<()> {
+    pub(crate) async fn may_post(&self, room: &Room, role: MemberRole, me: &User) -> Result<()> {
         let admins_only = room.kind == RoomKind::Channel || room.posting == Posting::Admins;
         if admins_only && !role.manages() {
             return Err(Error::Forbidden);

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod chat_transfers;
 pub mod chat_views;
 pub mod lockout;
 mod mails;

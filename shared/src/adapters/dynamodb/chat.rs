@@ -600,7 +600,7 @@ impl ChatStore for DynamoChat {
             ])))
             .build()
             .map_err(|e| anyhow!(e))?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(room_update).build(),
             put(&self.table, message_item(message), Some(NOT_EXISTS))?,
             update(
@@ -611,7 +611,28 @@ impl ChatStore for DynamoChat {
                 values([(":seq", n(message.seq))]),
             )?,
         ];
+        if let Some(transfer_id) = message.transfer_id() {
+            let mut guard = transfer_guard_key(&room.id, transfer_id);
+            guard.insert("message_id".into(), s(message.id.to_string()));
+            items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
+        }
         self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn transfer_message(
+        &self,
+        room: &RoomId,
+        transfer_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let Some(item) = self.get(transfer_guard_key(room, transfer_id)).await? else {
+            return Ok(None);
+        };
+        let id = match item.get("message_id") {
+            Some(AttributeValue::S(id)) => MessageId::parse(id)
+                .map_err(|e| anyhow!("stored transfer guard is invalid: {e}"))?,
+            _ => return Err(anyhow!("transfer guard without a message id").into()),
+        };
+        Ok(Some(id))
     }
 
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {

@@ -14,6 +14,7 @@ pub const ROOM_SK: &str = "ROOM";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
+pub const TRANSFER_GUARD_PREFIX: &str = "XFER#";
 
 pub fn room_pk(id: &RoomId) -> String {
     format!("ROOM#{id}")
@@ -34,6 +35,14 @@ pub fn membership_key(user: &UserId, room: &RoomId) -> Item {
 }
 pub fn message_key(room: &RoomId, id: &MessageId) -> Item {
     key(room_pk(room), &format!("{MESSAGE_PREFIX}{id}"))
+}
+/// The guard of a transfer posted in a room: one message per transfer (`XFER#` sorts apart
+/// from `MEMBER#` and `MSG#`, so no query of those ever sees it).
+pub fn transfer_guard_key(room: &RoomId, transfer_id: &str) -> Item {
+    key(
+        room_pk(room),
+        &format!("{TRANSFER_GUARD_PREFIX}{transfer_id}"),
+    )
 }
 pub fn window_key(k: &str) -> Item {
     key(format!("WINDOW#{k}"), "WINDOW")
@@ -69,6 +78,10 @@ pub fn message_fields(m: &Message) -> Item {
     if let Some(c) = &m.client_id {
         item.insert("client_id".into(), s(c));
     }
+    if let Some(t) = &m.transfer {
+        // The wire record as JSON text: written once, read back whole, never queried into.
+        item.insert("transfer".into(), s(t.to_string()));
+    }
     item
 }
 
@@ -88,6 +101,11 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
         text: r.s("text")?.to_owned(),
         client_id: r.s("client_id").ok().map(str::to_owned),
         created_at: r.at("created_at")?,
+        transfer: r
+            .s("transfer")
+            .ok()
+            .map(|t| serde_json::from_str(t).context("stored transfer"))
+            .transpose()?,
     })
 }
 

@@ -1,0 +1,196 @@
+//! Money in chat: the chat's side of the WebSocket `transfer` action. Before any money moves it
+//! checks what a send checks (the caller's seat, the posting rule, blocks in a direct room) and
+//! who is paid (the other person of a direct room, or `to`, a member, in a group or channel),
+//! then takes a slot of the send limit. After the wallet moved the money it posts the message
+//! of kind `transfer` carrying the wallet's record, at most once per transfer whatever is
+//! retried: the store writes a guard keyed by the transfer id in the same transaction as the
+//! message, so a replay finds the message instead of posting a second one, and a retry after a
+//! crash between the two steps posts the missing one.
+
+use super::chat::{ChatPorts, Seat};
+use super::chat_views::{MessageView, message_view};
+use super::messages::MessageService;
+use super::send_limit::SendLimit;
+use crate::domain::{Invalid, Message, MessageId, Room, User};
+use crate::error::{Error, Result};
+use crate::ports::{Event, StoreError};
+use serde_json::{Value, json};
+use std::time::Duration as StdDuration;
+use time::OffsetDateTime;
+
+/// How often posting retries after another send took its sequence number.
+const POST_RETRIES: usize = 50;
+
+/// A transfer the chat allows: the room as read and the person paid.
+pub struct Payee {
+    pub room: Room,
+    pub user: User,
+}
+
+/// What posting a transfer's message did.
+pub enum Posted {
+    /// Posted now: every member's connections got `message`.
+    New(MessageView),
+    /// The transfer had its message already (a replay); `None` when it was deleted since.
+    Earlier(Option<MessageView>),
+}
+
+pub struct ChatTransfers {
+    ports: ChatPorts,
+    messages: MessageService,
+    limit: SendLimit,
+}
+
+/// One message for an unknown name and for a non-member, so `to` never tells who exists.
+fn not_a_member() -> Error {
+    Error::field("to", Invalid::new("is not a member of this room"))
+}
+
+async fn backoff(attempt: usize) {
+    let ceiling = 2u64.saturating_pow(attempt.min(6) as u32);
+    tokio::time::sleep(StdDuration::from_millis(rand::random_range(0..=ceiling))).await;
+}
+
+impl ChatTransfers {
+    pub fn new(ports: ChatPorts) -> Self {
+        Self {
+            messages: MessageService::new(ports.clone()),
+            limit: SendLimit::new(ports.limiter.clone()),
+            ports,
+        }
+    }
+
+    /// Who `me` may pay in `room`, checked in the order of a send, then one slot of the send
+    /// limit (reserved in the store before the money moves, so a limited transfer moves nothing).
+    pub async fn prepare(
+        &self,
+        me: &User,
+        room: &str,
+        to: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Payee> {
+        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        self.messages.may_post(&room, seat.role, me).await?;
+        let user = match room.kind {
+            crate::domain::RoomKind::Direct => {
+                let other = room
+                    .pair
+                    .iter()
+                    .find(|id| **id != me.id)
+                    .ok_or(Error::Refused("self_transfer"))?;
+                let user = self
+                    .ports
+                    .accounts
+                    .user(other)
+                    .await?
+                    .ok_or_else(not_a_member)?;
+                // `to` is optional here; given, it must name the other person.
+                if to.is_some_and(|name| name != user.username.as_str()) {
+                    return Err(not_a_member());
+                }
+                user
+            }
+            _ => {
+                let name = to.ok_or_else(|| {
+                    Error::field("to", Invalid::new("is required in a group or channel"))
+                })?;
+                let user = self
+                    .ports
+                    .user_named(name)
+                    .await?
+                    .ok_or_else(not_a_member)?;
+                if user.id == me.id {
+                    return Err(Error::Refused("self_transfer"));
+                }
+                if self.ports.chat.member(&room.id, &user.id).await?.is_none() {
+                    return Err(not_a_member());
+                }
+                user
+            }
+        };
+        self.limit.reserve(&me.id, now).await?;
+        Ok(Payee { room, user })
+    }
+
+    /// Posts `transfer` (the wallet's record) in `room` as `me`'s message, unless it has one:
+    /// `maybe_posted` (a replayed key) looks for it first; a lost race finds it too.
+    pub async fn post(
+        &self,
+        me: &User,
+        room: Room,
+        transfer: Value,
+        client_id: Option<String>,
+        now: OffsetDateTime,
+        maybe_posted: bool,
+    ) -> Result<Posted> {
+        let transfer_id = transfer["id"]
+            .as_str()
+            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("a transfer record without id")))?
+            .to_owned();
+        if maybe_posted
+            && let Some(id) = self
+                .ports
+                .chat
+                .transfer_message(&room.id, &transfer_id)
+                .await?
+        {
+            return self.earlier(me, &room, &id).await;
+        }
+        let text = transfer["description"].as_str().unwrap_or("").to_owned();
+        let mut room = room;
+        for attempt in 0..POST_RETRIES {
+            let message = Message {
+                id: MessageId::after(room.last_id.as_ref()),
+                room_id: room.id,
+                seq: room.seq + 1,
+                sender: me.id,
+                text: text.clone(),
+                client_id: client_id.clone(),
+                created_at: now,
+                transfer: Some(transfer.clone()),
+            };
+            match self.ports.chat.append_message(&room, &message).await {
+                Ok(()) => {
+                    let people = [(me.id, me.clone())].into_iter().collect();
+                    let view = message_view(&message, &people);
+                    let members = self.ports.member_ids(&room.id).await?;
+                    self.ports
+                        .emit(
+                            &members,
+                            Event::new(
+                                "message",
+                                json!({"room_id": room.id.to_string(), "message": view}),
+                            ),
+                        )
+                        .await;
+                    return Ok(Posted::New(view));
+                }
+                Err(StoreError::Conflict) => {
+                    // Another send took this seq, or a duplicate posted this transfer.
+                    if let Some(id) = self
+                        .ports
+                        .chat
+                        .transfer_message(&room.id, &transfer_id)
+                        .await?
+                    {
+                        return self.earlier(me, &room, &id).await;
+                    }
+                    backoff(attempt).await;
+                    // The money has moved: the message follows whatever the posting rule says
+                    // now, as long as the sender is still in the room.
+                    room = self.ports.seat(&me.id, &room.id.to_string()).await?.room;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    async fn earlier(&self, me: &User, room: &Room, id: &MessageId) -> Result<Posted> {
+        let Some(message) = self.ports.chat.message(&room.id, id).await? else {
+            return Ok(Posted::Earlier(None));
+        };
+        let people = [(me.id, me.clone())].into_iter().collect();
+        Ok(Posted::Earlier(Some(message_view(&message, &people))))
+    }
+}
