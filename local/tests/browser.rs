@@ -747,6 +747,32 @@ async fn sign_up(browser: &Browser, http: &Http, name: &str, screenshots: bool) 
     browser.fill("signup-form", "password", PASSWORD).await;
     browser.click("signup-submit").await;
     browser.find("code-form").await;
+    if screenshots {
+        // Asking for the code again at once is refused with Retry-After: shown as a countdown.
+        browser.click("resend-code").await;
+        let countdown = browser
+            .until(
+                "the resend countdown",
+                "document.querySelector('[data-testid=resend-error]')?.dataset.retryAfter",
+            )
+            .await;
+        assert!(
+            countdown
+                .as_str()
+                .and_then(|s| s.parse::<u32>().ok())
+                .is_some_and(|s| s > 0 && s <= 60),
+            "{countdown}"
+        );
+        let text = browser.text("resend-error").await;
+        assert!(text.contains("Try again in"), "{text}");
+        let disabled = browser
+            .js(
+                "return document.querySelector('[data-testid=resend-code]').disabled;",
+                vec![],
+            )
+            .await;
+        assert_eq!(disabled, json!(true), "the button waits for the countdown");
+    }
     let code = http.code_for(&format!("{name}@example.com")).await;
     browser.fill("code-form", "code", &code).await;
     if screenshots {
