@@ -559,6 +559,8 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
         for (name, samples) in [
             ("PUT (type + length signed)", &p.put),
             ("GET (download URL)", &p.get),
+            ("history page, 20 file URLs", &p.page_20),
+            ("history page, 200 file URLs", &p.page_200),
         ] {
             let (p50, p99, max) = (
                 presign::percentile_ms(samples, 50.0),

@@ -13,7 +13,15 @@ const WARMUP: usize = 20;
 pub struct PresignTimes {
     pub put: Vec<Duration>,
     pub get: Vec<Duration>,
+    /// Signing a history page's download URLs through the chat's own path (`Links::sign`):
+    /// 20 messages with one file each.
+    pub page_20: Vec<Duration>,
+    /// The largest page: 20 messages with 10 files each (200 URLs).
+    pub page_200: Vec<Duration>,
 }
+
+/// Pages signed per size (each is many presigns already).
+const PAGES: usize = 200;
 
 /// The `p`-th percentile (nearest rank) in milliseconds.
 pub fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
@@ -38,10 +46,16 @@ pub fn run(rounds: usize) -> anyhow::Result<PresignTimes> {
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     );
     let files = S3Files::new(&aws, "chatman-bench-uploads");
+    let uploads = chatman::services::uploads::UploadService::new(
+        std::sync::Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+        std::sync::Arc::new(files.clone()),
+    );
     runtime.block_on(async {
         let mut times = PresignTimes {
             put: Vec::with_capacity(rounds),
             get: Vec::with_capacity(rounds),
+            page_20: Vec::with_capacity(PAGES),
+            page_200: Vec::with_capacity(PAGES),
         };
         for i in 0..WARMUP + rounds {
             let key = format!("uploads/0193a000-0000-7000-8000-000000000000/{i}");
@@ -59,6 +73,28 @@ pub fn run(rounds: usize) -> anyhow::Result<PresignTimes> {
             if i >= WARMUP {
                 times.put.push(put);
                 times.get.push(get);
+            }
+        }
+        let keys = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    format!(
+                        "files/0193a000-0000-7000-8000-000000000000/0193a000-0000-7000-8000-{i:012}"
+                    )
+                })
+                .collect()
+        };
+        for i in 0..WARMUP + PAGES {
+            for (n, samples) in [(20, &mut times.page_20), (200, &mut times.page_200)] {
+                let page = keys(n);
+                let now = OffsetDateTime::now_utc();
+                let started = Instant::now();
+                let links = chatman::services::chat_links::Links::sign(&uploads, page, now).await?;
+                let took = started.elapsed();
+                std::hint::black_box(links);
+                if i >= WARMUP {
+                    samples.push(took);
+                }
             }
         }
         Ok(times)

@@ -196,6 +196,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         chat: chat_store,
         limiter,
         push: port.clone(),
+        uploads: uploads.clone(),
     };
 
     let functions: HashMap<&'static str, Arc<dyn Function>> = HashMap::from([

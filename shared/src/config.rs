@@ -143,7 +143,8 @@ pub fn ws_url() -> anyhow::Result<String> {
 }
 
 /// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
-/// events delivered to WebSocket connections by the real push (`WS_MANAGEMENT_URL`).
+/// events delivered to WebSocket connections by the real push (`WS_MANAGEMENT_URL`); files and
+/// room avatars in the bucket `BUCKET_NAME`.
 pub fn chat(
     aws: &aws_config::SdkConfig,
     ctx: &Context,
@@ -157,5 +158,6 @@ pub fn chat(
         chat: chat.clone(),
         limiter: chat,
         push: push(ctx, aws)?,
+        uploads: uploads(aws)?,
     })
 }

@@ -35,6 +35,7 @@ fn group(kind: RoomKind) -> Room {
         last_message: None,
         deleted_seqs: vec![],
         version: 0,
+        avatar_key: None,
     }
 }
 
@@ -57,6 +58,7 @@ fn message(room: &Room, sender: UserId, text: &str) -> Message {
         client_id: Some("c1".into()),
         created_at: start_time() + Duration::seconds(room.seq as i64 + 1),
         transfer: None,
+        files: vec![],
     }
 }
 

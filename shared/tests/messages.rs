@@ -47,7 +47,7 @@ async fn bad_messages_are_refused_and_nothing_is_written() {
         (json!({"text": "  \n\t "}), "text"),
         (json!({"text": "x".repeat(4001)}), "text"),
         (json!({}), "text"),
-        (json!({"text": "hi", "upload_ids": ["u1"]}), "upload_ids"),
+        (json!({"text": "hi", "upload_ids": ["u1"]}), "upload_ids[0]"),
         (json!({"upload_ids": []}), "upload_ids"),
         (
             json!({"text": "hi", "client_id": "x".repeat(65)}),

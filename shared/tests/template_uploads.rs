@@ -65,6 +65,10 @@ fn only_upload_url_puts_into_uploads_and_only_file_readers_get_objects() {
             pair("s3:PutObject", "files/*"),
         ]))
     );
+    // Attaching files to messages and room avatars, over HTTP and WebSocket: the same rights.
+    for function in ["rooms", "messages", "ws-message"] {
+        assert_eq!(rights.get(function), rights.get("profile"), "{function}");
+    }
     for (function, set) in &rights {
         for (action, resource) in set {
             assert!(

@@ -163,6 +163,11 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         chat: chat.clone(),
         limiter: chat.clone(),
         push: Arc::new(RecordingPush::new()),
+        // No files in this benchmark: attaching and signing stay in memory.
+        uploads: chatman::services::uploads::UploadService::new(
+            Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+            Arc::new(chatman::adapters::memory_files::MemoryFiles::new()),
+        ),
     };
     let mut b = Bench {
         meter: chat.meter(),
@@ -203,12 +208,14 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
             read: send_total.read - recipients.read,
             write: send_total.write - recipients.write,
         };
-        let (page, history) = b.measure(messages.history(&owner, &room, 20, None)).await;
+        let (page, history) = b
+            .measure(messages.history(&owner, &room, 20, None, b.now))
+            .await;
         anyhow::ensure!(
             page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == 20,
             "a full page"
         );
-        let (_, list_one_room) = b.measure(rooms.list(&owner, 20, None)).await;
+        let (_, list_one_room) = b.measure(rooms.list(&owner, 20, None, b.now)).await;
         by_size.push(BySize {
             members: *size,
             send,
@@ -232,7 +239,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
-    let (page, list_50_rooms) = b.measure(rooms.list(&me, LIST_ROOMS, None)).await;
+    let (page, list_50_rooms) = b.measure(rooms.list(&me, LIST_ROOMS, None, b.now)).await;
     anyhow::ensure!(
         page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == LIST_ROOMS,
         "all 50 rooms"

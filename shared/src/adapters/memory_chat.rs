@@ -94,6 +94,7 @@ impl ChatStore for MemoryChat {
         stored.name = room.name.clone();
         stored.description = room.description.clone();
         stored.posting = room.posting;
+        stored.avatar_key = room.avatar_key.clone();
         stored.version += 1;
         Ok(())
     }

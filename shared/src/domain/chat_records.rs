@@ -3,7 +3,7 @@
 //! come from `room.seq - membership.last_read_seq` without any per-member write per message.
 
 use super::chat::{MemberRole, Posting, RoomKind};
-use super::{MessageId, RoomId, UserId};
+use super::{FileRef, MessageId, RoomId, UserId};
 use time::OffsetDateTime;
 
 /// How many sequence numbers back a room remembers its deleted messages (for unread counts).
@@ -20,6 +20,8 @@ pub struct Message {
     pub text: String,
     pub client_id: Option<String>,
     pub created_at: OffsetDateTime,
+    /// Attached files (0 to 10), in the order sent; empty for a text-only message.
+    pub files: Vec<FileRef>,
     /// A `transfer`-kind message's money movement: the wallet's record in its wire form
     /// (`services::wallet::transfer_json`), frozen as it was when the money moved.
     pub transfer: Option<serde_json::Value>,
@@ -56,6 +58,8 @@ pub struct Room {
     pub deleted_seqs: Vec<u64>,
     /// Bumped by every change except sends (which are ordered by `seq`).
     pub version: u64,
+    /// Storage key of a group's or channel's avatar (a direct room shows the other person's).
+    pub avatar_key: Option<String>,
 }
 
 impl Room {
@@ -124,6 +128,7 @@ mod tests {
             last_message: None,
             deleted_seqs: deleted,
             version: 0,
+            avatar_key: None,
         }
     }
 

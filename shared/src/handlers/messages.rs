@@ -37,7 +37,7 @@ impl Messages {
                 let cursor = request::query_param(req, "cursor");
                 let page = self
                     .messages
-                    .history(me, &room, limit, cursor.as_deref())
+                    .history(me, &room, limit, cursor.as_deref(), now)
                     .await?;
                 Ok(response::json(
                     200,

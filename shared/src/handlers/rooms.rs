@@ -77,13 +77,16 @@ impl Rooms {
             "GET /rooms" => {
                 let limit = request::limit(req, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
                 let cursor = request::query_param(req, "cursor");
-                let page = self.rooms.list(me, limit, cursor.as_deref()).await?;
+                let page = self.rooms.list(me, limit, cursor.as_deref(), now).await?;
                 Ok(response::json(
                     200,
                     &json!({"items": page.items, "next_cursor": page.next_cursor}),
                 ))
             }
-            "GET /rooms/{id}" => Ok(response::json(200, &self.rooms.get(me, &room()?).await?)),
+            "GET /rooms/{id}" => Ok(response::json(
+                200,
+                &self.rooms.get(me, &room()?, now).await?,
+            )),
             "PATCH /rooms/{id}" => {
                 let body: PatchRoomBody = request::json_body(req)?;
                 let patch = RoomPatch {
@@ -94,7 +97,7 @@ impl Rooms {
                 };
                 Ok(response::json(
                     200,
-                    &self.rooms.update(me, &room()?, patch).await?,
+                    &self.rooms.update(me, &room()?, patch, now).await?,
                 ))
             }
             "DELETE /rooms/{id}" => {
@@ -117,7 +120,7 @@ impl Rooms {
                 let body: SetRoleBody = request::json_body(req)?;
                 let view = self
                     .rooms
-                    .set_role(me, &room()?, &username()?, body.role.as_deref())
+                    .set_role(me, &room()?, &username()?, body.role.as_deref(), now)
                     .await?;
                 Ok(response::json(200, &view))
             }

@@ -18,6 +18,8 @@ pub struct ChatPorts {
     pub chat: Arc<dyn ChatStore>,
     pub limiter: Arc<dyn SlidingWindow>,
     pub push: Arc<dyn Push>,
+    /// Attaching files to messages and room avatars, and signing their download URLs.
+    pub uploads: super::uploads::UploadService,
 }
 
 /// A room as one of its members sees it.

@@ -3,10 +3,12 @@
 //! room's members as API.md's WebSocket section names it.
 
 use super::chat::{ChatPorts, Seat};
+use super::chat_links::{Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
+use super::uploads::Attached;
 use crate::domain::{
-    ClientId, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
+    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
 };
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{Event, Page, StoreError};
@@ -52,6 +54,7 @@ impl MessageService {
         room: &str,
         limit: usize,
         cursor: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<Page<MessageView>> {
         let before = cursor
             .map(|c| {
@@ -73,11 +76,17 @@ impl MessageService {
             .ports
             .people(page.items.iter().map(|m| m.sender))
             .await?;
+        let links = Links::sign(
+            &self.ports.uploads,
+            page.items.iter().flat_map(message_keys).collect(),
+            now,
+        )
+        .await?;
         Ok(Page {
             items: page
                 .items
                 .iter()
-                .map(|m| message_view(m, &people))
+                .map(|m| links.message(message_view(m, &people), m))
                 .collect(),
             next_cursor: page.next_cursor,
         })
@@ -92,18 +101,17 @@ impl MessageService {
         now: OffsetDateTime,
     ) -> Result<MessageView> {
         let mut fields = Fields::default();
-        if new.upload_ids.is_some() {
-            fields.take::<()>(
-                "upload_ids",
-                Err(crate::domain::Invalid::new("uploads are not available yet")),
-            );
+        if let Some(ids) = &new.upload_ids {
+            super::message_files::check_upload_ids(ids, &mut fields);
         }
+        // A message has text, files, or both.
         let text = match new.text.as_deref() {
-            Some(raw) => fields.take("text", MessageText::parse(raw)),
+            Some(raw) => fields.take("text", MessageText::parse(raw)).map(Some),
             None if new.upload_ids.is_none() => {
-                fields.take::<MessageText>("text", Err(crate::domain::Invalid::new("is required")))
+                fields.take::<MessageText>("text", Err(crate::domain::Invalid::new("is required")));
+                None
             }
-            None => None,
+            None => Some(None),
         };
         let client_id = match new.client_id.as_deref() {
             Some(raw) => fields.take("client_id", ClientId::parse(raw)).map(Some),
@@ -113,6 +121,55 @@ impl MessageService {
         let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
         self.may_post(&room, seat.role, me).await?;
         self.limit.reserve(&me.id, now).await?;
+        // Reserved before the message exists, given back if it never does: an upload is never
+        // attached to two messages, nor lost to a send that failed.
+        let attached = match &new.upload_ids {
+            Some(ids) => {
+                self.ports
+                    .uploads
+                    .attach_message_files(&me.id, ids, now)
+                    .await?
+            }
+            None => vec![],
+        };
+        let message = match self
+            .append(me, room, text.as_ref(), client_id.as_ref(), &attached, now)
+            .await
+        {
+            Ok(message) => message,
+            Err(e) => {
+                self.ports.uploads.release_all(&attached).await;
+                return Err(e);
+            }
+        };
+        // Stored: from here on the uploads belong to the message, whatever happens next.
+        let people = [(me.id, me.clone())].into_iter().collect();
+        let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
+        let view = links.message(message_view(&message, &people), &message);
+        let members = self.ports.member_ids(&message.room_id).await?;
+        self.ports
+            .emit(
+                &members,
+                Event::new(
+                    "message",
+                    json!({"room_id": message.room_id.to_string(), "message": view}),
+                ),
+            )
+            .await;
+        Ok(view)
+    }
+
+    /// Appends the message at the room's next seq, retrying when another send took it.
+    async fn append(
+        &self,
+        me: &User,
+        room: Room,
+        text: Option<&MessageText>,
+        client_id: Option<&ClientId>,
+        attached: &[Attached],
+        now: OffsetDateTime,
+    ) -> Result<Message> {
+        let files: Vec<FileRef> = attached.iter().map(|a| FileRef::of(&a.upload)).collect();
         let mut room = room;
         for attempt in 0..SEND_RETRIES {
             let message = Message {
@@ -120,27 +177,14 @@ impl MessageService {
                 room_id: room.id,
                 seq: room.seq + 1,
                 sender: me.id,
-                text: text.as_str().to_owned(),
-                client_id: client_id.as_ref().map(|c| c.as_str().to_owned()),
+                text: text.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                client_id: client_id.map(|c| c.as_str().to_owned()),
                 created_at: now,
                 transfer: None,
+                files: files.clone(),
             };
             match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => {
-                    let people = [(me.id, me.clone())].into_iter().collect();
-                    let view = message_view(&message, &people);
-                    let members = self.ports.member_ids(&room.id).await?;
-                    self.ports
-                        .emit(
-                            &members,
-                            Event::new(
-                                "message",
-                                json!({"room_id": room.id.to_string(), "message": view}),
-                            ),
-                        )
-                        .await;
-                    return Ok(view);
-                }
+                Ok(()) => return Ok(message),
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, or the sender left: look again.
                     backoff(attempt).await;

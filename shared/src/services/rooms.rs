@@ -3,10 +3,13 @@
 //! and messages" about rooms is here; non-members get 404 for everything.
 
 use super::chat::{ChatPorts, Seat, not_direct};
+use super::chat_links::{Links, avatar_keys, room_keys};
 use super::chat_views::{RoomSummaryView, RoomView, room_view, summary_view};
+use super::uploads::Attached;
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Member, MemberRole, Posting, Room, RoomDescription, RoomId, RoomKind, RoomName, User, UserId,
+    Member, MemberRole, Posting, Purpose, Room, RoomDescription, RoomId, RoomKind, RoomName,
+    Upload, UploadId, User, UserId,
 };
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AddMembersError, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Page, StoreError};
@@ -27,9 +30,18 @@ pub struct RoomPatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub posting: Option<String>,
-    /// `Some(None)` is a no-op (no avatar today); `Some(Some(_))` is refused until uploads exist.
+    /// `Some(None)` clears the room's avatar; `Some(Some(id))` sets it from the caller's
+    /// `room_avatar` upload.
     pub avatar_upload_id: Option<Option<String>>,
 }
+
+/// A PATCH's parsed settings: name, description, posting, avatar key (`None` leaves each alone).
+type Changes = (
+    Option<RoomName>,
+    Option<RoomDescription>,
+    Option<Posting>,
+    Option<Option<String>>,
+);
 
 pub struct RoomService {
     ports: ChatPorts,
@@ -40,7 +52,7 @@ impl RoomService {
         Self { ports }
     }
 
-    async fn view(&self, room: &Room, me: &UserId) -> Result<RoomView> {
+    async fn view(&self, room: &Room, me: &UserId, now: OffsetDateTime) -> Result<RoomView> {
         let members = self.ports.chat.members(&room.id).await?;
         let people = self
             .ports
@@ -51,7 +63,13 @@ impl RoomService {
                     .chain(room.pair.iter().copied()),
             )
             .await?;
-        Ok(room_view(room, me, &members, &people))
+        let links = Links::sign(
+            &self.ports.uploads,
+            [room_keys(room), avatar_keys(&people)].concat(),
+            now,
+        )
+        .await?;
+        Ok(links.room(room_view(room, me, &members, &people), room, me, &people))
     }
 
     /// POST /rooms `{kind: "direct", username}`: the room and whether it was made now (201) or
@@ -93,6 +111,7 @@ impl RoomService {
             last_message: None,
             deleted_seqs: vec![],
             version: 0,
+            avatar_key: None,
         };
         let members: Vec<Member> = pair
             .iter()
@@ -106,14 +125,14 @@ impl RoomService {
         match self.ports.chat.create_room(&room, &members).await {
             Ok(()) => {
                 self.ports.room_event(&pair, "added", &id).await;
-                Ok((self.view(&room, &me.id).await?, true))
+                Ok((self.view(&room, &me.id, now).await?, true))
             }
             Err(CreateRoomError::Exists) => {
                 let existing =
                     self.ports.chat.room(&id).await?.ok_or_else(|| {
                         anyhow::anyhow!("direct room {id} exists but cannot be read")
                     })?;
-                Ok((self.view(&existing, &me.id).await?, false))
+                Ok((self.view(&existing, &me.id, now).await?, false))
             }
             Err(CreateRoomError::Unexpected(e)) => Err(e.into()),
         }
@@ -178,6 +197,7 @@ impl RoomService {
             last_message: None,
             deleted_seqs: vec![],
             version: 0,
+            avatar_key: None,
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
             .chain(invited.iter().map(|u| (u.id, MemberRole::Member)))
@@ -198,7 +218,7 @@ impl RoomService {
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
         self.ports.room_event(&ids, "added", &id).await;
         tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
-        self.view(&room, &me.id).await
+        self.view(&room, &me.id, now).await
     }
 
     /// Parses and looks up usernames to add: every unknown name, the caller and existing members
@@ -246,9 +266,9 @@ impl RoomService {
     }
 
     /// GET /rooms/{id}.
-    pub async fn get(&self, me: &User, room: &str) -> Result<RoomView> {
+    pub async fn get(&self, me: &User, room: &str, now: OffsetDateTime) -> Result<RoomView> {
         let seat = self.ports.seat(&me.id, room).await?;
-        self.view(&seat.room, &me.id).await
+        self.view(&seat.room, &me.id, now).await
     }
 
     /// GET /rooms: the caller's rooms, most recently active first, with last message and unread
@@ -258,6 +278,7 @@ impl RoomService {
         me: &User,
         limit: usize,
         cursor: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<Page<RoomSummaryView>> {
         let after = cursor.map(parse_list_cursor).transpose()?;
         let memberships = self.ports.chat.memberships(&me.id).await?;
@@ -287,18 +308,37 @@ impl RoomService {
                 .find(|m| m.room_id == *id)
                 .map_or(0, |m| m.last_read_seq)
         };
+        let links = Links::sign(
+            &self.ports.uploads,
+            page.items
+                .iter()
+                .flat_map(room_keys)
+                .chain(avatar_keys(&people))
+                .collect(),
+            now,
+        )
+        .await?;
         Ok(Page {
             items: page
                 .items
                 .iter()
-                .map(|r| summary_view(r, &me.id, read_of(&r.id), &people))
+                .map(|r| {
+                    let view = summary_view(r, &me.id, read_of(&r.id), &people);
+                    links.summary(view, r, &me.id, &people)
+                })
                 .collect(),
             next_cursor: page.next_cursor,
         })
     }
 
     /// PATCH /rooms/{id}: owner and admins of a group or channel.
-    pub async fn update(&self, me: &User, room: &str, patch: RoomPatch) -> Result<RoomView> {
+    pub async fn update(
+        &self,
+        me: &User,
+        room: &str,
+        patch: RoomPatch,
+        now: OffsetDateTime,
+    ) -> Result<RoomView> {
         let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
         not_direct(&room)?;
         if !seat.role.manages() {
@@ -325,13 +365,58 @@ impl RoomService {
                 )),
             );
         }
-        if let Some(Some(_)) = patch.avatar_upload_id {
-            fields.take::<()>(
-                "avatar_upload_id",
-                Err(crate::domain::Invalid::new("uploads are not available yet")),
-            );
-        }
         fields.finish(Some(()))?;
+        let (avatar, attached) = self
+            .room_avatar(me, &room, patch.avatar_upload_id, now)
+            .await?;
+        let (room, changed) = match self.apply(room, (name, description, posting, avatar)).await {
+            Ok(written) => written,
+            Err(e) => {
+                if let Some(a) = &attached {
+                    self.ports.uploads.release(a).await;
+                }
+                return Err(e);
+            }
+        };
+        // Written: the avatar's upload belongs to the room from here on.
+        if changed {
+            let members = self.ports.member_ids(&room.id).await?;
+            self.ports.room_event(&members, "updated", &room.id).await;
+        }
+        self.view(&room, &me.id, now).await
+    }
+
+    /// The avatar a PATCH asks for: `None` leaves it, `Some(None)` clears it, `Some(Some(key))`
+    /// is the caller's `room_avatar` upload, attached now (sending the room's current avatar
+    /// again, a retried PATCH, attaches nothing).
+    async fn room_avatar(
+        &self,
+        me: &User,
+        room: &Room,
+        raw: Option<Option<String>>,
+        now: OffsetDateTime,
+    ) -> Result<(Option<Option<String>>, Option<Attached>)> {
+        let Some(Some(raw)) = raw else {
+            return Ok((raw.map(|_| None), None));
+        };
+        let current = UploadId::parse(&raw)
+            .ok()
+            .map(|id| Upload::file_key_of(&me.id, &id));
+        if current.is_some() && current == room.avatar_key {
+            return Ok((Some(current), None));
+        }
+        let a = self
+            .ports
+            .uploads
+            .attach(&me.id, "avatar_upload_id", &raw, Purpose::RoomAvatar, now)
+            .await?;
+        Ok((Some(Some(a.key.clone())), Some(a)))
+    }
+
+    /// Writes the room's new settings (version-checked, re-read on a lost race): the room as
+    /// stored and whether anything changed.
+    async fn apply(&self, room: Room, changes: Changes) -> Result<(Room, bool)> {
+        let (name, description, posting, avatar) = changes;
         let mut current = room;
         for _ in 0..super::CONFLICT_RETRIES {
             let mut next = current.clone();
@@ -344,15 +429,14 @@ impl RoomService {
             if let Some(p) = posting {
                 next.posting = p;
             }
+            if let Some(a) = &avatar {
+                next.avatar_key = a.clone();
+            }
             if next == current {
-                return self.view(&current, &me.id).await;
+                return Ok((current, false));
             }
             match self.ports.chat.update_room(&next).await {
-                Ok(()) => {
-                    let members = self.ports.member_ids(&next.id).await?;
-                    self.ports.room_event(&members, "updated", &next.id).await;
-                    return self.view(&next, &me.id).await;
-                }
+                Ok(()) => return Ok((next, true)),
                 Err(StoreError::Conflict) => {
                     current = self
                         .ports
@@ -434,7 +518,7 @@ impl RoomService {
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
         self.ports.room_event(&added, "added", &room.id).await;
         self.ports.room_event(&before, "updated", &room.id).await;
-        self.view(&room, &me.id).await
+        self.view(&room, &me.id, now).await
     }
 
     /// DELETE /rooms/{id}/members/{username}: leave (anyone but the owner), or remove someone
@@ -484,6 +568,7 @@ impl RoomService {
         room: &str,
         username: &str,
         role: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<RoomView> {
         let role = match role {
             Some(raw) => MemberRole::parse(raw).map_err(|e| Error::field("role", e))?,
@@ -502,7 +587,7 @@ impl RoomService {
         }
         if target.role == MemberRole::Owner {
             if role == MemberRole::Owner {
-                return self.view(&room, &me.id).await;
+                return self.view(&room, &me.id, now).await;
             }
             return Err(Error::Refused("owner_cannot_be_demoted"));
         }
@@ -512,7 +597,7 @@ impl RoomService {
                 .transfer_ownership(&room.id, &me.id, &target.user_id, target.role)
                 .await
         } else if role == target.role {
-            return self.view(&room, &me.id).await;
+            return self.view(&room, &me.id, now).await;
         } else {
             self.ports
                 .chat
@@ -526,7 +611,7 @@ impl RoomService {
         }
         let members = self.ports.member_ids(&room.id).await?;
         self.ports.room_event(&members, "updated", &room.id).await;
-        self.view(&room, &me.id).await
+        self.view(&room, &me.id, now).await
     }
 
     /// The member named `username` in `room`: 404 when there is no such member.

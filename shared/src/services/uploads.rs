@@ -123,6 +123,11 @@ impl UploadService {
         Self { store, files }
     }
 
+    /// The upload records (tests read an upload's state through it).
+    pub fn store(&self) -> &Arc<dyn UploadStore> {
+        &self.store
+    }
+
     /// POST /uploads: validates the declaration, records the upload and presigns its PUT.
     pub async fn request(
         &self,

@@ -19,6 +19,7 @@ use chatman::handlers::{
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::http::apigw::{Incoming, to_event, to_request};
+use chatman::ports::UploadStore;
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
 use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
@@ -159,12 +160,15 @@ impl TestApp {
     /// Accounts and chat both in one fresh DynamoDB Local table.
     pub async fn on_dynamodb() -> Self {
         let (accounts, chat) = dynamo_chat_stores().await;
-        Self::build_all(
-            accounts,
-            "root",
-            None,
+        Self::assemble_with_uploads(
+            accounts.clone(),
+            Arc::new(MemoryLedger::new()),
             Some((chat.clone(), chat)),
             Arc::new(RecordingPush::new()),
+            "root",
+            None,
+            Limits::LOCAL,
+            accounts,
         )
     }
 
@@ -236,15 +240,34 @@ impl TestApp {
         mailer: Option<Arc<dyn Mailer>>,
         limits: Limits,
     ) -> Self {
+        let uploads: Arc<dyn UploadStore> = Arc::new(MemoryUploads::new());
+        Self::assemble_with_uploads(store, ledger, chat, push, admins, mailer, limits, uploads)
+    }
+
+    /// As `assemble_everything`, with the upload records in `upload_store`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble_with_uploads(
+        store: Arc<dyn AccountStore>,
+        ledger: Arc<dyn LedgerStore>,
+        chat: Option<ChatStores>,
+        push: Arc<RecordingPush>,
+        admins: &str,
+        mailer: Option<Arc<dyn Mailer>>,
+        limits: Limits,
+        upload_store: Arc<dyn UploadStore>,
+    ) -> Self {
         let (chat_store, limiter) = chat.unwrap_or_else(|| {
             let memory = Arc::new(MemoryChat::new());
             (memory.clone(), memory)
         });
+        let files = Arc::new(MemoryFiles::new());
+        let uploads = UploadService::new(upload_store, files.clone());
         let chat = ChatPorts {
             accounts: store.clone(),
             chat: chat_store,
             limiter,
             push: push.clone(),
+            uploads: uploads.clone(),
         };
         let clock = Arc::new(ManualClock::new(start_time()));
         let outbox = Arc::new(Outbox::new(false));
@@ -259,8 +282,6 @@ impl TestApp {
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
         let otp = OtpKey::generate();
-        let files = Arc::new(MemoryFiles::new());
-        let uploads = UploadService::new(Arc::new(MemoryUploads::new()), files.clone());
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
             (
                 "signup",

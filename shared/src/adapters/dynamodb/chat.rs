@@ -329,14 +329,19 @@ impl ChatStore for DynamoChat {
     }
 
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
-        let result = self
+        // The avatar is set with the other settings, or removed when cleared.
+        let avatar_clause = match &room.avatar_key {
+            Some(_) => ", avatar_key = :avatar",
+            None => " REMOVE avatar_key",
+        };
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(room_key(&room.id)))
-            .update_expression(
-                "SET #name = :name, description = :description, posting = :posting, version = :next",
-            )
+            .update_expression(format!(
+                "SET #name = :name, description = :description, posting = :posting, version = :next{avatar_clause}"
+            ))
             .condition_expression("version = :v")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(&room.name))
@@ -344,9 +349,11 @@ impl ChatStore for DynamoChat {
             .expression_attribute_values(":posting", s(room.posting.as_str()))
             .expression_attribute_values(":v", n(room.version))
             .expression_attribute_values(":next", n(room.version + 1))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some(k) = &room.avatar_key {
+            request = request.expression_attribute_values(":avatar", s(k));
+        }
+        let result = request.send().await;
         match result {
             Ok(out) => {
                 self.meter.add(true, out.consumed_capacity());

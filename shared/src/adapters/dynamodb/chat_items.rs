@@ -82,6 +82,7 @@ pub fn message_fields(m: &Message) -> Item {
         // The wire record as JSON text: written once, read back whole, never queried into.
         item.insert("transfer".into(), s(t.to_string()));
     }
+    super::file_items::put_files(&mut item, &m.files);
     item
 }
 
@@ -106,6 +107,7 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
             .ok()
             .map(|t| serde_json::from_str(t).context("stored transfer"))
             .transpose()?,
+        files: super::file_items::files_from(item)?,
     })
 }
 
@@ -131,6 +133,9 @@ pub fn room_item(room: &Room) -> Item {
     }
     if let Some(m) = &room.last_message {
         item.insert("last".into(), AttributeValue::M(message_fields(m)));
+    }
+    if let Some(k) = &room.avatar_key {
+        item.insert("avatar_key".into(), s(k));
     }
     item
 }
@@ -177,6 +182,7 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         last_message,
         deleted_seqs,
         version: r.n("version")?,
+        avatar_key: r.s("avatar_key").ok().map(str::to_owned),
     })
 }
 

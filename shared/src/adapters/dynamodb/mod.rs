@@ -29,6 +29,7 @@ mod accounts;
 mod chat;
 mod chat_items;
 mod connections;
+mod file_items;
 mod items;
 mod ledger;
 mod ledger_items;
