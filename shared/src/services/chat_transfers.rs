@@ -147,6 +147,7 @@ impl ChatTransfers {
                 text: text.clone(),
                 client_id: client_id.clone(),
                 created_at: now,
+                files: Vec::new(),
                 transfer: Some(transfer.clone()),
             };
             match self.ports.chat.append_message(&room, &message).await {

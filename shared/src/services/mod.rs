@@ -4,8 +4,8 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
-pub mod chat_transfers;
 pub mod chat_links;
+pub mod chat_transfers;
 pub mod chat_views;
 pub mod lockout;
 mod mails;
