@@ -22,6 +22,8 @@ pub struct Gateway {
     pub outbox: Option<Arc<Outbox>>,
     /// `Access-Control-Allow-Origin` for browsers (the HTTP API's CORS configuration in the cloud).
     pub cors_origin: String,
+    /// The web app (`web/`, embedded) for GETs that match no API route; `None`: API only.
+    pub web: Option<String>,
 }
 
 type HyperResponse = hyper::Response<Full<Bytes>>;
@@ -93,7 +95,7 @@ impl Gateway {
             return self.local_route(&method, rest, &raw_query);
         }
         let Some((route_key, path_params)) = routes::match_route(&method, &path) else {
-            return error_response(Error::NoRoute);
+            return self.web_or_404(&method, &path, &parts.headers);
         };
         let Some(function) = routes::function_of(route_key).and_then(|f| self.functions.get(f))
         else {
@@ -132,6 +134,21 @@ impl Gateway {
                 e.context("building the API Gateway event"),
             )),
         }
+    }
+
+    /// A GET that is no API route: a file of the web app, an app path or `/config.json`; else 404.
+    fn web_or_404(&self, method: &str, path: &str, headers: &hyper::HeaderMap) -> HyperResponse {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        match &self.web {
+            Some(api_url) if method == "GET" || method == "HEAD" => {
+                crate::web::serve(path, host, api_url)
+            }
+            _ => None,
+        }
+        .unwrap_or_else(|| error_response(Error::NoRoute))
     }
 
     fn local_route(&self, method: &str, rest: &str, raw_query: &str) -> HyperResponse {

@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod realtime;
 pub mod s3;
 pub mod server;
+pub mod web;
 pub mod websocket;
 
 pub use config::LocalConfig;

@@ -285,6 +285,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         functions,
         outbox: Some(outbox.clone()),
         cors_origin: config.cors_origin.clone(),
+        web: Some(format!("http://{http_addr}")),
     });
 
     let task = tokio::spawn(async move {

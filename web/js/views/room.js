@@ -1,0 +1,331 @@
+// A room: its history (older pages load when scrolling to the top), live messages, typing and
+// read receipts from the socket, sending text and files (with upload progress), deleting, and
+// sending money in the chat over the socket. The composer's draft is saved as it is typed, so a
+// session that ends mid-sentence comes back to it after login.
+
+import { api, upload } from "../api.js";
+import { on } from "../events.js";
+import * as ws from "../ws.js";
+import { h, replace, time, money, bytes, uid, formError, safeUrl } from "../dom.js";
+import { describe, showError, clearErrors, submitting } from "../errors.js";
+import { session, draftKey } from "../session.js";
+import { go } from "../app.js";
+import { avatar } from "./chats.js";
+import { membersPanel } from "./members.js";
+import { transferForm } from "./chatpay.js";
+
+const PAGE = 30;
+
+export async function roomView(main, roomId) {
+  const me = session.me.username;
+  let room = null;
+  let cursor = null;
+  let loadingOlder = false;
+  const shown = new Map(); // message id → element
+  const readBy = new Map(); // username → newest message id they read
+  const typing = new Map(); // username → timer
+
+  const title = h("h1", { class: "room-name", testid: "room-name" }, "…");
+  const head = h("div", { class: "bar room-bar" },
+    h("a", { href: "#/chats", class: "back", "aria-label": "Back to chats" }, "←"),
+    h("span", { testid: "room-avatar-slot" }), title);
+  const older = h("button", { type: "button", class: "link", testid: "load-older", hidden: true, onclick: () => loadOlder() }, "Load older messages");
+  const list = h("ol", { class: "messages", testid: "messages", "aria-live": "polite", "aria-label": "Messages" });
+  const scroller = h("div", { class: "scroller", testid: "scroller" }, older, list);
+  const typingLine = h("p", { class: "typing muted", testid: "typing-indicator", "aria-live": "polite" });
+  const roomError = h("p", { class: "error", role: "alert", testid: "room-error" });
+
+  // --- composer ---
+  const text = h("textarea", { name: "text", rows: 1, testid: "composer-input", placeholder: "Message", "aria-label": "Message", maxlength: 4000 });
+  text.value = sessionStorage.getItem(draftKey(roomId)) || "";
+  const fileInput = h("input", { type: "file", multiple: true, class: "visually-hidden", tabindex: "-1", "aria-hidden": "true", testid: "attach-input" });
+  const staged = h("ul", { class: "staged", testid: "staged-files" });
+  const stagedIds = [];
+  let uploading = 0;
+  const sendButton = h("button", { type: "submit", class: "primary", testid: "send-button" }, "Send");
+  const composer = h("form", { class: "composer", testid: "composer" },
+    h("div", { class: "composer-row" },
+      h("button", { type: "button", testid: "attach-button", "aria-label": "Attach files", title: "Attach files", onclick: () => fileInput.click() }, "+ File"),
+      fileInput, text, sendButton),
+    staged, formError("composer-error"));
+  const payArea = h("div", { testid: "pay-area" });
+  const payButton = h("button", { type: "button", testid: "open-transfer", onclick: () => togglePay() }, "Send money");
+  const membersButton = h("button", { type: "button", testid: "open-members", hidden: true, onclick: () => toggleMembers() }, "Members");
+  const membersArea = h("div", { testid: "members-area" });
+
+  main.append(head, h("div", { class: "room-tools" }, payButton, membersButton), membersArea, roomError, scroller, typingLine, payArea, composer);
+
+  // --- rendering ---
+  function messageBody(m) {
+    if (m.kind === "transfer" && m.transfer) {
+      const t = m.transfer;
+      return h("p", { class: "transfer", testid: "message-transfer" },
+        `${t.from || "?"} sent ${money(t.amount, t.currency)} to ${t.to}`,
+        t.description ? ` — ${t.description}` : null);
+    }
+    return [
+      m.text ? h("p", { class: "text", testid: "message-text" }, m.text) : null,
+      (m.files || []).length ? h("ul", { class: "files" }, m.files.map((f) => h("li", {},
+        f.content_type?.startsWith("image/") && safeUrl(f.url)
+          ? h("a", { href: safeUrl(f.url), target: "_blank", rel: "noopener", testid: "message-file", "data-filename": f.filename },
+            h("img", { src: safeUrl(f.url), alt: f.filename, class: "thumb" }))
+          : null,
+        h("a", { href: safeUrl(f.url), download: f.filename, rel: "noopener", testid: "message-file-link", "data-filename": f.filename },
+          f.filename), h("small", { class: "muted" }, ` ${bytes(f.size || 0)}`)))) : null,
+    ];
+  }
+
+  function canDelete(m) {
+    if (m.sender === me) return true;
+    const role = room?.members?.find((x) => x.user.username === me)?.role;
+    return room?.kind !== "direct" && (role === "owner" || role === "admin");
+  }
+
+  function render(m) {
+    const mine = m.sender === me;
+    const el = h("li", { class: `message ${mine ? "mine" : "theirs"}`, testid: "message", "data-id": m.id, "data-sender": m.sender, "data-client-id": m.client_id || null },
+      mine ? null : h("span", { class: "sender", testid: "message-sender" }, m.sender),
+      messageBody(m),
+      h("span", { class: "meta" },
+        h("time", { datetime: m.created_at, class: "muted" }, time(m.created_at)),
+        canDelete(m) && m.kind !== "transfer"
+          ? h("button", { type: "button", class: "link danger", testid: "delete-message", "aria-label": "Delete message", onclick: () => remove(m) }, "Delete")
+          : null),
+      h("small", { class: "seen muted", testid: "seen-by" }));
+    return el;
+  }
+
+  function insert(m, { atTop = false } = {}) {
+    if (shown.has(m.id)) return;
+    const el = render(m);
+    shown.set(m.id, el);
+    if (atTop) list.prepend(el);
+    else {
+      // Keep time order even if a late event arrives out of order (ids sort by time).
+      const after = [...list.children].find((c) => c.dataset.id > m.id);
+      list.insertBefore(el, after || null);
+    }
+  }
+
+  function updateSeen() {
+    for (const el of list.querySelectorAll('[data-testid="seen-by"]')) el.textContent = "";
+    const mine = [...list.querySelectorAll(".message.mine")];
+    for (const [username, id] of readBy) {
+      if (username === me) continue;
+      const target = mine.filter((el) => el.dataset.id <= id).pop();
+      if (target) {
+        const slot = target.querySelector('[data-testid="seen-by"]');
+        slot.textContent = slot.textContent ? `${slot.textContent}, ${username}` : `Seen by ${username}`;
+      }
+    }
+  }
+
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  const toBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
+
+  // --- loading ---
+  async function loadRoom() {
+    room = await api("GET", `/rooms/${encodeURIComponent(roomId)}`);
+    replace(title, room.name || "(no name)");
+    replace(head.querySelector('[data-testid="room-avatar-slot"]'), avatar(room.avatar_url, room.name));
+    membersButton.hidden = room.kind === "direct";
+    payButton.hidden = false;
+    const role = room.members.find((x) => x.user.username === me)?.role;
+    const mayPost = room.kind === "direct" || room.posting !== "admins" || role === "owner" || role === "admin";
+    composer.hidden = !mayPost;
+    if (!mayPost) roomError.textContent = "Only admins post in this room.";
+    if (membersArea.firstChild) renderMembers();
+  }
+
+  async function loadNewest() {
+    const page = await api("GET", `/rooms/${encodeURIComponent(roomId)}/messages?limit=${PAGE}`);
+    const stick = nearBottom() || !list.children.length;
+    for (const m of [...page.items].reverse()) insert(m);
+    if (cursor === null) { cursor = page.next_cursor; older.hidden = !cursor; }
+    if (stick) toBottom();
+    markRead();
+  }
+
+  async function loadOlder() {
+    if (!cursor || loadingOlder) return;
+    loadingOlder = true;
+    const height = scroller.scrollHeight;
+    try {
+      const page = await api("GET", `/rooms/${encodeURIComponent(roomId)}/messages?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`);
+      for (const m of page.items) insert(m, { atTop: true });
+      cursor = page.next_cursor;
+      older.hidden = !cursor;
+      scroller.scrollTop += scroller.scrollHeight - height; // stay where the reader was
+      updateSeen();
+    } catch (err) {
+      roomError.textContent = describe(err);
+    } finally {
+      loadingOlder = false;
+    }
+  }
+  scroller.addEventListener("scroll", () => { if (scroller.scrollTop < 60) loadOlder(); });
+
+  let lastRead = "";
+  function markRead() {
+    const newest = [...list.children].filter((el) => el.dataset.sender !== me).pop();
+    if (!newest || newest.dataset.id <= lastRead || document.hidden) return;
+    lastRead = newest.dataset.id;
+    const frame = { action: "read", room_id: roomId, message_id: lastRead };
+    if (!ws.send(frame)) api("POST", `/rooms/${encodeURIComponent(roomId)}/read`, { message_id: lastRead }).catch(() => {});
+  }
+
+  // --- actions ---
+  async function remove(m) {
+    try {
+      await api("DELETE", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(m.id)}`);
+      shown.get(m.id)?.remove();
+      shown.delete(m.id);
+    } catch (err) {
+      roomError.textContent = describe(err);
+    }
+  }
+
+  let typingSent = 0;
+  let typingStop = null;
+  text.addEventListener("input", () => {
+    sessionStorage.setItem(draftKey(roomId), text.value);
+    const now = Date.now();
+    if (now - typingSent > 3000) {
+      typingSent = now;
+      ws.send({ action: "typing", room_id: roomId, is_typing: true });
+    }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(stopTyping, 4000);
+  });
+  function stopTyping() {
+    clearTimeout(typingStop);
+    if (typingSent) ws.send({ action: "typing", room_id: roomId, is_typing: false });
+    typingSent = 0;
+  }
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+
+  fileInput.addEventListener("change", () => {
+    for (const file of fileInput.files) stage(file);
+    fileInput.value = "";
+  });
+  function stage(file) {
+    const bar = h("progress", { max: 1, value: 0, testid: "upload-progress", "aria-label": `Uploading ${file.name}` });
+    const status = h("small", { class: "muted" }, bytes(file.size));
+    const row = h("li", { testid: "staged-file", "data-filename": file.name }, `${file.name} `, bar, " ", status);
+    staged.append(row);
+    uploading += 1;
+    upload("message", file, (p) => { bar.value = p; })
+      .then((id) => {
+        stagedIds.push(id);
+        bar.value = 1;
+        row.dataset.done = "true";
+        replace(status, "ready");
+      })
+      .catch((err) => {
+        row.dataset.failed = "true";
+        replace(status, h("span", { class: "error" }, describe(err)));
+      })
+      .finally(() => { uploading -= 1; });
+  }
+
+  composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = { client_id: uid() };
+    const value = text.value.trim();
+    if (value) body.text = value;
+    if (stagedIds.length) body.upload_ids = [...stagedIds];
+    clearErrors(composer);
+    if (uploading) return showError(composer, new Error("Wait for the files to finish uploading."));
+    if (!body.text && !body.upload_ids) return undefined;
+    return submitting(composer, async () => {
+      const m = await api("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, { retryWhenDown: false });
+      insert(m);
+      text.value = "";
+      sessionStorage.removeItem(draftKey(roomId));
+      stagedIds.length = 0;
+      replace(staged);
+      stopTyping();
+      toBottom();
+      text.focus();
+    });
+  });
+
+  function togglePay() {
+    if (payArea.firstChild) return replace(payArea);
+    return replace(payArea, transferForm(room, me, () => replace(payArea)));
+  }
+  function renderMembers() {
+    replace(membersArea, membersPanel(room, me, (updated) => { room = updated; renderMembers(); }));
+  }
+  function toggleMembers() {
+    if (membersArea.firstChild) return replace(membersArea);
+    return renderMembers();
+  }
+
+  // --- live events ---
+  const offs = [
+    on("ws:message", ({ room_id, message }) => {
+      if (room_id !== roomId) return;
+      const stick = nearBottom();
+      insert(message);
+      if (!shown.has(message.id)) return;
+      performance.mark(`message-shown:${message.id}`);
+      typing.delete(message.sender);
+      renderTyping();
+      if (stick || message.sender === me) toBottom();
+      markRead();
+      updateSeen();
+    }),
+    on("ws:deleted", ({ room_id, message_id }) => {
+      if (room_id !== roomId) return;
+      shown.get(message_id)?.remove();
+      shown.delete(message_id);
+    }),
+    on("ws:typing", ({ room_id, username, is_typing }) => {
+      if (room_id !== roomId || username === me) return;
+      clearTimeout(typing.get(username));
+      if (is_typing) typing.set(username, setTimeout(() => { typing.delete(username); renderTyping(); }, 6000));
+      else typing.delete(username);
+      renderTyping();
+    }),
+    on("ws:read", ({ room_id, username, message_id }) => {
+      if (room_id !== roomId) return;
+      readBy.set(username, message_id);
+      updateSeen();
+    }),
+    on("ws:room", ({ room_id, event }) => {
+      if (room_id !== roomId) return;
+      if (event === "removed" || event === "deleted") go("#/chats");
+      else loadRoom().catch(() => {});
+    }),
+    on("ws:reconnected", () => loadNewest().catch(() => {})), // catch up on what was missed
+  ];
+  const onVisible = () => markRead();
+  document.addEventListener("visibilitychange", onVisible);
+  function renderTyping() {
+    const names = [...typing.keys()];
+    typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+  }
+
+  try {
+    await loadRoom();
+    await loadNewest();
+    list.dataset.ready = "true";
+  } catch (err) {
+    if (err.status === 404) replace(main, h("p", { class: "error", testid: "room-missing" }, "This chat does not exist or you are not in it."), h("a", { href: "#/chats" }, "Back to chats"));
+    else roomError.textContent = describe(err);
+  }
+  text.focus();
+
+  return () => {
+    stopTyping();
+    offs.forEach((off) => off());
+    document.removeEventListener("visibilitychange", onVisible);
+    for (const t of typing.values()) clearTimeout(t);
+  };
+}

@@ -1,0 +1,148 @@
+// The wallet: balance and history (live on `transfer_received`), sending money to a username,
+// and donate links (create, copy, revoke). A payment attempt keeps its Idempotency-Key until
+// it gets a definite answer: resubmitting the same payment after a lost answer or a double
+// click replays the first result instead of paying again.
+
+import { api } from "../api.js";
+import { on } from "../events.js";
+import { h, replace, field, formError, money, parseAmount, uid, dateTime } from "../dom.js";
+import { submitting, describe } from "../errors.js";
+
+export function walletView(main) {
+  let currency = "USD";
+  let cursor = null;
+  const balance = h("p", { class: "balance", testid: "wallet-balance", "aria-live": "polite" }, "…");
+  const history = h("ul", { class: "list", testid: "wallet-history", "aria-label": "Transactions" });
+  const more = h("button", { type: "button", class: "link", testid: "history-more", hidden: true, onclick: () => loadHistory(true) }, "Older transactions");
+  const error = h("p", { class: "error", role: "alert" });
+
+  const refresh = async () => {
+    try {
+      const w = await api("GET", "/wallet");
+      currency = w.currency;
+      replace(balance, money(w.balance, w.currency));
+      balance.dataset.minor = String(w.balance);
+    } catch (err) { error.textContent = describe(err); }
+  };
+  const entry = (e) => h("li", { class: "entry", testid: "wallet-entry", "data-kind": e.kind, "data-direction": e.direction },
+    h("span", { class: e.direction === "in" ? "in" : "out" }, `${e.direction === "in" ? "+" : "−"}${money(e.amount, e.currency)}`),
+    h("span", { class: "chat-main" },
+      h("span", {}, e.kind === "deposit" ? "Deposit" : `${e.direction === "in" ? "from" : "to"} @${e.counterparty || "?"}`, e.kind === "donation" ? " (donation)" : ""),
+      e.description ? h("small", { class: "muted" }, e.description) : null),
+    h("small", { class: "muted" }, dateTime(e.created_at)));
+  async function loadHistory(older = false) {
+    try {
+      const page = await api("GET", `/wallet/transactions?limit=20${older && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      if (!older) replace(history);
+      history.append(...page.items.map(entry));
+      if (!history.children.length) history.append(h("li", { class: "muted" }, "No transactions yet."));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (err) { error.textContent = describe(err); }
+  }
+
+  // --- send money ---
+  const send = h("form", { class: "card", testid: "send-money-form", novalidate: true },
+    h("h2", {}, "Send money"),
+    field("To (username)", { name: "to", autocomplete: "off", required: true }),
+    field("Amount", { name: "amount", inputmode: "decimal", placeholder: "12.50", required: true, autocomplete: "off" }),
+    field("What for (optional)", { name: "description", maxlength: 255 }),
+    formError(),
+    h("button", { type: "submit", class: "primary", testid: "send-money" }, "Send"),
+    h("p", { class: "muted", role: "status", testid: "send-money-status" }));
+  let attempt = null; // {key, fingerprint}: kept until a definite answer
+  send.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(send).entries());
+    const amount = parseAmount(v.amount);
+    const status = send.querySelector('[data-testid="send-money-status"]');
+    status.textContent = "";
+    if (!amount) {
+      send.querySelector('[data-error-for="amount"]').textContent = "Enter an amount like 12 or 12.50.";
+      return;
+    }
+    const body = { to: v.to.trim().replace(/^@/, ""), amount };
+    if (v.description) body.description = v.description;
+    const fingerprint = JSON.stringify(body);
+    if (!attempt || attempt.fingerprint !== fingerprint) attempt = { key: uid(), fingerprint };
+    const { key } = attempt;
+    submitting(send, async () => {
+      try {
+        const done = await api("POST", "/wallet/transfers", body, { idempotencyKey: key });
+        status.textContent = `Sent ${money(done.transfer.amount, done.transfer.currency)} to @${done.transfer.to}.`;
+        send.reset();
+        attempt = null;
+        replace(balance, money(done.balance, currency));
+        balance.dataset.minor = String(done.balance);
+        loadHistory();
+      } catch (err) {
+        // Refused for good: the next submit is a new attempt. Still running: keep the key.
+        if (err.status && err.code !== "request_in_progress") attempt = null;
+        throw err;
+      }
+    });
+  });
+
+  // --- donate links ---
+  const links = h("ul", { class: "list", testid: "donate-links" });
+  const create = h("form", { class: "card", testid: "donate-form", novalidate: true },
+    h("h2", {}, "Donate links"),
+    h("p", { class: "muted" }, "Anyone with the link can pay you, logged in."),
+    field("Valid for (minutes)", { name: "expires_in_minutes", inputmode: "numeric", value: "1440", required: true }),
+    field("Fixed amount (optional)", { name: "amount", inputmode: "decimal", autocomplete: "off" }),
+    field("Description (optional)", { name: "description", maxlength: 255 }),
+    formError(),
+    h("button", { type: "submit", class: "primary", testid: "create-donate" }, "Create link"),
+    links);
+  create.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(create).entries());
+    const body = { expires_in_minutes: Number(v.expires_in_minutes) };
+    if (v.amount) {
+      body.amount = parseAmount(v.amount);
+      if (!body.amount) { create.querySelector('[data-error-for="amount"]').textContent = "Enter an amount like 5 or 5.25."; return; }
+    }
+    if (v.description) body.description = v.description;
+    submitting(create, async () => {
+      await api("POST", "/donate-links", body);
+      create.elements.amount.value = "";
+      create.elements.description.value = "";
+      loadLinks();
+    });
+  });
+  const linkRow = (l) => {
+    const url = h("input", { readonly: true, value: l.url, testid: "donate-url", "aria-label": "Link" });
+    const copied = h("small", { class: "muted", role: "status" });
+    return h("li", { class: "donate", testid: "donate-link", "data-id": l.id },
+      h("span", {}, l.amount ? money(l.amount, l.currency) : "any amount", l.description ? ` — ${l.description}` : "", l.active ? "" : " (expired)"),
+      url,
+      h("span", { class: "row" },
+        h("button", { type: "button", testid: "copy-donate", onclick: async () => {
+          url.select();
+          try { await navigator.clipboard.writeText(l.url); copied.textContent = "Copied."; } catch { copied.textContent = "Selected: press Ctrl+C to copy."; }
+        } }, "Copy"),
+        h("a", { href: new URL(l.url, location.href).pathname, testid: "open-donate" }, "Open"),
+        l.active ? h("button", { type: "button", class: "link danger", testid: "revoke-donate", onclick: async () => {
+          try { await api("DELETE", `/donate-links/${encodeURIComponent(l.id)}`); loadLinks(); } catch (err) { copied.textContent = describe(err); }
+        } }, "Revoke") : null,
+        copied));
+  };
+  async function loadLinks() {
+    try {
+      const page = await api("GET", "/donate-links");
+      replace(links, page.items.map(linkRow));
+    } catch (err) { error.textContent = describe(err); }
+  }
+
+  main.append(h("div", { class: "bar" }, h("h1", {}, "Wallet")), error,
+    h("section", { class: "card" }, h("h2", {}, "Balance"), balance), send,
+    h("section", { class: "card" }, h("h2", {}, "History"), history, more), create);
+  refresh();
+  loadHistory();
+  loadLinks();
+  const offs = [
+    on("ws:transfer_received", () => { refresh(); loadHistory(); }),
+    on("ws:reconnected", () => { refresh(); loadHistory(); }),
+  ];
+  return () => offs.forEach((off) => off());
+}
