@@ -272,16 +272,44 @@ async fn the_web_app_works_in_a_real_browser() {
         .until("the refusal shows under the username", "document.querySelector('[data-testid=error-username]')?.textContent === 'That username is taken.'")
         .await;
     sign_up(&carol, &http, "carol", false).await;
-    let (status, _) = http
-        .call(
-            "POST",
-            "/wallet/deposits",
-            Some(json!({"username": "carol", "amount": 2000})),
-            Some(&root),
-            Some("fund-carol"),
+    // Money enters through an admin: root deposits into carol's wallet from the wallet screen,
+    // which shows the deposit form to admins only (carol, not an admin, has none).
+    carol.goto("/#/wallet").await;
+    carol.find("send-money-form").await;
+    assert_eq!(
+        carol
+            .js(
+                "return !!document.querySelector('[data-testid=deposit-form]');",
+                vec![]
+            )
+            .await,
+        json!(false),
+        "the deposit form is for admins only"
+    );
+    let admin = Browser::open(&driver, &base, "root").await;
+    admin.goto("/").await;
+    admin.fill("login-form", "login", "root").await;
+    admin.fill("login-form", "password", PASSWORD).await;
+    admin.click("login-submit").await;
+    admin.find("chat-list").await;
+    admin.goto("/#/wallet").await;
+    admin.fill("deposit-form", "username", "carol").await;
+    admin.fill("deposit-form", "amount", "20").await;
+    admin.click("deposit-submit").await;
+    admin
+        .until(
+            "the deposit is confirmed",
+            "document.querySelector('[data-testid=deposit-status]')?.textContent.startsWith('Deposited')",
         )
         .await;
-    assert_eq!(status, 201);
+    admin.shot("17-admin-deposit").await;
+    admin.client.close().await.expect("closing a session");
+    let carol_token = http.login("carol").await;
+    assert_eq!(
+        http.balance(&carol_token).await,
+        2000,
+        "the deposit landed once"
+    );
     let path = link
         .split_once("/donate/")
         .map(|(_, id)| format!("/donate/{id}"))

@@ -1,5 +1,5 @@
 // The wallet: balance and history (live on `transfer_received`), sending money to a username,
-// and donate links (create, copy, revoke). A payment attempt keeps its Idempotency-Key until
+// donate links (create, copy, revoke), and for admins a deposit form (the only way money enters). A payment attempt keeps its Idempotency-Key until
 // it gets a definite answer: resubmitting the same payment after a lost answer or a double
 // click replays the first result instead of paying again.
 
@@ -7,6 +7,7 @@ import { api } from "../api.js";
 import { on } from "../events.js";
 import { h, replace, field, formError, money, parseAmount, uid, dateTime } from "../dom.js";
 import { submitting, describe } from "../errors.js";
+import { session } from "../session.js";
 
 export function walletView(main) {
   let currency = "USD";
@@ -83,6 +84,46 @@ export function walletView(main) {
     });
   });
 
+  // --- deposits (admins only: the server refuses anyone else with 403 whatever this shows) ---
+  const deposit = h("form", { class: "card", testid: "deposit-form", novalidate: true },
+    h("h2", {}, "Deposit (admin)"),
+    field("Into the wallet of (username)", { name: "username", autocomplete: "off", required: true }),
+    field("Amount", { name: "amount", inputmode: "decimal", placeholder: "50.00", required: true, autocomplete: "off" }),
+    field("What for (optional)", { name: "description", maxlength: 255 }),
+    formError(),
+    h("button", { type: "submit", class: "primary", testid: "deposit-submit" }, "Deposit"),
+    h("p", { class: "muted", role: "status", testid: "deposit-status" }));
+  let depositAttempt = null; // as for payments: one key per attempt, kept until a definite answer
+  deposit.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(deposit).entries());
+    const amount = parseAmount(v.amount);
+    const status = deposit.querySelector('[data-testid="deposit-status"]');
+    status.textContent = "";
+    if (!amount) {
+      deposit.querySelector('[data-error-for="amount"]').textContent = "Enter an amount like 50 or 50.00.";
+      return;
+    }
+    const body = { username: v.username.trim().replace(/^@/, ""), amount };
+    if (v.description) body.description = v.description;
+    const fingerprint = JSON.stringify(body);
+    if (!depositAttempt || depositAttempt.fingerprint !== fingerprint) depositAttempt = { key: uid(), fingerprint };
+    const { key } = depositAttempt;
+    submitting(deposit, async () => {
+      try {
+        const done = await api("POST", "/wallet/deposits", body, { idempotencyKey: key });
+        status.textContent = `Deposited ${money(done.transfer.amount, done.transfer.currency)} into @${done.transfer.to}'s wallet.`;
+        deposit.reset();
+        depositAttempt = null;
+        refresh();
+        loadHistory();
+      } catch (err) {
+        if (err.status && err.code !== "request_in_progress") depositAttempt = null;
+        throw err;
+      }
+    });
+  });
+
   // --- donate links ---
   const links = h("ul", { class: "list", testid: "donate-links" });
   const create = h("form", { class: "card", testid: "donate-form", novalidate: true },
@@ -137,6 +178,7 @@ export function walletView(main) {
   main.append(h("div", { class: "bar" }, h("h1", {}, "Wallet")), error,
     h("section", { class: "card" }, h("h2", {}, "Balance"), balance), send,
     h("section", { class: "card" }, h("h2", {}, "History"), history, more), create);
+  if (session.me?.role === "admin") main.append(deposit);
   refresh();
   loadHistory();
   loadLinks();
