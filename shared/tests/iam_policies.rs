@@ -1,15 +1,24 @@
-//! Each function's DynamoDB policy in `template.yaml` allows exactly what its code does: every
-//! route is driven against DynamoDB Local through a client that records each request the SDK
-//! sends (action, table or index, partition key), attributed to the function serving the route;
-//! then
+//! Each function's DynamoDB policy in `template.yaml` allows exactly what its code does. Every
+//! function that touches DynamoDB is wired as its binary wires it over one DynamoDB Local table
+//! (`iam_support::deployment`) and driven through its routes (the WebSocket ones through their
+//! handlers with API Gateway WebSocket events), successes and the usual refusals, while an SDK
+//! interceptor records each request (action, table or index, partition key prefix), attributed
+//! to the function serving it (`iam_support`). Then, for every function:
 //!
 //! - everything recorded must be allowed by a statement of that function (action, resource and a
 //!   `dynamodb:LeadingKeys` pattern), or the deployed function would be refused, and
 //! - every (action, resource, key prefix) a statement allows must have been used, so no policy
 //!   grants an action or key prefix the code never needs.
 //!
-//! `TransactWriteItems` is recorded item by item as the action IAM authorizes it by (`PutItem`,
-//! `UpdateItem`, `DeleteItem`, `ConditionCheckItem`), as AWS does.
+//! Driven: signup, verify-otp, token, reset, profile (avatars included) here; upload-url,
+//! wallet, transfer, deposit, donate, rooms, messages, ws-ticket, ws-connect, ws-message (every
+//! action, money and files included) and ws-disconnect in `iam_support::scenarios`. Pushes go
+//! through the real `WebSocketPush`, with one stale connection per receiver so the 410 Gone
+//! clean-up runs; the error paths that release an idempotency key are driven by a DynamoDB
+//! failure injected once (`Recorder::fail_next`).
+//!
+//! Out of scope: S3, `execute-api:ManageConnections`, Secrets Manager and SES rights (their
+//! adapters are tested against loopback endpoints elsewhere; no local IAM evaluates them here).
 // Helpers here are plain functions called from #[test]s: a panic in them is a failing test.
 #![allow(clippy::unwrap_used)]
 
