@@ -369,6 +369,11 @@ impl TestApp {
         }
     }
 
+    /// Serves `name`'s routes with `function` instead (another push, another store).
+    pub fn insert_function(&mut self, name: &'static str, function: Box<dyn Function>) {
+        self.functions.insert(name, function);
+    }
+
     /// The handler of a function, by its name.
     pub fn function(&self, name: &str) -> &dyn Function {
         self.functions
