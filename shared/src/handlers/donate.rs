@@ -146,12 +146,10 @@ impl Donate {
 #[async_trait]
 impl Function for Donate {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let Some(key) = request::route_key(&req).map(str::to_owned) else {
-            return respond(Err(Error::NoRoute));
+        let key = match super::own_route(&req, "donate") {
+            Ok(key) => key,
+            Err(e) => return respond(Err(e)),
         };
-        if super::routes::function_of(&key) != Some("donate") {
-            return respond(Err(Error::NoRoute));
-        }
         respond(match key.as_str() {
             // Public: whoever holds the link may see whom it pays.
             "GET /donate-links/{id}" => match Self::link_id(&req) {

@@ -77,21 +77,16 @@ impl Messages {
 #[async_trait]
 impl Function for Messages {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let Some(key) = request::route_key(&req).map(str::to_owned) else {
-            return respond(Err(Error::NoRoute));
-        };
-        if super::routes::function_of(&key) != Some("messages") {
-            return respond(Err(Error::NoRoute));
-        }
         respond(
-            match self
-                .auth
-                .principal(request::bearer(&req), self.ctx.clock.now())
-                .await
-            {
-                Ok(me) => self.route(me, &key, &req).await,
-                Err(e) => Err(e),
-            },
+            async {
+                let key = super::own_route(&req, "messages")?;
+                let me = self
+                    .auth
+                    .principal(request::bearer(&req), self.ctx.clock.now())
+                    .await?;
+                self.route(me, &key, &req).await
+            }
+            .await,
         )
     }
 }

@@ -52,6 +52,16 @@ pub trait Function: Send + Sync {
     async fn handle(&self, req: Request) -> Response<Body>;
 }
 
+/// The route key of `req` when it is one of `function`'s routes, else 404 `no_route`: checked
+/// before any credential, so a function never answers (or authenticates) another one's route.
+pub(crate) fn own_route(req: &Request, function: &str) -> Result<String, Error> {
+    let key = crate::http::request::route_key(req).ok_or(Error::NoRoute)?;
+    match routes::function_of(key) {
+        Some(owner) if owner == function => Ok(key.to_owned()),
+        _ => Err(Error::NoRoute),
+    }
+}
+
 /// Turns a handler result into a response, errors included.
 pub(crate) fn respond(result: Result<Response<Body>, Error>) -> Response<Body> {
     result.unwrap_or_else(|e| problem(&e))

@@ -61,18 +61,16 @@ impl Wallet {
 #[async_trait]
 impl Function for Wallet {
     async fn handle(&self, req: Request) -> Response<Body> {
-        let Some(key) = request::route_key(&req).map(str::to_owned) else {
-            return respond(Err(Error::NoRoute));
-        };
-        if super::routes::function_of(&key) != Some("wallet") {
-            return respond(Err(Error::NoRoute));
-        }
-        let now = self.ctx.clock.now();
         respond(
-            match self.auth.principal(request::bearer(&req), now).await {
-                Ok(me) => self.route(me, &key, &req).await,
-                Err(e) => Err(e),
-            },
+            async {
+                let key = super::own_route(&req, "wallet")?;
+                let me = self
+                    .auth
+                    .principal(request::bearer(&req), self.ctx.clock.now())
+                    .await?;
+                self.route(me, &key, &req).await
+            }
+            .await,
         )
     }
 }
