@@ -9,17 +9,13 @@
 
 use super::chat::{ChatPorts, Seat};
 use super::chat_views::{MessageView, message_view};
-use super::messages::MessageService;
+use super::messages::{Appended, Draft, MessageService};
 use super::send_limit::SendLimit;
-use crate::domain::{Invalid, Message, MessageId, Room, User};
+use crate::domain::{Invalid, MessageId, Room, RoomId, User};
 use crate::error::{Error, Result};
-use crate::ports::{Event, StoreError};
+use crate::ports::Event;
 use serde_json::{Value, json};
-use std::time::Duration as StdDuration;
 use time::OffsetDateTime;
-
-/// How often posting retries after another send took its sequence number.
-const POST_RETRIES: usize = 50;
 
 /// A transfer the chat allows: the room as read and the person paid.
 pub struct Payee {
@@ -44,11 +40,6 @@ pub struct ChatTransfers {
 /// One message for an unknown name and for a non-member, so `to` never tells who exists.
 fn not_a_member() -> Error {
     Error::field("to", Invalid::new("is not a member of this room"))
-}
-
-async fn backoff(attempt: usize) {
-    let ceiling = 2u64.saturating_pow(attempt.min(6) as u32);
-    tokio::time::sleep(StdDuration::from_millis(rand::random_range(0..=ceiling))).await;
 }
 
 impl ChatTransfers {
@@ -134,61 +125,38 @@ impl ChatTransfers {
                 .transfer_message(&room.id, &transfer_id)
                 .await?
         {
-            return self.earlier(me, &room, &id).await;
+            return self.earlier(me, &room.id, &id).await;
         }
-        let text = transfer["description"].as_str().unwrap_or("").to_owned();
-        let mut room = room;
-        for attempt in 0..POST_RETRIES {
-            let message = Message {
-                id: MessageId::after(room.last_id.as_ref()),
-                room_id: room.id,
-                seq: room.seq + 1,
-                sender: me.id,
-                text: text.clone(),
-                client_id: client_id.clone(),
-                created_at: now,
-                files: vec![],
-                transfer: Some(transfer.clone()),
-            };
-            match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => {
-                    let people = [(me.id, me.clone())].into_iter().collect();
-                    let view = message_view(&message, &people);
-                    let members = self.ports.member_ids(&room.id).await?;
-                    self.ports
-                        .emit(
-                            &members,
-                            Event::new(
-                                "message",
-                                json!({"room_id": room.id.to_string(), "message": view}),
-                            ),
-                        )
-                        .await;
-                    return Ok(Posted::New(view));
-                }
-                Err(StoreError::Conflict) => {
-                    // Another send took this seq, or a duplicate posted this transfer.
-                    if let Some(id) = self
-                        .ports
-                        .chat
-                        .transfer_message(&room.id, &transfer_id)
-                        .await?
-                    {
-                        return self.earlier(me, &room, &id).await;
-                    }
-                    backoff(attempt).await;
-                    // The money has moved: the message follows whatever the posting rule says
-                    // now, as long as the sender is still in the room.
-                    room = self.ports.seat(&me.id, &room.id.to_string()).await?.room;
-                }
-                Err(e) => return Err(e.into()),
+        let draft = Draft {
+            text: transfer["description"].as_str().unwrap_or("").to_owned(),
+            client_id,
+            files: vec![],
+            transfer: Some(transfer),
+            created_at: now,
+        };
+        let room_id = room.id;
+        match self.messages.append(me, room, draft, false).await? {
+            Appended::New(message) => {
+                let people = [(me.id, me.clone())].into_iter().collect();
+                let view = message_view(&message, &people);
+                let members = self.ports.member_ids(&room_id).await?;
+                self.ports
+                    .emit(
+                        &members,
+                        Event::new(
+                            "message",
+                            json!({"room_id": room_id.to_string(), "message": view}),
+                        ),
+                    )
+                    .await;
+                Ok(Posted::New(view))
             }
+            Appended::Existing(id) => self.earlier(me, &room_id, &id).await,
         }
-        Err(Error::Conflict)
     }
 
-    async fn earlier(&self, me: &User, room: &Room, id: &MessageId) -> Result<Posted> {
-        let Some(message) = self.ports.chat.message(&room.id, id).await? else {
+    async fn earlier(&self, me: &User, room: &RoomId, id: &MessageId) -> Result<Posted> {
+        let Some(message) = self.ports.chat.message(room, id).await? else {
             return Ok(Posted::Earlier(None));
         };
         let people = [(me.id, me.clone())].into_iter().collect();

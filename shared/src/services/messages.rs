@@ -6,7 +6,6 @@ use super::chat::{ChatPorts, Seat};
 use super::chat_links::{Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
-use super::uploads::Attached;
 use crate::domain::{
     ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
 };
@@ -25,6 +24,23 @@ pub struct NewMessage {
     pub text: Option<String>,
     pub upload_ids: Option<Vec<String>>,
     pub client_id: Option<String>,
+}
+
+/// What a message says, before `MessageService::append` gives it its place in the room.
+pub(crate) struct Draft {
+    pub text: String,
+    pub client_id: Option<String>,
+    pub files: Vec<FileRef>,
+    pub transfer: Option<serde_json::Value>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What `MessageService::append` did.
+pub(crate) enum Appended {
+    /// Stored now, at the room's next seq.
+    New(Message),
+    /// Not stored: this message would repeat that one.
+    Existing(MessageId),
 }
 
 pub struct MessageService {
@@ -132,11 +148,17 @@ impl MessageService {
             }
             None => vec![],
         };
-        let message = match self
-            .append(me, room, text.as_ref(), client_id.as_ref(), &attached, now)
-            .await
-        {
-            Ok(message) => message,
+        let draft = Draft {
+            text: text.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            client_id: client_id.map(|c| c.as_str().to_owned()),
+            files: attached.iter().map(|a| FileRef::of(&a.upload)).collect(),
+            transfer: None,
+            created_at: now,
+        };
+        let message = match self.append(me, room, draft, true).await {
+            Ok(Appended::New(message)) => message,
+            // A plain send (no transfer) never repeats another message.
+            Ok(Appended::Existing(_)) => Err(Error::Conflict)?,
             Err(e) => {
                 self.ports.uploads.release_all(&attached).await;
                 return Err(e);
@@ -159,17 +181,19 @@ impl MessageService {
         Ok(view)
     }
 
-    /// Appends the message at the room's next seq, retrying when another send took it.
-    async fn append(
+    /// Appends `draft` as `me`'s message at the room's next seq, retrying when another send took
+    /// it. A message posting an in-chat transfer (`draft.transfer`) is stored once per transfer:
+    /// after a conflict, the message a duplicate request posted for it first is the answer and
+    /// nothing is stored (the store guards it by the transfer id). `posting_applies` re-checks
+    /// the posting rule on the room as read again; a transfer's message follows money that has
+    /// moved already, so it only needs the sender to be still in the room.
+    pub(crate) async fn append(
         &self,
         me: &User,
         room: Room,
-        text: Option<&MessageText>,
-        client_id: Option<&ClientId>,
-        attached: &[Attached],
-        now: OffsetDateTime,
-    ) -> Result<Message> {
-        let files: Vec<FileRef> = attached.iter().map(|a| FileRef::of(&a.upload)).collect();
+        draft: Draft,
+        posting_applies: bool,
+    ) -> Result<Appended> {
         let mut room = room;
         for attempt in 0..SEND_RETRIES {
             let message = Message {
@@ -177,22 +201,28 @@ impl MessageService {
                 room_id: room.id,
                 seq: room.seq + 1,
                 sender: me.id,
-                text: text.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                client_id: client_id.map(|c| c.as_str().to_owned()),
-                created_at: now,
-                transfer: None,
-                files: files.clone(),
+                text: draft.text.clone(),
+                client_id: draft.client_id.clone(),
+                created_at: draft.created_at,
+                files: draft.files.clone(),
+                transfer: draft.transfer.clone(),
             };
             match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => return Ok(message),
+                Ok(()) => return Ok(Appended::New(message)),
                 Err(StoreError::Conflict) => {
-                    // Another send took this seq, or the sender left: look again.
+                    // Another send took this seq, the sender left, or this is a repeat.
+                    if let Some(transfer) = message.transfer_id()
+                        && let Some(id) =
+                            self.ports.chat.transfer_message(&room.id, transfer).await?
+                    {
+                        return Ok(Appended::Existing(id));
+                    }
                     backoff(attempt).await;
                     let fresh = self.ports.seat(&me.id, &room.id.to_string()).await?;
                     // The posting rule may have changed meanwhile (blocks were checked above).
                     let admins_only = fresh.room.kind == RoomKind::Channel
                         || fresh.room.posting == Posting::Admins;
-                    if admins_only && !fresh.me.role.manages() {
+                    if posting_applies && admins_only && !fresh.me.role.manages() {
                         return Err(Error::Forbidden);
                     }
                     room = fresh.room;
