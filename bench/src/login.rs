@@ -161,7 +161,15 @@ pub fn run(rounds: usize) -> anyhow::Result<LoginTimes> {
             settings: Arc::new(Settings::new("", "http://127.0.0.1:3000", scope.clone())),
             ledger: Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
         };
-        let token = Token::new(ctx, TokenSigner::ephemeral(scope));
+        // Login closes no socket: an empty connection store and an `@connections` that records.
+        let sockets = chatman::services::socket_sweep::SocketSweep::new(
+            Arc::new(
+                chatman::adapters::memory_connections::MemoryConnections::new(ctx.store.clone()),
+            ),
+            Arc::new(chatman::adapters::recording_connection_api::RecordingConnectionApi::new()),
+            ctx.clock.clone(),
+        );
+        let token = Token::new(ctx, TokenSigner::ephemeral(scope), sockets);
         let params = Params::new(M_KIB, T_COST, P_COST, Some(32))
             .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);

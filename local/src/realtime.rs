@@ -15,7 +15,8 @@ use chatman::handlers::{
     Context, ws_actions::Actions, ws_connect::WsConnect, ws_disconnect::WsDisconnect,
     ws_message::WsMessage,
 };
-use chatman::ports::{ConnectionStore, Push};
+use chatman::ports::{ConnectionApi, ConnectionStore, Push};
+use chatman::services::socket_sweep::SocketSweep;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -29,6 +30,8 @@ pub struct Realtime {
     pub addr: SocketAddr,
     pub connections: Arc<dyn ConnectionStore>,
     pub push: Arc<dyn Push>,
+    /// `@connections` of this listener through the SDK adapter (closing, posting).
+    pub api: Arc<dyn ConnectionApi>,
     pub registry: Arc<Registry>,
     listener: TcpListener,
 }
@@ -43,6 +46,15 @@ impl Realtime {
     pub fn management_url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// What the functions that end sessions close their sockets with.
+    pub fn sweep(&self, ctx: &Context) -> SocketSweep {
+        SocketSweep::new(
+            self.connections.clone(),
+            self.api.clone(),
+            ctx.clock.clone(),
+        )
+    }
 }
 
 /// Binds the WebSocket port and builds the store and the push (nothing is served yet).
@@ -52,7 +64,7 @@ pub async fn bind(config: &LocalConfig, ctx: &Context) -> anyhow::Result<Realtim
         .with_context(|| format!("binding {}:{}", config.host, config.ws_port))?;
     let addr = listener.local_addr()?;
     let connections: Arc<dyn ConnectionStore> = match &config.dynamodb_endpoint {
-        None => Arc::new(MemoryConnections::new()),
+        None => Arc::new(MemoryConnections::new(ctx.store.clone())),
         Some(endpoint) => {
             let aws = chatman::adapters::aws::local(endpoint);
             Arc::new(DynamoConnections::new(
@@ -62,16 +74,20 @@ pub async fn bind(config: &LocalConfig, ctx: &Context) -> anyhow::Result<Realtim
         }
     };
     let management = format!("http://{addr}");
-    let api = ApiGatewayConnections::new(&chatman::adapters::aws::local(&management), &management);
+    let api: Arc<dyn ConnectionApi> = Arc::new(ApiGatewayConnections::new(
+        &chatman::adapters::aws::local(&management),
+        &management,
+    ));
     let push: Arc<dyn Push> = Arc::new(WebSocketPush::new(
         connections.clone(),
-        Arc::new(api),
+        api.clone(),
         ctx.clock.clone(),
     ));
     Ok(Realtime {
         addr,
         connections,
         push,
+        api,
         registry: Arc::new(Registry::default()),
         listener,
     })
@@ -87,6 +103,7 @@ pub fn serve(
     let Realtime {
         addr,
         connections,
+        api,
         registry,
         listener,
         ..
@@ -94,7 +111,11 @@ pub fn serve(
     let functions: HashMap<&'static str, Arc<dyn WsFunction>> = HashMap::from([
         (
             "ws-connect",
-            Arc::new(WsConnect::new(ctx.clone(), connections.clone())) as Arc<dyn WsFunction>,
+            Arc::new(WsConnect::new(
+                ctx.clone(),
+                connections.clone(),
+                api.clone(),
+            )) as Arc<dyn WsFunction>,
         ),
         (
             "ws-disconnect",
@@ -102,7 +123,7 @@ pub fn serve(
         ),
         (
             "ws-message",
-            Arc::new(WsMessage::new(ctx.clone(), connections, actions)),
+            Arc::new(WsMessage::new(ctx.clone(), connections, api, actions)),
         ),
     ]);
     let gateway = Arc::new(WsGateway {

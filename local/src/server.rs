@@ -188,6 +188,8 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
     let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
     let sockets = realtime.registry.clone();
+    // Logout, logout-all and password changes close the ended sessions' sockets through it.
+    let sweep = realtime.sweep(&ctx);
     // Every function hands its events to the real push: WebSocket connections through the SDK
     // adapter and this server's `@connections` API.
     let port: Arc<dyn Push> = push.clone();
@@ -213,13 +215,17 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
                 signer.clone(),
             )),
         ),
-        ("token", Arc::new(Token::new(ctx.clone(), signer.clone()))),
+        (
+            "token",
+            Arc::new(Token::new(ctx.clone(), signer.clone(), sweep.clone())),
+        ),
         (
             "reset",
             Arc::new(Reset::new(
                 ctx.clone(),
                 mailer.clone(),
                 signer.verifier().clone(),
+                sweep,
             )),
         ),
         (

@@ -426,26 +426,28 @@ async fn the_web_app_works_in_a_real_browser() {
         )
         .await;
 
-    step("a refused session goes to login with the draft kept");
+    step("a socket closed because the session ended elsewhere goes to login with the draft kept");
     let alice_token = http.login("alice").await;
     alice.click("nav-chats").await;
     alice.click("chat-item").await;
     alice
         .until(
-            "alice is in the room",
-            "document.querySelector('[data-testid=messages]')?.dataset.ready",
+            "alice is in the room with her socket open",
+            "document.querySelector('[data-testid=messages]')?.dataset.ready && document.documentElement.dataset.ws === 'open'",
         )
         .await;
+    alice
+        .find("composer-input")
+        .await
+        .send_keys("my unsent draft")
+        .await
+        .expect("typing");
+    // Logout-all from another session: the server closes the app's socket at once, and the app,
+    // without being touched, finds its session gone and goes to login.
     let (status, _) = http
         .call("POST", "/auth/logout-all", None, Some(&alice_token), None)
         .await;
     assert_eq!(status, 204);
-    alice
-        .find("composer-input")
-        .await
-        .send_keys("my unsent draft\u{E007}")
-        .await
-        .expect("typing");
     alice.find("login-form").await;
     let notice = alice.text("notice").await;
     assert!(notice.contains("session has ended"), "{notice}");

@@ -98,7 +98,7 @@ async fn tickets_need_a_token_and_the_handshake_needs_a_live_ticket() {
         .connections
         .put_ticket(&WsTicket {
             hash: secrets::hash(&raw),
-            user_id: user_id(&alice),
+            session: alice.session(),
             expires_at: time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
         })
         .await
@@ -321,7 +321,7 @@ async fn push_reaches_every_connection_and_drops_a_stale_one(local: Local) {
     store
         .put_ticket(&WsTicket {
             hash: secrets::hash(&raw),
-            user_id: user_id(&alice),
+            session: alice.session(),
             expires_at: now + time::Duration::seconds(60),
         })
         .await

@@ -123,15 +123,35 @@ pub fn connections(
     ))
 }
 
+/// The WebSocket API's `@connections` endpoint (`WS_MANAGEMENT_URL`,
+/// `https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+pub fn connection_api(
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Arc<dyn crate::ports::ConnectionApi>> {
+    Ok(Arc::new(
+        crate::adapters::apigw::ApiGatewayConnections::new(aws, &required("WS_MANAGEMENT_URL")?),
+    ))
+}
+
+/// What closes the sockets of ended sessions: the connections in the table and `@connections`.
+pub fn socket_sweep(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+) -> anyhow::Result<crate::services::socket_sweep::SocketSweep> {
+    Ok(crate::services::socket_sweep::SocketSweep::new(
+        connections(aws)?,
+        connection_api(aws)?,
+        ctx.clock.clone(),
+    ))
+}
+
 /// The real push: connections from the table, posts through the WebSocket API's `@connections`
-/// endpoint (`WS_MANAGEMENT_URL`, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+/// endpoint.
 pub fn push(ctx: &Context, aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dyn Push>> {
-    let api =
-        crate::adapters::apigw::ApiGatewayConnections::new(aws, &required("WS_MANAGEMENT_URL")?);
     Ok(Arc::new(
         crate::adapters::websocket_push::WebSocketPush::new(
             connections(aws)?,
-            Arc::new(api),
+            connection_api(aws)?,
             ctx.clock.clone(),
         ),
     ))

@@ -242,7 +242,7 @@ impl Ws {
         };
         let caller = Connection::opened(
             ConnectionId::parse("conn").unwrap(),
-            uid(who),
+            who.session(),
             self.app.clock_now(),
         );
         match self.actions.run(&caller, &frame).await {

@@ -1,42 +1,137 @@
-//! The connection store contract: tickets open one connection once, connections are found by
-//! owner and by id, and lapse or are forgotten. Run against the memory adapter and against
-//! DynamoDB Local through the real SDK adapter; both must behave the same.
+//! The connection store contract: tickets open one connection once, only while the session that
+//! took the ticket lives; connections are found by owner and by id, lapse or are forgotten; a
+//! user holds at most `MAX_CONNECTIONS_PER_USER` (the oldest evicted), under racing connects too.
+//! Run against the memory adapter and against DynamoDB Local through the real SDK adapter (the
+//! sessions in the account store beside them); both must behave the same.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use ::time::Duration;
-use chatman::adapters::dynamodb::{DynamoConnections, schema::create_accounts_table};
-use chatman::adapters::memory_connections::MemoryConnections;
-use chatman::domain::{
-    CONNECTION_LIFETIME, ConnectionId, TICKET_LIFETIME, TokenHash, UserId, WsTicket,
+use chatman::adapters::dynamodb::{
+    DynamoAccounts, DynamoConnections, schema::create_accounts_table,
 };
-use chatman::ports::ConnectionStore;
+use chatman::adapters::memory::MemoryAccounts;
+use chatman::adapters::memory_connections::MemoryConnections;
+use chatman::adapters::recording_connection_api::RecordingConnectionApi;
+use chatman::domain::{
+    CONNECTION_LIFETIME, Connection, ConnectionId, Email, MAX_CONNECTIONS_PER_USER, PendingSignup,
+    RefreshRecord, Session, SessionBinding, SessionId, SignupId, TICKET_LIFETIME, TokenHash, User,
+    UserId, Username, WsTicket,
+};
+use chatman::ports::{AccountStore, Clock, ConnectionStore, ManualClock};
+use chatman::services::socket_sweep::SocketSweep;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use support::start_time;
 
-async fn dynamo() -> Arc<dyn ConnectionStore> {
+#[derive(Clone)]
+struct Stores {
+    accounts: Arc<dyn AccountStore>,
+    connections: Arc<dyn ConnectionStore>,
+}
+
+async fn dynamo() -> Stores {
     let aws = chatman::adapters::aws::local(&support::dynamodb_endpoint());
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("test-{}", uuid::Uuid::now_v7().simple());
     create_accounts_table(&client, &table).await.unwrap();
-    Arc::new(DynamoConnections::new(client, table))
+    Stores {
+        accounts: Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
+        connections: Arc::new(DynamoConnections::new(client, table)),
+    }
 }
 
-fn memory() -> Arc<dyn ConnectionStore> {
-    Arc::new(MemoryConnections::new())
+fn memory() -> Stores {
+    let accounts: Arc<dyn AccountStore> = Arc::new(MemoryAccounts::new());
+    Stores {
+        connections: Arc::new(MemoryConnections::new(accounts.clone())),
+        accounts,
+    }
 }
 
 fn id(raw: &str) -> ConnectionId {
     ConnectionId::parse(raw).unwrap()
 }
 
-async fn ticket(store: &dyn ConnectionStore, user: UserId, seed: u8) -> TokenHash {
-    let hash = TokenHash([seed; 32]);
+/// A user with one open session, written straight into the account store.
+async fn signed_in(accounts: &dyn AccountStore) -> (User, SessionBinding) {
+    let now = start_time();
+    let name = format!("u{}", rand::random::<u32>());
+    let pending = PendingSignup {
+        id: SignupId::new(),
+        username: Username::parse(&name).unwrap(),
+        email: Email::parse(&format!("{name}@example.com")).unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        first_name: "First".into(),
+        last_name: String::new(),
+        bio: String::new(),
+        email_taken: false,
+        code_hash: [7; 32],
+        code_round: 0,
+        code_expires_at: now + Duration::minutes(10),
+        failed_attempts: 0,
+        resends: 0,
+        last_sent_at: now,
+        created_at: now,
+        expires_at: now + Duration::hours(24),
+        version: 0,
+    };
+    accounts.put_signup(&pending).await.unwrap();
+    let user = User {
+        id: UserId::new(),
+        username: pending.username.clone(),
+        email: pending.email.clone(),
+        password_hash: pending.password_hash.clone(),
+        first_name: pending.first_name.clone(),
+        last_name: String::new(),
+        bio: String::new(),
+        avatar_key: None,
+        role: Default::default(),
+        created_at: now,
+        session_epoch: 0,
+        version: 0,
+    };
+    accounts.create_user(&user, &pending).await.unwrap();
+    let session = open_session(accounts, &user).await;
+    (user, session)
+}
+
+/// Another session of `user` (another device).
+async fn open_session(accounts: &dyn AccountStore, user: &User) -> SessionBinding {
+    let session = Session {
+        id: SessionId::new(),
+        user_id: user.id,
+        epoch: user.session_epoch,
+        created_at: start_time(),
+        expires_at: start_time() + Duration::days(30),
+        revoked: false,
+    };
+    let record = RefreshRecord {
+        hash: TokenHash(rand::random()),
+        session_id: session.id,
+        user_id: user.id,
+        active: true,
+        expires_at: session.expires_at,
+    };
+    accounts.create_session(&session, &record).await.unwrap();
+    SessionBinding {
+        user_id: user.id,
+        session_id: session.id,
+        epoch: user.session_epoch,
+    }
+}
+
+static SEED: AtomicU8 = AtomicU8::new(1);
+
+async fn ticket(store: &dyn ConnectionStore, session: SessionBinding) -> TokenHash {
+    let mut bytes: [u8; 32] = rand::random();
+    bytes[0] = SEED.fetch_add(1, Ordering::Relaxed);
+    let hash = TokenHash(bytes);
     store
         .put_ticket(&WsTicket {
             hash,
-            user_id: user,
+            session,
             expires_at: start_time() + TICKET_LIFETIME,
         })
         .await
@@ -44,16 +139,38 @@ async fn ticket(store: &dyn ConnectionStore, user: UserId, seed: u8) -> TokenHas
     hash
 }
 
-async fn a_ticket_opens_one_connection_for_its_owner(store: Arc<dyn ConnectionStore>) {
-    let alice = UserId::new();
-    let hash = ticket(&*store, alice, 1).await;
+/// A connection `raw` of `session`, opened at `at`.
+async fn open(
+    store: &dyn ConnectionStore,
+    session: SessionBinding,
+    raw: &str,
+    at: ::time::OffsetDateTime,
+) -> Connection {
+    let hash = ticket(store, session).await;
+    store
+        .connect(&hash, &id(raw), at)
+        .await
+        .unwrap()
+        .expect("the ticket opens a connection")
+        .connection
+}
+
+async fn a_ticket_opens_one_connection_for_its_owner(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let alice = user.id;
+    let hash = ticket(&*store, session).await;
     let now = start_time() + Duration::seconds(5);
     let opened = store
         .connect(&hash, &id("c1="), now)
         .await
         .unwrap()
         .unwrap();
+    assert!(opened.evicted.is_empty());
+    let opened = opened.connection;
     assert_eq!(opened.user_id, alice);
+    assert_eq!(opened.session_id, session.session_id);
+    assert_eq!(opened.epoch, session.epoch);
     assert_eq!(opened.connected_at, now);
     assert_eq!(opened.expires_at, now + CONNECTION_LIFETIME);
     assert_eq!(
@@ -75,8 +192,10 @@ async fn a_ticket_opens_one_connection_for_its_owner(store: Arc<dyn ConnectionSt
     assert!(store.connection(&id("c2="), now).await.unwrap().is_none());
 }
 
-async fn missing_and_expired_tickets_open_nothing(store: Arc<dyn ConnectionStore>) {
-    let alice = UserId::new();
+async fn missing_and_expired_tickets_open_nothing(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let alice = user.id;
     assert!(
         store
             .connect(&TokenHash([9; 32]), &id("c1"), start_time())
@@ -84,7 +203,7 @@ async fn missing_and_expired_tickets_open_nothing(store: Arc<dyn ConnectionStore
             .unwrap()
             .is_none()
     );
-    let hash = ticket(&*store, alice, 2).await;
+    let hash = ticket(&*store, session).await;
     let expired = start_time() + TICKET_LIFETIME;
     assert!(
         store
@@ -102,9 +221,11 @@ async fn missing_and_expired_tickets_open_nothing(store: Arc<dyn ConnectionStore
     );
 }
 
-async fn racing_connects_with_one_ticket_have_exactly_one_winner(store: Arc<dyn ConnectionStore>) {
-    let alice = UserId::new();
-    let hash = ticket(&*store, alice, 3).await;
+async fn racing_connects_with_one_ticket_have_exactly_one_winner(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let alice = user.id;
+    let hash = ticket(&*store, session).await;
     let attempts = (0..16).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -130,15 +251,16 @@ async fn racing_connects_with_one_ticket_have_exactly_one_winner(store: Arc<dyn 
     );
 }
 
-async fn each_user_finds_only_their_own_connections(store: Arc<dyn ConnectionStore>) {
-    let (alice, bob) = (UserId::new(), UserId::new());
-    for (i, user) in [alice, alice, bob].into_iter().enumerate() {
-        let hash = ticket(&*store, user, 10 + i as u8).await;
-        store
-            .connect(&hash, &id(&format!("k{i}")), start_time())
-            .await
-            .unwrap()
-            .unwrap();
+async fn each_user_finds_only_their_own_connections(stores: Stores) {
+    let store = stores.connections.clone();
+    let (a, alice_session) = signed_in(&*stores.accounts).await;
+    let (b, bob_session) = signed_in(&*stores.accounts).await;
+    let (alice, bob) = (a.id, b.id);
+    for (i, session) in [alice_session, alice_session, bob_session]
+        .into_iter()
+        .enumerate()
+    {
+        open(&*store, session, &format!("k{i}"), start_time()).await;
     }
     let mut of_alice: Vec<String> = store
         .connections_of(&alice, start_time())
@@ -166,14 +288,11 @@ async fn each_user_finds_only_their_own_connections(store: Arc<dyn ConnectionSto
     );
 }
 
-async fn a_disconnect_forgets_the_connection_everywhere(store: Arc<dyn ConnectionStore>) {
-    let alice = UserId::new();
-    let hash = ticket(&*store, alice, 20).await;
-    store
-        .connect(&hash, &id("gone"), start_time())
-        .await
-        .unwrap()
-        .unwrap();
+async fn a_disconnect_forgets_the_connection_everywhere(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let alice = user.id;
+    open(&*store, session, "gone", start_time()).await;
     store.disconnect(&id("gone")).await.unwrap();
     assert!(
         store
@@ -193,14 +312,11 @@ async fn a_disconnect_forgets_the_connection_everywhere(store: Arc<dyn Connectio
     store.disconnect(&id("never")).await.unwrap();
 }
 
-async fn connections_lapse_after_their_lifetime(store: Arc<dyn ConnectionStore>) {
-    let alice = UserId::new();
-    let hash = ticket(&*store, alice, 30).await;
-    store
-        .connect(&hash, &id("old"), start_time())
-        .await
-        .unwrap()
-        .unwrap();
+async fn connections_lapse_after_their_lifetime(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let alice = user.id;
+    open(&*store, session, "old", start_time()).await;
     let later = start_time() + CONNECTION_LIFETIME;
     assert!(store.connection(&id("old"), later).await.unwrap().is_none());
     assert!(
@@ -210,6 +326,149 @@ async fn connections_lapse_after_their_lifetime(store: Arc<dyn ConnectionStore>)
             .unwrap()
             .is_empty()
     );
+}
+
+async fn a_ticket_of_an_ended_session_opens_nothing(stores: Stores) {
+    let store = stores.connections.clone();
+    let accounts = stores.accounts.clone();
+    let (user, session) = signed_in(&*accounts).await;
+    let other = open_session(&*accounts, &user).await;
+
+    // Logout of the ticket's session.
+    let hash = ticket(&*store, session).await;
+    accounts.revoke_session(&session.session_id).await.unwrap();
+    assert!(
+        store
+            .connect(&hash, &id("revoked"), start_time())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Logout-all (the epoch moves on) kills the other session's ticket too.
+    let hash = ticket(&*store, other).await;
+    let mut bumped = accounts.user(&user.id).await.unwrap().unwrap();
+    bumped.session_epoch += 1;
+    accounts.update_user(&bumped, None).await.unwrap();
+    assert!(
+        store
+            .connect(&hash, &id("stale"), start_time())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .connections_of(&user.id, start_time())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A ticket of a session opened after the bump works.
+    let fresh = open_session(&*accounts, &bumped).await;
+    let opened = open(&*store, fresh, "fresh", start_time()).await;
+    assert_eq!(opened.epoch, 1);
+}
+
+async fn the_eleventh_connection_evicts_the_oldest(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    for i in 0..MAX_CONNECTIONS_PER_USER {
+        let at = start_time() + Duration::seconds(i as i64);
+        open(&*store, session, &format!("c{i:02}"), at).await;
+    }
+    let hash = ticket(&*store, session).await;
+    let at = start_time() + Duration::seconds(30);
+    let opened = store
+        .connect(&hash, &id("newest"), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.evicted, vec![id("c00")], "the oldest goes");
+    let held = store.connections_of(&user.id, at).await.unwrap();
+    assert_eq!(held.len(), MAX_CONNECTIONS_PER_USER);
+    assert!(held.iter().all(|c| c.id != id("c00")));
+    assert!(store.connection(&id("c00"), at).await.unwrap().is_none());
+    assert!(store.connection(&id("newest"), at).await.unwrap().is_some());
+}
+
+async fn thirty_racing_connects_leave_at_most_ten(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    let mut tickets = Vec::new();
+    for _ in 0..30 {
+        tickets.push(ticket(&*store, session).await);
+    }
+    let attempts = tickets.into_iter().enumerate().map(|(i, hash)| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let at = start_time() + Duration::milliseconds(i as i64);
+            store.connect(&hash, &id(&format!("p{i:02}")), at).await
+        })
+    });
+    let opened: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().expect("every ticket opens"))
+        .collect();
+    let held = store
+        .connections_of(&user.id, start_time() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), MAX_CONNECTIONS_PER_USER, "{held:?}");
+    // Every connection is either still held or was evicted by exactly one later connect.
+    let mut evicted: Vec<ConnectionId> = opened.iter().flat_map(|o| o.evicted.clone()).collect();
+    evicted.sort();
+    evicted.dedup();
+    assert_eq!(evicted.len() + held.len(), 30);
+}
+
+async fn racing_connects_and_logout_all_leave_no_live_connection(stores: Stores) {
+    let store = stores.connections.clone();
+    let accounts = stores.accounts.clone();
+    let (user, session) = signed_in(&*accounts).await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start_time()));
+    let sweep = SocketSweep::new(
+        store.clone(),
+        Arc::new(RecordingConnectionApi::new()),
+        clock,
+    );
+    for round in 0..4 {
+        let mut tickets = Vec::new();
+        for _ in 0..6 {
+            tickets.push(ticket(&*store, session).await);
+        }
+        let connects = tickets.into_iter().enumerate().map(|(i, hash)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .connect(&hash, &id(&format!("r{round}x{i}")), start_time())
+                    .await
+            })
+        });
+        let logout_all = {
+            let (accounts, sweep, user) = (accounts.clone(), sweep.clone(), user.id);
+            tokio::spawn(async move {
+                let mut me = accounts.user(&user).await.unwrap().unwrap();
+                me.session_epoch += 1;
+                accounts.update_user(&me, None).await.unwrap();
+                sweep.end_epochs_before(&user, me.session_epoch).await;
+                me.session_epoch
+            })
+        };
+        let (results, epoch) = tokio::join!(futures_util::future::join_all(connects), logout_all);
+        for r in results {
+            r.unwrap().unwrap();
+        }
+        let epoch = epoch.unwrap();
+        let left = store.connections_of(&user.id, start_time()).await.unwrap();
+        assert!(
+            left.iter().all(|c| c.epoch == epoch),
+            "round {round}: a connection of an ended epoch is still recorded: {left:?}"
+        );
+        assert!(left.is_empty(), "no ticket was of the new epoch");
+    }
 }
 
 macro_rules! contract {
@@ -230,4 +489,8 @@ contract!(
     each_user_finds_only_their_own_connections,
     a_disconnect_forgets_the_connection_everywhere,
     connections_lapse_after_their_lifetime,
+    a_ticket_of_an_ended_session_opens_nothing,
+    the_eleventh_connection_evicts_the_oldest,
+    thirty_racing_connects_leave_at_most_ten,
+    racing_connects_and_logout_all_leave_no_live_connection,
 );

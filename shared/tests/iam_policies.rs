@@ -136,6 +136,13 @@ async fn accounts(d: &Deployment) {
     )
     .await;
     assert_eq!(refreshed.status, 200);
+    // Each way of ending a session below finds a socket of it to close (token, reset sweep).
+    let socket_of = |tokens: &support::Reply| support::Account {
+        access: tokens.str("access_token"),
+        refresh: tokens.str("refresh_token"),
+        ..bob.clone()
+    };
+    assert_eq!(d.connect(&socket_of(&refreshed), "alice-reused").await, 200);
     assert_eq!(
         post(
             "/auth/token/refresh",
@@ -145,6 +152,7 @@ async fn accounts(d: &Deployment) {
         .status,
         401
     );
+    assert_eq!(d.connect(&socket_of(&by_email), "alice-logout").await, 200);
     assert_eq!(
         post(
             "/auth/logout",
@@ -154,12 +162,13 @@ async fn accounts(d: &Deployment) {
         .status,
         204
     );
-    let access = post(
+    let session = post(
         "/auth/token",
         json!({"login": "alice", "password": PASSWORD}),
     )
-    .await
-    .str("access_token");
+    .await;
+    let access = session.str("access_token");
+    assert_eq!(d.connect(&socket_of(&session), "alice-all").await, 200);
     assert_eq!(
         d.call("POST", "/auth/logout-all", None, Some(&access))
             .await
@@ -168,6 +177,12 @@ async fn accounts(d: &Deployment) {
     );
 
     // reset: forgot, reset, change (wrong current password, then right).
+    let session = post(
+        "/auth/token",
+        json!({"login": "alice", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(d.connect(&socket_of(&session), "alice-reset").await, 200);
     assert_eq!(
         post(
             "/auth/password/forgot",
@@ -185,9 +200,9 @@ async fn accounts(d: &Deployment) {
     )
     .await;
     assert_eq!(reset.status, 204, "{:?}", reset.body);
-    let access = post("/auth/token", json!({"login": "alice", "password": new}))
-        .await
-        .str("access_token");
+    let session = post("/auth/token", json!({"login": "alice", "password": new})).await;
+    let access = session.str("access_token");
+    assert_eq!(d.connect(&socket_of(&session), "alice-change").await, 200);
     let change = |current: &str| json!({"current_password": current, "new_password": "yet another passphrase"});
     assert_eq!(
         d.call(

@@ -5,7 +5,6 @@
 
 mod support;
 
-use chatman::adapters::memory_connections::MemoryConnections;
 use chatman::domain::UserId;
 use chatman::handlers::websocket::WsFunction;
 use chatman::handlers::{
@@ -16,7 +15,7 @@ use chatman::http::apigw::{Incoming, to_event, to_request};
 use chatman::http::websocket::{
     CONNECT, DISCONNECT, MESSAGE, WsIncoming, WsResponse, to_ws_event, to_ws_request,
 };
-use chatman::ports::{Clock, ConnectionStore};
+use chatman::ports::{Clock, ConnectionApi, ConnectionStore};
 use chatman::settings::Settings;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -40,7 +39,8 @@ fn realtime() -> Realtime {
         settings: Arc::new(Settings::new("", "https://app.example", scope())),
         ledger: app.ledger.clone(),
     };
-    let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new());
+    let connections: Arc<dyn ConnectionStore> = app.connections.clone();
+    let api: Arc<dyn ConnectionApi> = app.socket_api.clone();
     Realtime {
         ticket: WsTicket::new(
             ctx.clone(),
@@ -48,10 +48,11 @@ fn realtime() -> Realtime {
             connections.clone(),
             "wss://ws.test/live",
         ),
-        connect: WsConnect::new(ctx.clone(), connections.clone()),
+        connect: WsConnect::new(ctx.clone(), connections.clone(), api.clone()),
         message: WsMessage::new(
             ctx.clone(),
             connections.clone(),
+            api,
             Actions::new(app.chat.clone(), &ctx),
         ),
         disconnect: WsDisconnect::new(app.store.clone(), connections.clone()),
@@ -233,8 +234,16 @@ async fn ping_answers_pong_and_errors_answer_only_the_caller() {
 async fn a_frame_from_an_unknown_or_closed_connection_is_refused() {
     let rt = realtime();
     let alice = rt.app.register("alice").await;
-    let stranger = reply(&rt.frame("nobody", "ping", r#"{"action":"ping"}"#).await);
-    assert_eq!(stranger["code"], "unauthorized");
+    // The refusal goes through `@connections` (it must arrive before the close), then the close.
+    let stranger = rt.frame("nobody", "ping", r#"{"action":"ping"}"#).await;
+    assert!(stranger.body.is_none(), "no route response: {stranger:?}");
+    let told = rt.app.socket_api.posted();
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].0.as_str(), "nobody");
+    let event: Value = serde_json::from_str(&told[0].1).unwrap();
+    assert_eq!(event["code"], "unauthorized");
+    assert_eq!(rt.app.socket_api.closed().len(), 1);
+
     let ticket = rt.ticket_for(&alice).await;
     rt.open("c1", &ticket).await;
     let closed = rt
@@ -242,8 +251,14 @@ async fn a_frame_from_an_unknown_or_closed_connection_is_refused() {
         .handle(ws_event("c1", "$disconnect", DISCONNECT, None, None))
         .await;
     assert_eq!(closed.status_code, 200);
-    let after = reply(&rt.frame("c1", "ping", r#"{"action":"ping"}"#).await);
-    assert_eq!(after["code"], "unauthorized");
+    rt.frame("c1", "ping", r#"{"action":"ping"}"#).await;
+    let told = rt.app.socket_api.posted();
+    let event: Value = serde_json::from_str(&told[1].1).unwrap();
+    assert_eq!(
+        (told[1].0.as_str(), &event["code"]),
+        ("c1", &json!("unauthorized"))
+    );
+    assert_eq!(rt.app.socket_api.closed()[1].as_str(), "c1");
 }
 
 fn sample(name: &str) -> Value {

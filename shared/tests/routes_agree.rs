@@ -2,7 +2,7 @@
 //! server serves) describe the same deployment.
 
 use chatman::handlers::routes::{ROUTES, WS_ROUTES};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn repo_file(path: &str) -> String {
     let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
@@ -305,26 +305,125 @@ const PUSHING_FUNCTIONS: &[&str] = &[
     "ws-message",
 ];
 
+/// The functions that close sockets: of ended sessions (token, reset), evicted by the cap
+/// (ws-connect), answered `unauthorized` (ws-message); only they may DELETE a connection.
+const CLOSING_FUNCTIONS: &[&str] = &["reset", "token", "ws-connect", "ws-message"];
+
 #[test]
-fn only_the_pushing_functions_may_manage_connections_and_only_on_this_api() {
+fn only_the_pushing_functions_may_post_and_the_closing_ones_delete_and_only_on_this_api() {
     let resources = template_resources();
-    let mut holders = BTreeSet::new();
+    let (mut posting, mut closing) = (BTreeSet::new(), BTreeSet::new());
     for (id, block) in &resources {
-        if block.contains("execute-api:ManageConnections") {
-            let binary = field(block, "Binary").unwrap_or_else(|| panic!("{id} is not a function"));
-            holders.insert(binary.to_owned());
-            let resource = block
-                .split_once("execute-api:ManageConnections")
-                .and_then(|(_, after)| after.lines().find_map(|l| l.strip_prefix("Resource:")))
-                .unwrap_or_else(|| panic!("{id}: ManageConnections without a Resource"));
-            assert!(
-                resource.contains("${WebSocketApi}/live/POST/@connections/*"),
-                "{id}: {resource}"
-            );
+        let Some((_, after)) = block.split_once("execute-api:ManageConnections") else {
+            continue;
+        };
+        let binary = field(block, "Binary").unwrap_or_else(|| panic!("{id} is not a function"));
+        // The statement's Resource: one line, or the list under it.
+        let arns: Vec<&str> = after
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with("- Sid:"))
+            .filter(|l| l.contains("@connections"))
+            .collect();
+        assert!(
+            !arns.is_empty(),
+            "{id}: ManageConnections without a Resource"
+        );
+        for arn in arns {
+            if arn.contains("${WebSocketApi}/live/POST/@connections/*") {
+                posting.insert(binary.to_owned());
+            } else if arn.contains("${WebSocketApi}/live/DELETE/@connections/*") {
+                closing.insert(binary.to_owned());
+            } else {
+                panic!("{id}: {arn}");
+            }
         }
     }
-    let expected: BTreeSet<String> = PUSHING_FUNCTIONS.iter().map(|f| f.to_string()).collect();
-    assert_eq!(holders, expected);
+    let expected = |names: &[&str]| names.iter().map(|f| f.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(posting, expected(PUSHING_FUNCTIONS));
+    assert_eq!(closing, expected(CLOSING_FUNCTIONS));
+}
+
+/// The route keys under a block's `RouteSettings:` with the parameters their throttles name.
+fn route_throttles(block: &str) -> Vec<(String, String)> {
+    let settings = block
+        .split_once("\nRouteSettings:\n")
+        .map(|(_, after)| after)
+        .unwrap_or("");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in settings.lines() {
+        if let Some(key) = line.strip_prefix('"').and_then(|l| l.strip_suffix("\":")) {
+            out.push((key.to_owned(), String::new()));
+        } else if let Some(param) = line.strip_prefix("ThrottlingRateLimit: !Ref ") {
+            if let Some(last) = out.last_mut() {
+                last.1 = param.to_owned();
+            }
+        } else if !line.starts_with("ThrottlingBurstLimit:") {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn connects_frames_and_the_public_donate_read_have_their_own_throttles() {
+    let resources = template_resources();
+    let block = |id: &str| {
+        resources
+            .iter()
+            .find(|(r, _)| r == id)
+            .map(|(_, b)| b.as_str())
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    let ws: BTreeMap<String, String> = route_throttles(block("WebSocketStage"))
+        .into_iter()
+        .collect();
+    for (_, key) in WS_ROUTES.iter().filter(|(_, k)| *k != "$disconnect") {
+        let param = ws
+            .get(*key)
+            .unwrap_or_else(|| panic!("no throttle for the WebSocket route {key}"));
+        let expected = if *key == "$connect" {
+            "WsConnectThrottleRate"
+        } else {
+            "WsFrameThrottleRate"
+        };
+        assert_eq!(param, expected, "{key}");
+    }
+    let http = route_throttles(block("HttpApi"));
+    assert_eq!(
+        http,
+        [(
+            "GET /donate-links/{id}".to_owned(),
+            "DonateLinkReadThrottleRate".to_owned()
+        )]
+    );
+    // Each is its own parameter with a default below the API-wide one.
+    let template = repo_file("template.yaml");
+    let default_of = |param: &str| -> u64 {
+        let after = template
+            .split_once(&format!("\n  {param}:\n"))
+            .unwrap_or_else(|| panic!("no parameter {param}"))
+            .1;
+        after
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Default: "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{param} has no number default"))
+    };
+    let api_wide = default_of("ThrottleRate");
+    let rates: BTreeSet<u64> = [
+        "WsConnectThrottleRate",
+        "WsFrameThrottleRate",
+        "DonateLinkReadThrottleRate",
+    ]
+    .into_iter()
+    .map(default_of)
+    .collect();
+    assert_eq!(rates.len(), 3, "separate values: {rates:?}");
+    assert!(
+        rates.iter().all(|r| *r < api_wide),
+        "{rates:?} vs {api_wide}"
+    );
 }
 
 #[test]

@@ -390,9 +390,15 @@ fn token_function(url: &str, public_pem: &str) -> Arc<OnFirstUse<Token>> {
         ("JWT_PUBLIC_KEYS", public_pem),
     ]);
     let signer: SigningKeySecret = config::signer_in(&aws, &ctx, &env).unwrap();
+    // No WebSockets here: the sockets of ended sessions are looked up in memory, closed nowhere.
+    let sockets = chatman::services::socket_sweep::SocketSweep::new(
+        Arc::new(chatman::adapters::memory_connections::MemoryConnections::new(ctx.store.clone())),
+        Arc::new(chatman::adapters::recording_connection_api::RecordingConnectionApi::new()),
+        ctx.clock.clone(),
+    );
     Arc::new(OnFirstUse::new("token", move || {
-        let (ctx, signer) = (ctx.clone(), signer.clone());
-        async move { Ok(Token::new(ctx, signer.signer().await?)) }
+        let (ctx, signer, sockets) = (ctx.clone(), signer.clone(), sockets.clone());
+        async move { Ok(Token::new(ctx, signer.signer().await?, sockets)) }
     }))
 }
 

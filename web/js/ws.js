@@ -1,6 +1,11 @@
 // The WebSocket: a fresh single-use ticket for every connection, server events re-emitted on
 // the event bus as `ws:<type>`, reconnection with backoff after a drop (then `ws:reconnected`,
 // on which views catch up from history), and a ping well inside the idle timeout.
+//
+// The server closes a socket whose session ended (logout, logout-all, a password change or
+// reset elsewhere), after an `error` event `unauthorized` when a frame was refused. The next
+// ticket request then answers 401; when the refresh fails too, api.js emits `session-ended` and
+// the app goes to login with the draft kept. A refused socket asks at once, without backoff.
 
 import { api, ticketRoute, signedIn } from "./api.js";
 import { emit } from "./events.js";
@@ -11,6 +16,7 @@ let backoff = 500;
 let pinger = null;
 let everOpened = false;
 let opening = false; // a ticket is being fetched: a second connect() must not open a second socket
+let refused = false; // the server said `unauthorized`: check the session now, not after a backoff
 
 export function connected() {
   return socket?.readyState === WebSocket.OPEN;
@@ -56,6 +62,7 @@ async function open() {
   ws.onmessage = (e) => {
     let event;
     try { event = JSON.parse(e.data); } catch { return; }
+    if (event?.type === "error" && event.code === "unauthorized") refused = true;
     if (event?.type) emit(`ws:${event.type}`, event);
   };
   ws.onclose = () => {
@@ -63,7 +70,15 @@ async function open() {
     socket = null;
     clearInterval(pinger);
     emit("ws-state", "closed");
-    if (wanted) retryLater();
+    if (!wanted) return;
+    // A close the app did not ask for may mean the session ended: a ticket request finds out
+    // (401, a failed refresh, then `session-ended`). A refusal checks at once.
+    if (refused) {
+      refused = false;
+      open();
+    } else {
+      retryLater();
+    }
   };
 }
 

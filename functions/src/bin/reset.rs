@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let verifier = config::verifier(&ctx)?;
-        Ok(Reset::new(ctx, config::mailer(&aws)?, verifier))
+        let sockets = config::socket_sweep(&aws, &ctx)?;
+        Ok(Reset::new(ctx, config::mailer(&aws)?, verifier, sockets))
     })
     .await
 }

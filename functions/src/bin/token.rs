@@ -10,9 +10,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let signer = config::signer(&aws, &ctx)?;
+        let sockets = config::socket_sweep(&aws, &ctx)?;
         Ok(OnFirstUse::new("token", move || {
-            let (ctx, signer) = (ctx.clone(), signer.clone());
-            async move { Ok(Token::new(ctx, signer.signer().await?)) }
+            let (ctx, signer, sockets) = (ctx.clone(), signer.clone(), sockets.clone());
+            async move { Ok(Token::new(ctx, signer.signer().await?, sockets)) }
         }))
     })
     .await

@@ -10,6 +10,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = chatman::adapters::aws::lambda_environment()?;
     let ctx = config::context(&aws)?;
     let actions = Actions::new(config::chat(&aws, &ctx)?, &ctx);
-    let handler = WsMessage::new(ctx, config::connections(&aws)?, actions);
+    let handler = WsMessage::new(
+        ctx,
+        config::connections(&aws)?,
+        config::connection_api(&aws)?,
+        actions,
+    );
     lambda::serve_websocket(handler).await
 }

@@ -29,6 +29,22 @@ pub struct Person {
     pub id: String,
     pub username: String,
     pub token: String,
+    pub refresh: String,
+}
+
+impl Person {
+    /// The session the access token belongs to (its `sid` and `ep` claims), as a ticket of
+    /// this person would carry it.
+    pub fn session(&self) -> chatman::domain::SessionBinding {
+        let payload = self.token.split('.').nth(1).expect("a JWT");
+        let claims: Value =
+            serde_json::from_slice(&chatman::security::secrets::decode(payload).unwrap()).unwrap();
+        chatman::domain::SessionBinding {
+            user_id: chatman::domain::UserId::parse(&self.id).unwrap(),
+            session_id: chatman::domain::SessionId::parse(claims["sid"].as_str().unwrap()).unwrap(),
+            epoch: claims["ep"].as_u64().unwrap(),
+        }
+    }
 }
 
 pub async fn local() -> Local {
@@ -155,6 +171,10 @@ impl Local {
             id: verified["user"]["id"].as_str().unwrap().to_owned(),
             username: username.to_owned(),
             token: verified["tokens"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            refresh: verified["tokens"]["refresh_token"]
                 .as_str()
                 .unwrap()
                 .to_owned(),

@@ -1,12 +1,21 @@
 //! The connection store in process memory (the local server's default, and tests). One lock
-//! makes spending a ticket and recording its connection a single step, as the DynamoDB
-//! adapter's conditional delete does.
+//! makes spending a ticket a single step, as the DynamoDB adapter's conditional delete does, and
+//! makes the per-user cap and its eviction one step with recording the connection.
+//!
+//! The session a ticket belongs to lives in the account store, behind its own lock, so the
+//! check that it is alive is made before the connection is recorded and again after: a logout
+//! that lands before the second check refuses the connect (its record is taken back), and one
+//! that lands after it finds the connection in its sweep. Either way no connection of an ended
+//! session stays (the DynamoDB adapter gets the same from one transaction's condition checks).
 
-use crate::domain::{Connection, ConnectionId, TokenHash, UserId, WsTicket};
-use crate::ports::{ConnectionStore, StoreError};
+use crate::domain::{
+    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, SessionBinding, TokenHash, UserId,
+    WsTicket,
+};
+use crate::ports::{AccountStore, ConnectionStore, StoreError};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -17,19 +26,74 @@ struct State {
     by_user: HashMap<UserId, BTreeSet<ConnectionId>>,
 }
 
-#[derive(Default)]
 pub struct MemoryConnections {
     state: Mutex<State>,
+    /// Where the sessions live (`$connect` checks the ticket's).
+    accounts: Arc<dyn AccountStore>,
 }
 
 impl MemoryConnections {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(accounts: Arc<dyn AccountStore>) -> Self {
+        Self {
+            state: Mutex::default(),
+            accounts,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         // Every write below is one statement under the lock: a poisoned lock holds whole data.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session is not revoked and the user's epoch is still the ticket's.
+    async fn alive(&self, session: &SessionBinding) -> Result<bool, StoreError> {
+        let (user, stored) = tokio::try_join!(
+            self.accounts.user(&session.user_id),
+            self.accounts.session(&session.session_id)
+        )?;
+        Ok(matches!(
+            (user, stored),
+            (Some(u), Some(s)) if u.session_epoch == session.epoch && !s.revoked && s.user_id == u.id
+        ))
+    }
+
+    /// Records `connection`, removing the user's oldest beyond the cap; returns those removed.
+    fn record(state: &mut State, connection: &Connection) -> Vec<ConnectionId> {
+        let user = connection.user_id;
+        let mut held: Vec<Connection> = state
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.connections.get(id))
+            .cloned()
+            .collect();
+        held.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
+        let excess = (held.len() + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
+        let evicted: Vec<ConnectionId> = held.into_iter().take(excess).map(|c| c.id).collect();
+        for id in &evicted {
+            Self::forget(state, id);
+        }
+        state
+            .connections
+            .insert(connection.id.clone(), connection.clone());
+        state
+            .by_user
+            .entry(user)
+            .or_default()
+            .insert(connection.id.clone());
+        evicted
+    }
+
+    fn forget(state: &mut State, id: &ConnectionId) {
+        if let Some(gone) = state.connections.remove(id)
+            && let Some(ids) = state.by_user.get_mut(&gone.user_id)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                state.by_user.remove(&gone.user_id);
+            }
+        }
     }
 }
 
@@ -45,20 +109,26 @@ impl ConnectionStore for MemoryConnections {
         ticket: &TokenHash,
         id: &ConnectionId,
         now: OffsetDateTime,
-    ) -> Result<Option<Connection>, StoreError> {
-        let mut state = self.state();
-        let Some(found) = state.tickets.get(ticket) else {
+    ) -> Result<Option<Opened>, StoreError> {
+        // Spent whether or not it is still valid: an expired ticket is worth nothing anyway.
+        let spent = self.state().tickets.remove(ticket);
+        let Some(spent) = spent.filter(|t| now < t.expires_at) else {
             return Ok(None);
         };
-        if now >= found.expires_at {
+        let session = spent.session;
+        if !self.alive(&session).await? {
             return Ok(None);
         }
-        let user = found.user_id;
-        state.tickets.remove(ticket);
-        let connection = Connection::opened(id.clone(), user, now);
-        state.connections.insert(id.clone(), connection.clone());
-        state.by_user.entry(user).or_default().insert(id.clone());
-        Ok(Some(connection))
+        let connection = Connection::opened(id.clone(), session, now);
+        let evicted = Self::record(&mut self.state(), &connection);
+        if !self.alive(&session).await? {
+            Self::forget(&mut self.state(), id);
+            return Ok(None);
+        }
+        Ok(Some(Opened {
+            connection,
+            evicted,
+        }))
     }
 
     async fn connection(
@@ -92,15 +162,7 @@ impl ConnectionStore for MemoryConnections {
     }
 
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if let Some(gone) = state.connections.remove(id)
-            && let Some(ids) = state.by_user.get_mut(&gone.user_id)
-        {
-            ids.remove(id);
-            if ids.is_empty() {
-                state.by_user.remove(&gone.user_id);
-            }
-        }
+        Self::forget(&mut self.state(), id);
         Ok(())
     }
 }

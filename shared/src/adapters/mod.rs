@@ -14,6 +14,7 @@ pub mod memory_files;
 pub mod memory_ledger;
 pub mod memory_uploads;
 pub mod outbox;
+pub mod recording_connection_api;
 pub mod recording_push;
 pub mod s3;
 pub mod secrets_manager;

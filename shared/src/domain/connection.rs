@@ -4,8 +4,12 @@
 //! hash is stored, for 60 s. `$connect` spends it (once) and records the connection under its
 //! owner, so pushes find a user's connections by key and the owner of a frame is known from its
 //! connection id alone, never from the frame.
+//!
+//! Both carry the session that asked for the ticket (its id and the user's session epoch at
+//! that moment): a socket lives no longer than its session, so logout, logout-all and a password
+//! change or reset end it too.
 
-use super::{Invalid, TokenHash, UserId};
+use super::{Invalid, SessionId, TokenHash, UserId};
 use time::{Duration, OffsetDateTime};
 
 /// How long a ticket may wait for its `$connect`.
@@ -14,6 +18,10 @@ pub const TICKET_LIFETIME: Duration = Duration::seconds(60);
 /// API Gateway ends every WebSocket connection after 2 hours; a record outlives that a little so
 /// a late `$disconnect` still finds it, then expires by TTL if `$disconnect` never came.
 pub const CONNECTION_LIFETIME: Duration = Duration::minutes(130);
+
+/// Open connections one user may hold: a connect beyond it evicts the oldest, so no single
+/// account multiplies every event it is sent (or the connection table) without bound.
+pub const MAX_CONNECTIONS_PER_USER: usize = 10;
 
 /// API Gateway's connection id (e.g. `L0SM9cOFvHcCIhw=`): opaque, printable, short.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,34 +51,65 @@ impl std::fmt::Display for ConnectionId {
     }
 }
 
-/// A stored ticket: the hash of the secret, whose it is, and until when it opens a connection.
+/// The session a ticket or a connection belongs to: valid while that session is not revoked
+/// and the user's session epoch is still the one it was issued under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionBinding {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub epoch: u64,
+}
+
+/// A stored ticket: the hash of the secret, whose session it is, and until when it opens a
+/// connection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WsTicket {
     pub hash: TokenHash,
-    pub user_id: UserId,
+    pub session: SessionBinding,
     pub expires_at: OffsetDateTime,
 }
 
-/// An open connection and its owner.
+/// An open connection, its owner and the session it was opened under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
     pub id: ConnectionId,
     pub user_id: UserId,
+    pub session_id: SessionId,
+    /// The user's session epoch when the ticket was issued.
+    pub epoch: u64,
     pub connected_at: OffsetDateTime,
     /// When the record lapses if `$disconnect` never removes it (TTL on DynamoDB).
     pub expires_at: OffsetDateTime,
 }
 
 impl Connection {
-    /// A connection of `user_id` opened at `now`.
-    pub fn opened(id: ConnectionId, user_id: UserId, now: OffsetDateTime) -> Self {
+    /// A connection of the session `session` opened at `now`.
+    pub fn opened(id: ConnectionId, session: SessionBinding, now: OffsetDateTime) -> Self {
         Self {
             id,
-            user_id,
+            user_id: session.user_id,
+            session_id: session.session_id,
+            epoch: session.epoch,
             connected_at: now,
             expires_at: now + CONNECTION_LIFETIME,
         }
     }
+
+    pub fn session(&self) -> SessionBinding {
+        SessionBinding {
+            user_id: self.user_id,
+            session_id: self.session_id,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// A connection just recorded, and the oldest ones of the same user it pushed out (their
+/// records are gone; the caller closes their sockets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub connection: Connection,
+    pub evicted: Vec<ConnectionId>,
 }
 
 #[cfg(test)]

@@ -24,7 +24,10 @@ mod username;
 pub use address::ClientAddress;
 pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
 pub use chat_records::{DELETED_MEMORY, Member, Membership, Message, Room};
-pub use connection::{CONNECTION_LIFETIME, Connection, ConnectionId, TICKET_LIFETIME, WsTicket};
+pub use connection::{
+    CONNECTION_LIFETIME, Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened,
+    SessionBinding, TICKET_LIFETIME, WsTicket,
+};
 pub use email::Email;
 pub use idempotency::IdempotencyKey;
 pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};

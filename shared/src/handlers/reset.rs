@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::ports::Mailer;
 use crate::security::jwt::TokenVerifier;
-use crate::services::{auth::Authenticator, password::PasswordService};
+use crate::services::{auth::Authenticator, password::PasswordService, socket_sweep::SocketSweep};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -17,8 +17,15 @@ pub struct Reset {
 }
 
 impl Reset {
-    pub fn new(ctx: Context, mailer: Arc<dyn Mailer>, verifier: TokenVerifier) -> Self {
-        let passwords = PasswordService::new(ctx.store.clone(), mailer, ctx.settings.clone());
+    /// `sockets` closes the WebSockets of the sessions a reset or a change ends.
+    pub fn new(
+        ctx: Context,
+        mailer: Arc<dyn Mailer>,
+        verifier: TokenVerifier,
+        sockets: SocketSweep,
+    ) -> Self {
+        let passwords =
+            PasswordService::new(ctx.store.clone(), mailer, ctx.settings.clone(), sockets);
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self {
             ctx,

@@ -8,6 +8,7 @@ use crate::security::jwt::TokenSigner;
 use crate::services::{
     auth::Authenticator,
     sessions::{SessionService, end_all_sessions},
+    socket_sweep::SocketSweep,
 };
 use async_trait::async_trait;
 
@@ -15,16 +16,21 @@ pub struct Token {
     ctx: Context,
     sessions: SessionService,
     auth: Authenticator,
+    sockets: SocketSweep,
 }
 
 impl Token {
-    pub fn new(ctx: Context, signer: TokenSigner) -> Self {
+    /// `sockets` closes the WebSockets of the sessions logout, logout-all and a reused refresh
+    /// token end.
+    pub fn new(ctx: Context, signer: TokenSigner, sockets: SocketSweep) -> Self {
         let auth = Authenticator::new(ctx.store.clone(), signer.verifier().clone());
-        let sessions = SessionService::new(ctx.store.clone(), signer, ctx.settings.limits);
+        let sessions = SessionService::new(ctx.store.clone(), signer, ctx.settings.limits)
+            .ending_sockets(sockets.clone());
         Self {
             ctx,
             sessions,
             auth,
+            sockets,
         }
     }
 
@@ -68,7 +74,7 @@ impl Token {
             .auth
             .principal(request::bearer(req), self.ctx.clock.now())
             .await?;
-        end_all_sessions(self.ctx.store.as_ref(), &me.user).await?;
+        end_all_sessions(self.ctx.store.as_ref(), &self.sockets, &me.user).await?;
         Ok(response::no_content())
     }
 }

@@ -2,6 +2,11 @@
 //! routes use (one rule, written once); this file only reads the frame's fields into their
 //! types and says which event the caller gets back. The caller is the connection's owner as
 //! stored at `$connect`: names and ids in a frame never say who is acting.
+//!
+//! Every action but `ping` reads the owner's account anyway, so it also compares the user's
+//! session epoch with the connection's (free: same item); `transfer` moves money and also reads
+//! the connection's session (one `GetItem` more), in case a sweep failed to remove the record.
+//! Either refusal is `unauthorized`, on which `ws-message` closes the socket.
 
 use super::Context;
 use super::ws_frames::Frame;
@@ -9,13 +14,18 @@ use super::ws_transfer::WsTransfer;
 use crate::domain::{Connection, User};
 use crate::error::{Error, Result};
 use crate::http::request::from_json_value;
-use crate::ports::{Clock, Event};
+use crate::ports::{Clock, Event, RateDecision};
 use crate::services::chat::ChatPorts;
 use crate::services::messages::{MessageService, NewMessage};
 use crate::services::wallet::WalletService;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+/// At most one `typing` event is relayed per person and room in any window of this length;
+/// the frames between are dropped without an answer (a typing indicator loses nothing by it,
+/// and one client cannot make every member's sockets busy with it).
+pub const TYPING_WINDOW: time::Duration = time::Duration::seconds(2);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,13 +77,30 @@ impl Actions {
         }
     }
 
-    /// The connection's owner as stored now (current username; a deleted account acts no more).
+    /// The connection's owner as stored now (current username; a deleted account acts no more),
+    /// while the user's session epoch is still the connection's.
     async fn owner(&self, caller: &Connection) -> Result<User> {
         self.chat
             .accounts
             .user(&caller.user_id)
             .await?
+            .filter(|u| u.session_epoch == caller.epoch)
             .ok_or(Error::Unauthorized)
+    }
+
+    /// The owner, as `owner`, and the connection's session itself still open: the money path's
+    /// defence against a record that outlived its session.
+    async fn owner_in_session(&self, caller: &Connection) -> Result<User> {
+        let (user, session) = tokio::try_join!(self.owner(caller), async {
+            Ok(self.chat.accounts.session(&caller.session_id).await?)
+        })?;
+        let live = session
+            .is_some_and(|s| !s.revoked && s.user_id == user.id && self.clock.now() < s.expires_at);
+        if live {
+            Ok(user)
+        } else {
+            Err(Error::Unauthorized)
+        }
     }
 
     /// Runs `frame` for `caller`: `Some(event)` is answered to the caller alone.
@@ -99,6 +126,15 @@ impl Actions {
                 let f: TypingFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 let seat = self.chat.seat(&me.id, &f.room_id).await?;
+                let key = format!("typing#{}#{}", me.id, seat.room.id);
+                let slot = self
+                    .chat
+                    .limiter
+                    .reserve(&key, 1, TYPING_WINDOW, self.clock.now())
+                    .await?;
+                if let RateDecision::Limited { .. } = slot {
+                    return Ok(None);
+                }
                 let others: Vec<_> = self
                     .chat
                     .member_ids(&seat.room.id)
@@ -132,7 +168,7 @@ impl Actions {
                 Ok(None)
             }
             "transfer" => {
-                let me = self.owner(caller).await?;
+                let me = self.owner_in_session(caller).await?;
                 self.transfers
                     .run(&me, fields, frame.client_id.as_deref(), self.clock.now())
                     .await

@@ -1,25 +1,33 @@
 //! The `ws-connect` function: the WebSocket `$connect` route. Spends the handshake's ticket and
-//! records the connection; any other status than 200 makes API Gateway refuse the handshake.
+//! records the connection while the ticket's session lives (closing the user's oldest beyond the
+//! cap); any other status than 200 makes API Gateway refuse the handshake.
 
 use super::Context;
 use super::websocket::WsFunction;
 use crate::domain::ConnectionId;
 use crate::error::Error;
 use crate::http::websocket::{WsRequest, WsResponse};
-use crate::ports::ConnectionStore;
+use crate::ports::{ConnectionApi, ConnectionStore};
 use crate::services::realtime::RealtimeService;
+use crate::services::socket_sweep::SocketSweep;
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub struct WsConnect {
     ctx: Context,
     realtime: RealtimeService,
+    sweep: SocketSweep,
 }
 
 impl WsConnect {
-    pub fn new(ctx: Context, connections: Arc<dyn ConnectionStore>) -> Self {
+    pub fn new(
+        ctx: Context,
+        connections: Arc<dyn ConnectionStore>,
+        api: Arc<dyn ConnectionApi>,
+    ) -> Self {
         Self {
-            realtime: RealtimeService::new(ctx.store.clone(), connections),
+            realtime: RealtimeService::new(ctx.store.clone(), connections.clone()),
+            sweep: SocketSweep::new(connections, api, ctx.clock.clone()),
             ctx,
         }
     }
@@ -33,7 +41,12 @@ impl WsFunction for WsConnect {
         };
         let opened = self
             .realtime
-            .open(event.query("ticket"), &id, self.ctx.clock.now())
+            .open(
+                event.query("ticket"),
+                &id,
+                &self.sweep,
+                self.ctx.clock.now(),
+            )
             .await;
         match opened {
             Ok(connection) => {

@@ -1,6 +1,7 @@
 //! The `ws-ticket` function: POST /ws/tickets, a single-use ticket to open a WebSocket.
 
 use super::{Context, Function, respond};
+use crate::domain::SessionBinding;
 use crate::domain::time::rfc3339;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
@@ -37,7 +38,13 @@ impl WsTicket {
     async fn ticket(&self, req: &Request) -> Result<Response<Body>> {
         let now = self.ctx.clock.now();
         let me = self.auth.principal(request::bearer(req), now).await?;
-        let issued = self.realtime.issue_ticket(&me.user.id, now).await?;
+        // The ticket, and the connection it opens, live no longer than this session.
+        let session = SessionBinding {
+            user_id: me.user.id,
+            session_id: me.session_id,
+            epoch: me.user.session_epoch,
+        };
+        let issued = self.realtime.issue_ticket(session, now).await?;
         // The ticket is base64url: safe in a query string as it is.
         let url = format!("{}?ticket={}", self.ws_url, issued.ticket);
         Ok(response::json(

@@ -1,9 +1,12 @@
 //! WebSocket connections: the tickets that open them and the record of who holds which.
 //! Tickets are single-use even under racing `$connect`s; a user's connections are found by key
 //! (a Query on DynamoDB, never a Scan), so a push costs reads in proportion to its recipients.
+//! A connection is recorded only while the session of its ticket is alive, and a user holds at
+//! most `MAX_CONNECTIONS_PER_USER`: both decided in the write that records it.
 
 use super::StoreError;
-use crate::domain::{Connection, ConnectionId, TokenHash, UserId, WsTicket};
+use crate::domain::Connection;
+use crate::domain::{ConnectionId, Opened, TokenHash, UserId, WsTicket};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -13,14 +16,18 @@ pub trait ConnectionStore: Send + Sync {
     async fn put_ticket(&self, ticket: &WsTicket) -> Result<(), StoreError>;
 
     /// Spends the ticket with this hash, if it exists and `now` is before its expiry, and records
-    /// connection `id` for the ticket's owner. `None` for a missing, spent or expired ticket.
+    /// connection `id` for the ticket's session, if that session is not revoked and the user's
+    /// session epoch is still the ticket's (checked in the same write, so a logout that commits
+    /// first refuses the connect and one that commits after sees the connection). If the user
+    /// then holds more than `MAX_CONNECTIONS_PER_USER`, the oldest are removed in that write and
+    /// returned in `evicted`. `None` for a missing, spent or expired ticket or an ended session.
     /// Of any number of concurrent calls with one ticket, exactly one gets `Some`.
     async fn connect(
         &self,
         ticket: &TokenHash,
         id: &ConnectionId,
         now: OffsetDateTime,
-    ) -> Result<Option<Connection>, StoreError>;
+    ) -> Result<Option<Opened>, StoreError>;
 
     /// The connection with this id, unless it is gone or lapsed.
     async fn connection(

@@ -18,6 +18,7 @@ pub mod rooms;
 pub mod send_limit;
 pub mod sessions;
 pub mod signup;
+pub mod socket_sweep;
 pub mod throttle;
 pub mod uploads;
 pub mod wallet;

@@ -1,6 +1,8 @@
 //! Forgotten and changed passwords. A reset link is single-use, valid 5 minutes, only the newest
-//! works, and using it (or changing the password) ends every session of the account.
+//! works, and using it (or changing the password) ends every session of the account and closes
+//! every socket those sessions opened.
 
+use super::socket_sweep::SocketSweep;
 use super::{CONFLICT_RETRIES, lockout, mails, sessions::LOGIN_ATTEMPTS_WINDOW, throttle};
 use crate::domain::{ClientAddress, Email, Password, ResetTicket, User, UserId};
 use crate::error::{Error, FieldError, Result};
@@ -23,6 +25,7 @@ pub struct PasswordService {
     store: Arc<dyn AccountStore>,
     mailer: Arc<dyn Mailer>,
     settings: Arc<Settings>,
+    sockets: SocketSweep,
 }
 
 /// A reset token carries the user id and a 256-bit secret; only the secret's hash is stored.
@@ -50,11 +53,13 @@ impl PasswordService {
         store: Arc<dyn AccountStore>,
         mailer: Arc<dyn Mailer>,
         settings: Arc<Settings>,
+        sockets: SocketSweep,
     ) -> Self {
         Self {
             store,
             mailer,
             settings,
+            sockets,
         }
     }
 
@@ -143,8 +148,11 @@ impl PasswordService {
             user.session_epoch += 1;
             match self.store.consume_reset_ticket(&ticket, &user).await {
                 Ok(()) => {
-                    lockout::forget(self.store.as_ref(), &user.id, from).await?;
                     tracing::info!(user_id = %user.id, "password reset; all sessions ended");
+                    self.sockets
+                        .end_epochs_before(&user.id, user.session_epoch)
+                        .await;
+                    lockout::forget(self.store.as_ref(), &user.id, from).await?;
                     self.notify_changed(&user).await;
                     return Ok(());
                 }
@@ -202,6 +210,9 @@ impl PasswordService {
         updated.session_epoch += 1;
         self.store.update_user(&updated, None).await?;
         tracing::info!(user_id = %user.id, "password changed; all sessions ended");
+        self.sockets
+            .end_epochs_before(&user.id, updated.session_epoch)
+            .await;
         self.notify_changed(user).await;
         Ok(())
     }

@@ -2,9 +2,14 @@
 //! who holds which socket. `POST /ws/tickets` needs a bearer token; the WebSocket handshake
 //! cannot carry one (browsers send no headers), so it carries this short-lived, single-use
 //! ticket instead, and the token never appears in a URL or an access log.
+//!
+//! A ticket is bound to the session that asked for it, and so is the connection it opens: the
+//! connection is recorded only while that session lives, and the user's oldest connections
+//! beyond the cap are evicted (closed) by the connect that exceeds it.
 
+use super::socket_sweep::SocketSweep;
 use crate::domain::time::seconds_until;
-use crate::domain::{Connection, ConnectionId, TICKET_LIFETIME, UserId, WsTicket};
+use crate::domain::{Connection, ConnectionId, SessionBinding, TICKET_LIFETIME, WsTicket};
 use crate::error::{Error, Result};
 use crate::ports::{AccountStore, ConnectionStore, RateDecision};
 use crate::security::secrets;
@@ -34,9 +39,13 @@ impl RealtimeService {
         }
     }
 
-    /// A single-use ticket for `user`, valid `TICKET_LIFETIME`; only its hash is stored.
-    pub async fn issue_ticket(&self, user: &UserId, now: OffsetDateTime) -> Result<IssuedTicket> {
-        let key = format!("wsticket:{user}");
+    /// A single-use ticket for `session`, valid `TICKET_LIFETIME`; only its hash is stored.
+    pub async fn issue_ticket(
+        &self,
+        session: SessionBinding,
+        now: OffsetDateTime,
+    ) -> Result<IssuedTicket> {
+        let key = format!("wsticket:{}", session.user_id);
         if let RateDecision::Limited { until } = self
             .accounts
             .hit_rate_limit(&key, TICKETS_PER_MINUTE, Duration::minutes(1), now)
@@ -52,7 +61,7 @@ impl RealtimeService {
         self.connections
             .put_ticket(&WsTicket {
                 hash: secrets::hash(&raw),
-                user_id: *user,
+                session,
                 expires_at,
             })
             .await?;
@@ -62,11 +71,13 @@ impl RealtimeService {
         })
     }
 
-    /// Opens connection `id` with `ticket`: 401 for a missing, malformed, spent or expired one.
+    /// Opens connection `id` with `ticket`: 401 for a missing, malformed, spent or expired one,
+    /// or one whose session has ended. Connections the cap evicted are closed through `sweep`.
     pub async fn open(
         &self,
         ticket: Option<&str>,
         id: &ConnectionId,
+        sweep: &SocketSweep,
         now: OffsetDateTime,
     ) -> Result<Connection> {
         let hash = ticket
@@ -74,10 +85,16 @@ impl RealtimeService {
             .filter(|raw| raw.len() == 32)
             .map(|raw| secrets::hash(&raw))
             .ok_or(Error::Unauthorized)?;
-        self.connections
+        let opened = self
+            .connections
             .connect(&hash, id, now)
             .await?
-            .ok_or(Error::Unauthorized)
+            .ok_or(Error::Unauthorized)?;
+        if !opened.evicted.is_empty() {
+            tracing::info!(user_id = %opened.connection.user_id, evicted = opened.evicted.len(), "connection cap: oldest closed");
+            sweep.shut_all(&opened.evicted).await;
+        }
+        Ok(opened.connection)
     }
 
     /// The owner of a live connection; 401 once it is gone.

@@ -1,6 +1,8 @@
 //! Sessions: login with lockout, rotating refresh tokens with reuse detection, logout and
-//! logout-all. A refresh token presented twice means it leaked: the whole session dies.
+//! logout-all. A refresh token presented twice means it leaked: the whole session dies. A
+//! session that ends takes its WebSockets with it (`SocketSweep`).
 
+use super::socket_sweep::SocketSweep;
 use super::{CONFLICT_RETRIES, lockout, throttle};
 use crate::domain::{
     ClientAddress, Email, Password, RefreshRecord, Session, SessionId, User, Username,
@@ -26,6 +28,8 @@ pub struct SessionService {
     store: Arc<dyn AccountStore>,
     signer: TokenSigner,
     limits: Limits,
+    /// Closes an ended session's sockets; `None` where sessions are only opened (verify-otp).
+    sockets: Option<SocketSweep>,
 }
 
 /// The window of `Limits::login_attempts_per_address`.
@@ -37,7 +41,23 @@ impl SessionService {
             store,
             signer,
             limits,
+            sockets: None,
         }
+    }
+
+    /// Also closes the sockets of the sessions it ends (logout, a reused refresh token).
+    pub fn ending_sockets(mut self, sockets: SocketSweep) -> Self {
+        self.sockets = Some(sockets);
+        self
+    }
+
+    /// Revokes `session` of `user` and closes the sockets it opened.
+    async fn end(&self, user: &crate::domain::UserId, session: &SessionId) -> Result<()> {
+        self.store.revoke_session(session).await?;
+        if let Some(sockets) = &self.sockets {
+            sockets.end_session(user, session).await;
+        }
+        Ok(())
     }
 
     /// POST /auth/token. Unknown login and wrong password look the same, in body and in time.
@@ -131,7 +151,7 @@ impl SessionService {
             .await?
             .ok_or(Error::Unauthorized)?;
         if !record.active {
-            self.store.revoke_session(&record.session_id).await?;
+            self.end(&record.user_id, &record.session_id).await?;
             tracing::warn!(session_id = %record.session_id, "retired refresh token reused: session revoked");
             return Err(Error::Unauthorized);
         }
@@ -162,7 +182,7 @@ impl SessionService {
             Ok(()) => self.pair(&user, &session, refresh_token, now),
             // Someone rotated this token at the same moment: one of the two is a thief.
             Err(StoreError::Conflict) => {
-                self.store.revoke_session(&session.id).await?;
+                self.end(&user.id, &session.id).await?;
                 tracing::warn!(session_id = %session.id, "concurrent refresh: session revoked");
                 Err(Error::Unauthorized)
             }
@@ -176,21 +196,28 @@ impl SessionService {
             return Ok(());
         };
         if let Some(record) = self.store.refresh_token(&hash).await? {
-            self.store.revoke_session(&record.session_id).await?;
+            self.end(&record.user_id, &record.session_id).await?;
             tracing::info!(session_id = %record.session_id, "logout");
         }
         Ok(())
     }
 }
 
-/// POST /auth/logout-all (and what password reset and change do): every token of the user dies.
-pub async fn end_all_sessions(store: &dyn AccountStore, user: &User) -> Result<()> {
+/// POST /auth/logout-all: every token of the user dies, and every socket they opened.
+pub async fn end_all_sessions(
+    store: &dyn AccountStore,
+    sockets: &SocketSweep,
+    user: &User,
+) -> Result<()> {
     let mut user = user.clone();
     for _ in 0..CONFLICT_RETRIES {
         user.session_epoch += 1;
         match store.update_user(&user, None).await {
             Ok(()) => {
                 tracing::info!(user_id = %user.id, "all sessions ended");
+                sockets
+                    .end_epochs_before(&user.id, user.session_epoch)
+                    .await;
                 return Ok(());
             }
             Err(UpdateUserError::Conflict) => {

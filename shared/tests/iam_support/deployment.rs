@@ -118,9 +118,17 @@ impl Deployment {
             "wss://ws.test/live",
         );
         app.insert_function("ws-ticket", Box::new(ticket));
+        // token and reset sweep the sockets of the sessions they end, in the table.
+        app.use_connections(connections.clone());
+        let api: Arc<dyn ConnectionApi> = Arc::new(GoneForStale);
         Self {
-            connect: WsConnect::new(ctx.clone(), connections.clone()),
-            message: WsMessage::new(ctx.clone(), connections.clone(), Actions::new(chat, &ctx)),
+            connect: WsConnect::new(ctx.clone(), connections.clone(), api.clone()),
+            message: WsMessage::new(
+                ctx.clone(),
+                connections.clone(),
+                api,
+                Actions::new(chat, &ctx),
+            ),
             disconnect: WsDisconnect::new(app.store.clone(), connections),
             app,
             rec,

@@ -9,8 +9,10 @@ use chatman::adapters::dynamodb::DynamoChat;
 use chatman::adapters::dynamodb::{DynamoAccounts, schema::create_accounts_table};
 use chatman::adapters::memory::MemoryAccounts;
 use chatman::adapters::memory_chat::MemoryChat;
+use chatman::adapters::memory_connections::MemoryConnections;
 use chatman::adapters::memory_ledger::MemoryLedger;
 use chatman::adapters::outbox::Outbox;
+use chatman::adapters::recording_connection_api::RecordingConnectionApi;
 use chatman::adapters::recording_push::RecordingPush;
 use chatman::adapters::{memory_files::MemoryFiles, memory_uploads::MemoryUploads};
 use chatman::handlers::{
@@ -19,12 +21,13 @@ use chatman::handlers::{
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::http::apigw::{Incoming, to_event, to_request};
-use chatman::ports::UploadStore;
 use chatman::ports::{AccountStore, Clock, Mailer, ManualClock};
+use chatman::ports::{ConnectionStore, UploadStore};
 use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::services::chat::ChatPorts;
+use chatman::services::socket_sweep::SocketSweep;
 use chatman::services::uploads::UploadService;
 use chatman::settings::{Limits, Settings};
 use serde_json::{Value, json};
@@ -115,6 +118,22 @@ pub struct Account {
     pub refresh: String,
 }
 
+impl Account {
+    /// The session the access token belongs to (its `sub`, `sid` and `ep` claims), as a
+    /// WebSocket ticket of this person carries it.
+    pub fn session(&self) -> chatman::domain::SessionBinding {
+        let payload = self.access.split('.').nth(1).expect("a JWT");
+        let bytes = chatman::security::secrets::decode(payload).expect("base64url claims");
+        let claims: Value = serde_json::from_slice(&bytes).expect("JSON claims");
+        chatman::domain::SessionBinding {
+            user_id: chatman::domain::UserId::parse(&self.id).expect("a user id"),
+            session_id: chatman::domain::SessionId::parse(claims["sid"].as_str().expect("sid"))
+                .expect("a session id"),
+            epoch: claims["ep"].as_u64().expect("ep"),
+        }
+    }
+}
+
 /// A chat store and its send limiter.
 pub type ChatStores = (
     Arc<dyn chatman::ports::ChatStore>,
@@ -134,6 +153,12 @@ pub struct TestApp {
     pub push: Arc<RecordingPush>,
     /// The object storage behind uploads: a test "PUTs" bytes with `files.put`.
     pub files: Arc<MemoryFiles>,
+    /// The WebSocket connections the session-ending functions sweep (memory unless replaced).
+    pub connections: Arc<dyn ConnectionStore>,
+    /// `@connections`: which sockets were told what and which were closed.
+    pub socket_api: Arc<RecordingConnectionApi>,
+    ctx: Context,
+    mailer: Arc<dyn Mailer>,
     functions: HashMap<&'static str, Box<dyn Function>>,
 }
 
@@ -157,10 +182,17 @@ impl TestApp {
         Self::build_with_mailer(store, admins, None)
     }
 
-    /// Accounts and chat both in one fresh DynamoDB Local table.
+    /// Accounts, chat and WebSocket connections in one fresh DynamoDB Local table.
     pub async fn on_dynamodb() -> Self {
-        let (accounts, chat) = dynamo_chat_stores().await;
-        Self::assemble_with_uploads(
+        let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+        let client = aws_sdk_dynamodb::Client::new(&aws);
+        let table = format!("test-{}", uuid::Uuid::now_v7().simple());
+        create_accounts_table(&client, &table)
+            .await
+            .expect("create a table in DynamoDB Local");
+        let accounts = Arc::new(DynamoAccounts::new(client.clone(), table.clone()));
+        let chat = Arc::new(DynamoChat::new(client.clone(), table.clone()));
+        let mut app = Self::assemble_with_uploads(
             accounts.clone(),
             Arc::new(MemoryLedger::new()),
             Some((chat.clone(), chat)),
@@ -169,7 +201,37 @@ impl TestApp {
             None,
             Limits::LOCAL,
             accounts,
+        );
+        app.use_connections(Arc::new(
+            chatman::adapters::dynamodb::DynamoConnections::new(client, table),
+        ));
+        app
+    }
+
+    /// Keeps WebSocket connections in `connections` (the store beside the accounts), with the
+    /// session-ending functions sweeping it.
+    pub fn use_connections(&mut self, connections: Arc<dyn ConnectionStore>) {
+        self.connections = connections;
+        let sweep = self.sweep();
+        let (ctx, mailer) = (self.ctx.clone(), self.mailer.clone());
+        let token = Token::new(ctx.clone(), self.signer.clone(), sweep.clone());
+        self.functions.insert("token", Box::new(token));
+        let reset = Reset::new(ctx, mailer, self.signer.verifier().clone(), sweep);
+        self.functions.insert("reset", Box::new(reset));
+    }
+
+    /// What closes the sockets of ended sessions: these connections, this `@connections`.
+    pub fn sweep(&self) -> SocketSweep {
+        SocketSweep::new(
+            self.connections.clone(),
+            self.socket_api.clone(),
+            self.clock.clone() as Arc<dyn Clock>,
         )
+    }
+
+    /// The context every function of this app shares.
+    pub fn context(&self) -> Context {
+        self.ctx.clone()
     }
 
     /// In memory, with a push that records and then fails.
@@ -281,6 +343,13 @@ impl TestApp {
         };
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
+        let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new(store.clone()));
+        let socket_api = Arc::new(RecordingConnectionApi::new());
+        let sweep = SocketSweep::new(
+            connections.clone(),
+            socket_api.clone(),
+            clock.clone() as Arc<dyn Clock>,
+        );
         let otp = OtpKey::generate();
         let functions: HashMap<&'static str, Box<dyn Function>> = HashMap::from([
             (
@@ -297,13 +366,17 @@ impl TestApp {
                     signer.clone(),
                 )),
             ),
-            ("token", Box::new(Token::new(ctx.clone(), signer.clone()))),
+            (
+                "token",
+                Box::new(Token::new(ctx.clone(), signer.clone(), sweep.clone())),
+            ),
             (
                 "reset",
                 Box::new(Reset::new(
                     ctx.clone(),
                     mailer.clone(),
                     signer.verifier().clone(),
+                    sweep,
                 )),
             ),
             (
@@ -365,6 +438,10 @@ impl TestApp {
             chat,
             push,
             files,
+            connections,
+            socket_api,
+            ctx,
+            mailer,
             functions,
         }
     }

@@ -185,21 +185,42 @@ export async function roomView(main, roomId) {
     }
   }
 
-  let typingSent = 0;
+  // "Typing" is sent at most every 3 s while the person types, and never sooner than 2 s after
+  // the previous typing frame: the server relays one per person and room every 2 s and drops the
+  // rest, so a start that would fall inside the window waits for it instead.
+  const TYPING_WINDOW = 2100;
+  let typingSent = 0; // when the current run of typing was last announced (0: not typing)
+  let lastTypingFrame = 0;
+  let typingLater = null;
   let typingStop = null;
+  function sendTyping(isTyping) {
+    lastTypingFrame = Date.now();
+    ws.send({ action: "typing", room_id: roomId, is_typing: isTyping });
+  }
+  function announceTyping() {
+    clearTimeout(typingLater);
+    const wait = lastTypingFrame + TYPING_WINDOW - Date.now();
+    if (wait > 0) {
+      typingLater = setTimeout(announceTyping, wait);
+      return;
+    }
+    typingSent = Date.now();
+    sendTyping(true);
+  }
   text.addEventListener("input", () => {
     sessionStorage.setItem(draftKey(roomId), text.value);
-    const now = Date.now();
-    if (now - typingSent > 3000) {
-      typingSent = now;
-      ws.send({ action: "typing", room_id: roomId, is_typing: true });
+    if (Date.now() - typingSent > 3000) {
+      typingSent = Date.now();
+      announceTyping();
     }
     clearTimeout(typingStop);
     typingStop = setTimeout(stopTyping, 4000);
   });
-  function stopTyping() {
+  /** `sent`: a message went out, which clears the indicator for the others by itself. */
+  function stopTyping(sent = false) {
     clearTimeout(typingStop);
-    if (typingSent) ws.send({ action: "typing", room_id: roomId, is_typing: false });
+    clearTimeout(typingLater);
+    if (typingSent && !sent) sendTyping(false);
     typingSent = 0;
   }
   text.addEventListener("keydown", (e) => {
@@ -249,7 +270,7 @@ export async function roomView(main, roomId) {
       sessionStorage.removeItem(draftKey(roomId));
       stagedIds.length = 0;
       replace(staged);
-      stopTyping();
+      stopTyping(true);
       toBottom();
       text.focus();
     });

@@ -9,7 +9,7 @@ use serde_json::json;
 pub async fn run(d: &Deployment) {
     let sender = d.person("sender").await;
     let friend = d.person("friend").await;
-    d.person("third").await;
+    let third = d.person("third").await;
     d.rec.serving("setup");
     let root = d.app.login("root", PASSWORD).await.str("access_token");
     let funds = json!({"username": "sender", "amount": 5_000});
@@ -29,6 +29,10 @@ pub async fn run(d: &Deployment) {
     assert_eq!(d.open("sender-1", &ticket).await, 200);
     assert_eq!(d.open("sender-2", &ticket).await, 401, "a spent ticket");
     assert_eq!(d.connect(&friend, "friend-1").await, 200);
+    // The eleventh connection of one person evicts the oldest (deleted, closed).
+    for i in 0..11 {
+        assert_eq!(d.connect(&third, &format!("third-{i}")).await, 200);
+    }
 
     let direct = json!({"kind": "direct", "username": "friend"});
     let direct = d
@@ -81,12 +85,13 @@ pub async fn run(d: &Deployment) {
     );
     let outsider = d.frame_error(s, pay(&group, 5, &key())).await;
     assert_eq!(outsider.as_deref(), Some("not_found"));
-    let stranger = d.frame_error("nobody", json!({"action": "ping"})).await;
-    assert!(stranger.is_some(), "an unknown connection is refused");
+    // An unknown connection is told `unauthorized` through @connections and closed.
+    let stranger = d.frame("nobody", json!({"action": "ping"})).await;
+    assert!(stranger.body.is_none(), "refused out of band");
 
     // ws-disconnect: the connection and its owner's index entry go.
     assert_eq!(d.close(s).await, 200);
     assert_eq!(d.close(s).await, 200, "twice is harmless");
-    let after = d.frame_error(s, json!({"action": "ping"})).await;
-    assert!(after.is_some(), "a closed connection no longer acts");
+    let after = d.frame(s, json!({"action": "ping"})).await;
+    assert!(after.body.is_none(), "a closed connection no longer acts");
 }
