@@ -124,7 +124,18 @@ impl WalletService {
     /// Sends `amount` from `me` to the user called `to`.
     pub async fn transfer(&self, me: &User, to: &str, order: Order<'_>) -> Result<StoredAnswer> {
         let payee = self.recipient(to).await?;
-        self.pay(TransferKind::Transfer, Some(me), &payee, None, order)
+        self.transfer_to(me, &payee, order).await
+    }
+
+    /// Sends `amount` from `me` to `payee`, an account the caller already resolved and checked
+    /// (the member of an in-chat transfer): paid by id, so a rename meanwhile pays nobody else.
+    pub async fn transfer_to(
+        &self,
+        me: &User,
+        payee: &User,
+        order: Order<'_>,
+    ) -> Result<StoredAnswer> {
+        self.pay(TransferKind::Transfer, Some(me), payee, None, order)
             .await
     }
 
