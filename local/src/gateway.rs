@@ -24,6 +24,8 @@ pub struct Gateway {
     pub cors_origin: String,
     /// The web app (`web/`, embedded) for GETs that match no API route; `None`: API only.
     pub web: Option<String>,
+    /// The `Host` values this listener answers (DNS rebinding: `host_check`).
+    pub hosts: crate::host_check::AllowedHosts,
 }
 
 type HyperResponse = hyper::Response<Full<Bytes>>;
@@ -48,7 +50,11 @@ impl Gateway {
     /// `/_local/*` (the outbox holds every code and reset link) gets no CORS header at all,
     /// whatever `--cors-origin` says: a page from another origin can never read it, and its
     /// preflights fail like any unknown route.
+    /// Any request naming another host is 421 before anything else (`host_check`).
     pub async fn serve(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
+        if let Some(refused) = self.hosts.check(&req) {
+            return refused;
+        }
         if req.uri().path().starts_with("/_local/") {
             return self.dispatch(req, peer).await;
         }

@@ -286,6 +286,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         outbox: Some(outbox.clone()),
         cors_origin: config.cors_origin.clone(),
         web: Some(format!("http://{http_addr}")),
+        hosts: crate::host_check::AllowedHosts::new(&config.host, http_addr.port()),
     });
 
     let task = tokio::spawn(async move {
