@@ -304,17 +304,21 @@ impl Files for DeletesTheRoomWhileCopying {
     async fn presign_get(
         &self,
         key: &str,
+        serve: &chatman::ports::Serve,
         now: time::OffsetDateTime,
         ttl: time::Duration,
     ) -> anyhow::Result<Presigned> {
-        self.inner.presign_get(key, now, ttl).await
+        self.inner.presign_get(key, serve, now, ttl).await
     }
     async fn head(&self, key: &str) -> anyhow::Result<Option<StoredObject>> {
         self.inner.head(key).await
     }
-    async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()> {
         let _ = self.chat.delete_room(&self.room).await;
-        self.inner.copy(from, to).await
+        self.inner.copy(from, to, content_type).await
+    }
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.inner.delete(key).await
     }
 }
 

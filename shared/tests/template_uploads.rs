@@ -1,6 +1,7 @@
 //! The uploads bucket in `template.yaml` is private and keeps attached files, and S3 rights go
 //! only where they are needed: `PutObject` on `uploads/` only for `upload-url`; reads only for
-//! the functions that HEAD objects or sign downloads.
+//! the functions that HEAD objects or sign downloads; `DeleteObject` on `files/` only for those
+//! that delete messages, rooms or replace avatars (the same four that attach).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,6 +64,7 @@ fn only_upload_url_puts_into_uploads_and_only_file_readers_get_objects() {
             pair("s3:GetObject", "uploads/*"),
             pair("s3:GetObject", "files/*"),
             pair("s3:PutObject", "files/*"),
+            pair("s3:DeleteObject", "files/*"),
         ]))
     );
     // Attaching files to messages and room avatars, over HTTP and WebSocket: the same rights.
