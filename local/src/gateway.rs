@@ -23,7 +23,7 @@ pub struct Gateway {
     /// `Access-Control-Allow-Origin` for browsers (the HTTP API's CORS configuration in the cloud).
     pub cors_origin: String,
     /// The web app (`web/`, embedded) for GETs that match no API route; `None`: API only.
-    pub web: Option<String>,
+    pub web: Option<crate::web::WebApp>,
     /// The `Host` values this listener answers (DNS rebinding: `host_check`).
     pub hosts: crate::host_check::AllowedHosts,
 }
@@ -149,9 +149,7 @@ impl Gateway {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
         match &self.web {
-            Some(api_url) if method == "GET" || method == "HEAD" => {
-                crate::web::serve(path, host, api_url)
-            }
+            Some(app) if method == "GET" || method == "HEAD" => crate::web::serve(path, host, app),
             _ => None,
         }
         .unwrap_or_else(|| error_response(Error::NoRoute))
