@@ -2,8 +2,11 @@
 //! point a name it controls (`evil.example`) at 127.0.0.1 and then read this server as its own
 //! origin — `/_local/outbox` holds every signup code and reset link. Such a request still says
 //! `Host: evil.example:3000`, so each listener answers only `Host` values that name its own
-//! listening address: `localhost`, `127.0.0.1`, `[::1]` or the `--host` given, with the port
-//! it listens on (no port only when that is 80); anything else is 421 Misdirected Request.
+//! listening address: `localhost`, `127.0.0.1`, `[::1]` or the `--host` given; anything else
+//! is 421 Misdirected Request. The port in `Host` is not compared: the attacker controls the
+//! name, not which socket the request reached, so the port adds nothing against rebinding, and
+//! a plain TCP relay or port forward in front of the server (the browser test's, an SSH tunnel)
+//! keeps working. It must still be a port number.
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -12,12 +15,11 @@ use hyper::body::Bytes;
 #[derive(Debug, Clone)]
 pub struct AllowedHosts {
     names: Vec<String>,
-    port: u16,
 }
 
 impl AllowedHosts {
-    /// For a listener bound on `host` (the `--host` given) and `port` (the port it got).
-    pub fn new(host: &str, port: u16) -> Self {
+    /// For a listener bound on `host` (the `--host` given).
+    pub fn new(host: &str) -> Self {
         let host = host.trim().to_ascii_lowercase();
         // An IPv6 `--host` appears in `Host` in brackets.
         let host = if host.contains(':') && !host.starts_with('[') {
@@ -32,7 +34,7 @@ impl AllowedHosts {
         if !names.contains(&host) {
             names.push(host);
         }
-        Self { names, port }
+        Self { names }
     }
 
     /// Whether a request with this `Host` header (none: refused) is meant for this listener.
@@ -45,11 +47,8 @@ impl AllowedHosts {
             Some(i) if !host[i..].contains(']') => (&host[..i], Some(&host[i + 1..])),
             _ => (host.as_str(), None),
         };
-        let port_matches = match port {
-            Some(p) => p.parse::<u16>().is_ok_and(|p| p == self.port),
-            None => self.port == 80,
-        };
-        port_matches && self.names.iter().any(|n| n == name)
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+        port_ok && self.names.iter().any(|n| n == name)
     }
 
     /// Checks `req`'s `Host`: `None` to go on, or the 421 to answer.
@@ -64,7 +63,7 @@ impl AllowedHosts {
         tracing::warn!(host = ?host, "refused a request for another host (421)");
         let mut response = hyper::Response::new(Full::new(Bytes::from_static(
             b"Misdirected Request: this local server answers only its own address \
-              (localhost, 127.0.0.1, [::1] or --host, with its port).",
+              (localhost, 127.0.0.1, [::1] or --host).",
         )));
         *response.status_mut() = hyper::StatusCode::MISDIRECTED_REQUEST;
         Some(response)
@@ -76,24 +75,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_listeners_own_names_and_port() {
-        let local = AllowedHosts::new("127.0.0.1", 3000);
+    fn only_the_listeners_own_names() {
+        let local = AllowedHosts::new("127.0.0.1");
         for ok in [
             "localhost:3000",
             "127.0.0.1:3000",
             "[::1]:3000",
             "LOCALHOST:3000",
+            "localhost",
+            "[::1]",
+            "127.0.0.1:4100",
         ] {
             assert!(local.allows(Some(ok)), "{ok}");
         }
         for refused in [
             "evil.example:3000",
             "evil.example",
-            "localhost:3001",
-            "localhost",
             "127.0.0.1.evil.example:3000",
-            "[::1]",
+            "localhost.evil.example",
             "localhost:3000:3000",
+            "localhost:http",
             "",
         ] {
             assert!(!local.allows(Some(refused)), "{refused}");
@@ -102,13 +103,13 @@ mod tests {
     }
 
     #[test]
-    fn the_host_given_counts_and_port_80_may_be_left_out() {
-        let lan = AllowedHosts::new("192.168.1.20", 80);
+    fn the_host_given_counts_too() {
+        let lan = AllowedHosts::new("192.168.1.20");
         assert!(lan.allows(Some("192.168.1.20")));
-        assert!(lan.allows(Some("192.168.1.20:80")));
-        assert!(lan.allows(Some("localhost")));
+        assert!(lan.allows(Some("192.168.1.20:3000")));
+        assert!(lan.allows(Some("localhost:3000")));
         assert!(!lan.allows(Some("evil.example")));
-        let v6 = AllowedHosts::new("::", 3000);
+        let v6 = AllowedHosts::new("::");
         assert!(v6.allows(Some("[::]:3000")));
     }
 }

@@ -291,7 +291,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             ws_origin: format!("ws://{ws_addr}"),
             files_origin: s3_origin,
         }),
-        hosts: crate::host_check::AllowedHosts::new(&config.host, http_addr.port()),
+        hosts: crate::host_check::AllowedHosts::new(&config.host),
     });
 
     let task = tokio::spawn(async move {
