@@ -664,6 +664,35 @@ async fn removed_between_money_and_message_the_caller_learns_the_transfer(ws: Ws
         .await;
 }
 
+/// After the payer was removed, 20 retries of the key at once: every one learns the one payment
+/// (`transfer_sent`, the same transfer) and nothing moves again.
+async fn many_retries_at_once_after_removal_all_learn_the_one_transfer(ws: Ws) {
+    let (root, alice, bob, _direct) = ws.people().await;
+    let group = ws.app.room_of(&bob, "group", &[&alice]).await;
+    let room = RoomId::parse(&group).unwrap();
+    *ws.crashing.interlude.lock().unwrap() = Some(Interlude::RemoveBeforePost(room, uid(&alice)));
+    let mut frame = transfer(&group, 900, "once");
+    frame["to"] = json!("bob");
+    let first = ws.frame(&alice, frame.clone()).await.expect("an answer");
+    assert_eq!(first["type"], "transfer_sent", "{first}");
+    let ws = Arc::new(ws);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (ws, alice, frame) = (ws.clone(), alice.clone(), frame.clone());
+            tokio::spawn(async move { ws.frame(&alice, frame).await })
+        })
+        .collect();
+    for task in tasks {
+        let reply = task.await.unwrap().expect("an answer");
+        assert_eq!(reply["type"], "transfer_sent", "{reply}");
+        assert_eq!(reply["transfer"]["id"], first["transfer"]["id"]);
+    }
+    assert_eq!(ws.app.balance(&alice).await, 4100, "moved once");
+    assert_eq!(ws.kinds_received(&bob, "transfer_received").len(), 1);
+    ws.balances_match_the_ledger(&[&root, &alice, &bob], 5000)
+        .await;
+}
+
 /// The room is deleted between the money and the message: the same, a `transfer_sent` each time.
 async fn room_deleted_between_money_and_message_the_caller_learns_the_transfer(ws: Ws) {
     let (root, alice, bob, direct) = ws.people().await;
@@ -762,5 +791,6 @@ on_both_stores!(
     a_transfer_counts_against_the_send_limit,
     removed_between_money_and_message_the_caller_learns_the_transfer,
     room_deleted_between_money_and_message_the_caller_learns_the_transfer,
+    many_retries_at_once_after_removal_all_learn_the_one_transfer,
     a_rename_between_check_and_pay_cannot_pay_another_account,
 );
