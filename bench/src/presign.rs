@@ -67,7 +67,12 @@ pub fn run(rounds: usize) -> anyhow::Result<PresignTimes> {
             let put = started.elapsed();
             let started = Instant::now();
             files
-                .presign_get(&key, now, time::Duration::minutes(15))
+                .presign_get(
+                    &key,
+                    &chatman::ports::Serve::default(),
+                    now,
+                    time::Duration::minutes(15),
+                )
                 .await?;
             let get = started.elapsed();
             if i >= WARMUP {
@@ -75,12 +80,19 @@ pub fn run(rounds: usize) -> anyhow::Result<PresignTimes> {
                 times.get.push(get);
             }
         }
-        let keys = |n: usize| -> Vec<String> {
+        // A page of message files: each signed with its type and disposition, as history is.
+        let keys = |n: usize| -> Vec<chatman::services::chat_links::Download> {
             (0..n)
                 .map(|i| {
-                    format!(
-                        "files/0193a000-0000-7000-8000-000000000000/0193a000-0000-7000-8000-{i:012}"
-                    )
+                    chatman::services::chat_links::Download::File(chatman::domain::FileRef {
+                        upload_id: chatman::domain::UploadId::new(),
+                        filename: format!("photo {i}.png"),
+                        content_type: "image/png".into(),
+                        size: 48_213,
+                        key: format!(
+                            "files/0193a000-0000-7000-8000-000000000000/0193a000-0000-7000-8000-{i:012}"
+                        ),
+                    })
                 })
                 .collect()
         };

@@ -23,7 +23,9 @@ pub struct Gateway {
     /// `Access-Control-Allow-Origin` for browsers (the HTTP API's CORS configuration in the cloud).
     pub cors_origin: String,
     /// The web app (`web/`, embedded) for GETs that match no API route; `None`: API only.
-    pub web: Option<String>,
+    pub web: Option<crate::web::WebApp>,
+    /// The `Host` values this listener answers (DNS rebinding: `host_check`).
+    pub hosts: crate::host_check::AllowedHosts,
 }
 
 type HyperResponse = hyper::Response<Full<Bytes>>;
@@ -48,7 +50,11 @@ impl Gateway {
     /// `/_local/*` (the outbox holds every code and reset link) gets no CORS header at all,
     /// whatever `--cors-origin` says: a page from another origin can never read it, and its
     /// preflights fail like any unknown route.
+    /// Any request naming another host is 421 before anything else (`host_check`).
     pub async fn serve(&self, req: hyper::Request<HyperBody>, peer: SocketAddr) -> HyperResponse {
+        if let Some(refused) = self.hosts.check(&req) {
+            return refused;
+        }
         if req.uri().path().starts_with("/_local/") {
             return self.dispatch(req, peer).await;
         }
@@ -143,9 +149,7 @@ impl Gateway {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
         match &self.web {
-            Some(api_url) if method == "GET" || method == "HEAD" => {
-                crate::web::serve(path, host, api_url)
-            }
+            Some(app) if method == "GET" || method == "HEAD" => crate::web::serve(path, host, app),
             _ => None,
         }
         .unwrap_or_else(|| error_response(Error::NoRoute))

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod gateway;
+pub mod host_check;
 pub mod realtime;
 pub mod s3;
 pub mod server;

@@ -130,6 +130,7 @@ pub fn serve(
         functions,
         registry,
         domain: addr.to_string(),
+        hosts: crate::host_check::AllowedHosts::new(&config.host),
         idle_timeout: std::time::Duration::from_secs(config.ws_idle_timeout.max(1)),
     });
     tokio::spawn(async move {

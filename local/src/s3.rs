@@ -11,6 +11,9 @@
 //!
 //! The signing keys are made at start-up: nothing outside this process can sign for it.
 //!
+//! A GET answers the `response-content-type` / `response-content-disposition` its (signed)
+//! query names, as S3 does, and every answer carries `X-Content-Type-Options: nosniff`.
+//!
 //! Like the deployed bucket's CORS rule, it answers browsers' preflights and lets the page at
 //! `cors_origin` read its answers, so a web app on this machine can PUT and GET directly.
 
@@ -116,6 +119,48 @@ fn preflight(origin: &hyper::header::HeaderValue) -> hyper::Response<s3s::Body> 
     with_cors(res, origin)
 }
 
+/// The `response-content-type` / `response-content-disposition` of a GET's query, which S3
+/// answers instead of the stored headers (s3s checks they are signed; s3s-fs ignores them).
+fn response_overrides<B>(req: &hyper::Request<B>) -> Vec<(&'static str, String)> {
+    if req.method() != hyper::Method::GET {
+        return vec![];
+    }
+    let query = req.uri().query().unwrap_or("");
+    [
+        ("response-content-type", "content-type"),
+        ("response-content-disposition", "content-disposition"),
+    ]
+    .into_iter()
+    .filter_map(|(param, header)| {
+        let raw = query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == param)?
+            .1;
+        Some((header, chatman::http::apigw::percent_decode(raw, true)))
+    })
+    .collect()
+}
+
+/// Applies the signed overrides to a successful GET, and `X-Content-Type-Options: nosniff` to
+/// every answer (S3 itself cannot add it; see docs/UPLOADS.md).
+fn serve_as_signed<B>(res: &mut hyper::Response<B>, overrides: &[(&'static str, String)]) {
+    let ok = res.status().is_success();
+    let headers = res.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        hyper::header::HeaderValue::from_static("nosniff"),
+    );
+    if !ok {
+        return;
+    }
+    for (name, value) in overrides {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(value) {
+            headers.insert(*name, v);
+        }
+    }
+}
+
 /// Serves S3 on `host:port` (0: a free port), storing under `data_dir/{BUCKET}`, readable by
 /// pages from `cors_origin`.
 pub async fn start(
@@ -160,7 +205,9 @@ pub async fn start(
                     if req.method() == hyper::Method::OPTIONS {
                         return Ok::<_, s3s::HttpError>(preflight(&origin));
                     }
-                    let res = hyper::service::Service::call(&service, req).await?;
+                    let overrides = response_overrides(&req);
+                    let mut res = hyper::service::Service::call(&service, req).await?;
+                    serve_as_signed(&mut res, &overrides);
                     Ok(with_cors(res, &origin))
                 }
             });

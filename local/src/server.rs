@@ -184,6 +184,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             crate::s3::BUCKET,
         )),
     );
+    let s3_origin = s3.endpoint();
     let realtime = crate::realtime::bind(&config, &ctx).await?;
     let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
     let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
@@ -291,7 +292,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         functions,
         outbox: Some(outbox.clone()),
         cors_origin: config.cors_origin.clone(),
-        web: Some(format!("http://{http_addr}")),
+        web: Some(crate::web::WebApp {
+            api_url: format!("http://{http_addr}"),
+            ws_origin: format!("ws://{ws_addr}"),
+            files_origin: s3_origin,
+        }),
+        hosts: crate::host_check::AllowedHosts::new(&config.host),
     });
 
     let task = tokio::spawn(async move {

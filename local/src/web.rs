@@ -21,13 +21,38 @@ const APP_PATHS: &[&str] = &[
 /// Prefixes of app paths with an id after them (`/donate/{link id}`).
 const APP_PREFIXES: &[&str] = &["/donate/"];
 
-/// The page may only load its own scripts and styles: even if some text slipped into the DOM as
-/// markup, no inline script or event handler attribute would run. Files and sockets live on other
-/// ports (S3, WebSocket) or hosts (a deployed stack), hence the wider `img-src`/`connect-src`.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' blob: data: http: https:; media-src 'self' blob: http: https:; \
-    connect-src 'self' http: https: ws: wss:; object-src 'none'; base-uri 'none'; \
-    frame-ancestors 'none'; form-action 'self'";
+/// Where the app's requests go besides its own origin: what `/config.json` tells it and the
+/// Content-Security-Policy allows, nothing more.
+#[derive(Debug, Clone)]
+pub struct WebApp {
+    /// The API when the browser's `Host` cannot be echoed (`http://{http addr}`).
+    pub api_url: String,
+    /// The WebSocket listener's origin (`ws://host:port`), where tickets send the app.
+    pub ws_origin: String,
+    /// The object storage's origin (`http://host:port`), where uploads are PUT and files GET.
+    pub files_origin: String,
+}
+
+impl WebApp {
+    /// The page may only load its own scripts and styles: even if some text slipped into the
+    /// DOM as markup, no inline script or event handler attribute would run. It may connect to,
+    /// and show images and media from, only its own origin, the API, the WebSocket listener and
+    /// the file storage it is configured with — no `http:`/`ws:` wildcard, so an injected URL
+    /// cannot send anything elsewhere.
+    pub fn csp(&self) -> String {
+        let Self {
+            api_url,
+            ws_origin,
+            files_origin,
+        } = self;
+        format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; \
+             img-src 'self' blob: data: {files_origin}; media-src 'self' blob: {files_origin}; \
+             connect-src 'self' {api_url} {ws_origin} {files_origin}; object-src 'none'; \
+             base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        )
+    }
+}
 
 /// The embedded file at `path`, if any.
 pub fn asset(path: &str) -> Option<&'static [u8]> {
@@ -62,9 +87,11 @@ fn is_app_path(path: &str) -> bool {
         })
 }
 
-/// `config.json`: where the API and its WebSocket tickets are. `api_url` is the origin the
-/// browser used to reach this server (its `Host`), so the app calls the API same-origin.
-pub fn config_json(host: &str, fallback: &str) -> String {
+/// `config.json`: where the API and its WebSocket tickets are, and the WebSocket and file
+/// origins the CSP allows. `api_url` is the origin the browser used to reach this server (its
+/// `Host`, which the gateway checked names this server), so the app calls the API same-origin.
+pub fn config_json(host: &str, app: &WebApp) -> String {
+    let fallback = app.api_url.as_str();
     // Only a plain host[:port] is echoed back (the JSON is built safely anyway).
     let plain = host
         .chars()
@@ -77,18 +104,16 @@ pub fn config_json(host: &str, fallback: &str) -> String {
     serde_json::json!({
         "api_url": api_url,
         "ws_ticket_route": "/ws/tickets",
+        "ws_origin": app.ws_origin,
+        "files_origin": app.files_origin,
     })
     .to_string()
 }
 
 /// The answer to a GET of `path` that matched no API route, or `None` (then: the API's 404).
-pub fn serve(
-    path: &str,
-    host: &str,
-    fallback_api_url: &str,
-) -> Option<hyper::Response<Full<Bytes>>> {
+pub fn serve(path: &str, host: &str, app: &WebApp) -> Option<hyper::Response<Full<Bytes>>> {
     let (body, file): (Bytes, &str) = if path == "/config.json" {
-        (Bytes::from(config_json(host, fallback_api_url)), path)
+        (Bytes::from(config_json(host, app)), path)
     } else if let Some(bytes) = asset(path) {
         (Bytes::from_static(bytes), path)
     } else if is_app_path(path) {
@@ -106,8 +131,10 @@ pub fn serve(
     set("referrer-policy", "no-referrer");
     // The app is small and changes with the binary: revalidate rather than serve stale code.
     set("cache-control", "no-cache");
-    if file.ends_with(".html") {
-        set("content-security-policy", CSP);
+    if file.ends_with(".html")
+        && let Ok(csp) = hyper::header::HeaderValue::from_str(&app.csp())
+    {
+        headers.insert("content-security-policy", csp);
     }
     Some(response)
 }

@@ -1,6 +1,7 @@
 //! The web app as the local server serves it, over real HTTP: every file of `web/` byte for
 //! byte with its content type, the app's own paths (emailed reset links, donate links) answered
-//! with index.html, `/config.json` pointing at this server, and the API untouched: its routes,
+//! with index.html, `/config.json` pointing at this server (and at its WebSocket and file
+//! origins), a CSP that names exactly those origins, and the API untouched: its routes,
 //! `/_local/*` and unknown paths answer exactly as before (JSON and problem+json, never HTML).
 
 use chatman_local::{LocalConfig, start};
@@ -110,6 +111,50 @@ async fn the_app_is_served_beside_the_api_without_shadowing_it() {
     let config: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(config["api_url"], base.as_str());
     assert_eq!(config["ws_ticket_route"], "/ws/tickets");
+    let ws_origin = format!("ws://{}", running.ws_addr);
+    let files_origin = running.s3.endpoint();
+    assert_eq!(config["ws_origin"], ws_origin.as_str());
+    assert_eq!(config["files_origin"], files_origin.as_str());
+
+    // The CSP names exactly those origins: no scheme wildcard lets the page reach anywhere else.
+    let (_, _, csp, _) = get(&client, "GET", &format!("{base}/")).await;
+    let directive = |name: &str| -> Vec<String> {
+        csp.split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+            .unwrap_or_else(|| panic!("no {name} in {csp}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let sources = |list: &[&str]| -> Vec<String> { list.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(
+        directive("connect-src"),
+        sources(&["'self'", &base, &ws_origin, &files_origin])
+    );
+    assert_eq!(
+        directive("img-src"),
+        sources(&["'self'", "blob:", "data:", &files_origin])
+    );
+    assert_eq!(
+        directive("media-src"),
+        sources(&["'self'", "blob:", &files_origin])
+    );
+    for (name, only) in [
+        ("default-src", "'self'"),
+        ("script-src", "'self'"),
+        ("style-src", "'self'"),
+        ("object-src", "'none'"),
+        ("frame-ancestors", "'none'"),
+    ] {
+        assert_eq!(directive(name), sources(&[only]), "{name}");
+    }
+    for wildcard in ["http:", "https:", "ws:", "wss:", "*"] {
+        assert!(
+            !csp.split_whitespace().any(|s| s == wildcard),
+            "no {wildcard} source: {csp}"
+        );
+    }
 
     // The API as before: routes, their errors, /_local/*, unknown paths and other methods.
     for (method, path, expected_status, expected_type) in [

@@ -2,7 +2,9 @@
 //! it: ask for an upload, PUT the exact bytes to the in-process S3 with the returned headers,
 //! send them in a message over HTTP and over WebSocket, the other member gets the `message`
 //! event with a download URL and downloads the same bytes; a non-member never gets a URL; a
-//! room avatar shows in the chat list. On the memory store and on DynamoDB Local.
+//! room avatar shows in the chat list; a file that is no app image downloads as an attachment
+//! under its name with `nosniff` (an unsigned header added to its PUT changes nothing) and is
+//! gone once its message is deleted. On the memory store and on DynamoDB Local.
 #![allow(clippy::unwrap_used)]
 
 mod ws_support;
@@ -204,4 +206,125 @@ async fn a_photo_in_the_chat_on_the_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_in_the_chat_on_dynamodb_local() {
     a_photo_goes_through_the_chat_over_http_and_websocket(local_on_dynamodb().await).await;
+}
+
+/// Like `raw`, with the answer's headers.
+async fn raw_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, hyper::HeaderMap) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::copy_from_slice(body))).unwrap())
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.headers().clone())
+}
+
+const PAGE: &[u8] = b"<script>alert(document.domain)</script>";
+
+/// A text file named like a web page, PUT with an extra unsigned `Content-Disposition: inline`:
+/// the other member's download is an attachment under its name, `text/plain`, `nosniff`, never
+/// the uploader's header; once the message is deleted its URL finds nothing.
+async fn a_file_downloads_as_an_attachment_and_goes_with_its_message(local: Local) {
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let (status, room) = local
+        .send(
+            "POST",
+            "/rooms",
+            Some(json!({"kind": "group", "name": "Docs", "members": ["bob"]})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_owned();
+    let (status, up) = local
+        .send(
+            "POST",
+            "/uploads",
+            Some(json!({"purpose": "message", "filename": "page.html", "content_type": "text/plain", "size": PAGE.len()})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 201, "{up}");
+    let mut headers: Vec<(String, String)> = up["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    headers.push(("content-disposition".into(), "inline".into()));
+    let (put, _) = raw_with_headers("PUT", up["url"].as_str().unwrap(), &headers, PAGE).await;
+    assert_eq!(put, 200, "the storage took the bytes");
+    let (status, sent) = local
+        .send(
+            "POST",
+            &format!("/rooms/{room}/messages"),
+            Some(json!({"upload_ids": [up["upload_id"]]})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+
+    let (status, history) = local
+        .send(
+            "GET",
+            &format!("/rooms/{room}/messages"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let url = history["items"][0]["files"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, answer) = raw_with_headers("GET", &url, &[], b"").await;
+    assert_eq!(status, 200);
+    let header = |name: &str| {
+        answer
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some("attachment; filename=\"page.html\"; filename*=UTF-8''page.html")
+    );
+    assert_eq!(header("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+
+    let message = sent["id"].as_str().unwrap();
+    let (status, _) = local
+        .send(
+            "DELETE",
+            &format!("/rooms/{room}/messages/{message}"),
+            None,
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        raw("GET", &url, &[], b"").await.0,
+        404,
+        "the bytes went with the message"
+    );
+    local.running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_an_attachment_and_goes_with_its_message_on_the_memory_store() {
+    a_file_downloads_as_an_attachment_and_goes_with_its_message(local().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_an_attachment_and_goes_with_its_message_on_dynamodb_local() {
+    a_file_downloads_as_an_attachment_and_goes_with_its_message(local_on_dynamodb().await).await;
 }

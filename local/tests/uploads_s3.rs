@@ -1,10 +1,12 @@
 //! The real S3 adapter against the local server's signature-checking S3 (s3s + s3s-fs): a
 //! presigned PUT stores exactly the declared bytes, and the storage itself refuses one byte more,
 //! another content type, a missing type, a late PUT, a tampered signature and an unsigned request.
+//! A download answers the type and `Content-Disposition` its URL signs and `nosniff`, never a
+//! header a PUT added without signing it; a deleted object is gone.
 #![allow(clippy::unwrap_used)]
 
 use chatman::adapters::s3::S3Files;
-use chatman::ports::{Files, Presigned};
+use chatman::ports::{Files, Presigned, Serve};
 use chatman_local::s3::{BUCKET, LocalS3};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -104,9 +106,12 @@ async fn a_presigned_put_stores_exactly_the_declared_bytes_and_a_presigned_get_r
     assert_eq!(stored.size, PNG.len() as u64);
     assert_eq!(stored.content_type.as_deref(), Some("image/png"));
 
-    files.copy("uploads/u/1", "files/u/1").await.unwrap();
+    files
+        .copy("uploads/u/1", "files/u/1", "image/png")
+        .await
+        .unwrap();
     let get = files
-        .presign_get("files/u/1", now, Duration::minutes(15))
+        .presign_get("files/u/1", &Serve::default(), now, Duration::minutes(15))
         .await
         .unwrap();
     let (status, body) = send("GET", &get.url, &get.headers, b"").await;
@@ -240,4 +245,126 @@ async fn a_web_app_may_put_and_get_from_its_origin() {
         None,
         "a preflight stores nothing"
     );
+}
+
+/// Like `send`, with the answer's headers.
+async fn send_seeing_headers(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::copy_from_slice(body))).unwrap())
+        .await
+        .unwrap();
+    let (status, answer) = (res.status().as_u16(), res.headers().clone());
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, answer, body)
+}
+
+fn value<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_download_answers_what_its_url_signs_never_what_a_put_added_unsigned() {
+    let (_s3, files) = storage().await;
+    let now = OffsetDateTime::now_utc();
+    let put = presign_png(&files, "uploads/u/8", now).await;
+    // The uploader adds headers the signature does not cover, hoping the storage keeps them.
+    let sneaky = with(
+        &with(
+            &put.headers,
+            "content-disposition",
+            "inline; filename=\"page.html\"",
+        ),
+        "cache-control",
+        "public, max-age=31536000",
+    );
+    let (status, _, _) = send_seeing_headers("PUT", &put.url, &sneaky, PNG).await;
+    if status == 200 {
+        // This S3, like AWS's, kept them on the pending object...
+        let pending = files
+            .presign_get("uploads/u/8", &Serve::default(), now, Duration::minutes(15))
+            .await
+            .unwrap();
+        let (_, headers, _) = send_seeing_headers("GET", &pending.url, &[], b"").await;
+        assert_eq!(
+            value(&headers, "content-disposition"),
+            Some("inline; filename=\"page.html\""),
+            "the storage keeps unsigned headers: the copy must drop them"
+        );
+    } else {
+        assert_eq!(status, 403, "refused, if not kept");
+        assert_eq!(send("PUT", &put.url, &put.headers, PNG).await.0, 200);
+    }
+    // ...and attaching copies the bytes with the declared type alone.
+    files
+        .copy("uploads/u/8", "files/u/8", "image/png")
+        .await
+        .unwrap();
+    let plain = files
+        .presign_get("files/u/8", &Serve::default(), now, Duration::minutes(15))
+        .await
+        .unwrap();
+    let (status, headers, body) = send_seeing_headers("GET", &plain.url, &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, PNG);
+    assert_eq!(value(&headers, "content-disposition"), None, "not kept");
+    assert_eq!(value(&headers, "cache-control"), None, "not kept");
+    assert_eq!(value(&headers, "content-type"), Some("image/png"));
+
+    // The URL the app hands out names the disposition and the type; the storage answers them.
+    let serve = Serve {
+        content_type: Some("image/png".into()),
+        content_disposition: Some("attachment; filename=\"cat.png\"".into()),
+    };
+    let get = files
+        .presign_get("files/u/8", &serve, now, Duration::minutes(15))
+        .await
+        .unwrap();
+    let (status, headers, _) = send_seeing_headers("GET", &get.url, &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&headers, "content-disposition"),
+        Some("attachment; filename=\"cat.png\"")
+    );
+    assert_eq!(value(&headers, "content-type"), Some("image/png"));
+    assert_eq!(value(&headers, "x-content-type-options"), Some("nosniff"));
+
+    // The disposition is part of the signature: another one is refused.
+    let forged = get.url.replace("attachment", "inline");
+    assert_ne!(forged, get.url);
+    let (status, _, _) = send_seeing_headers("GET", &forged, &[], b"").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_deleted_object_is_gone_and_deleting_again_is_harmless() {
+    let (_s3, files) = storage().await;
+    let now = OffsetDateTime::now_utc();
+    let put = presign_png(&files, "uploads/u/9", now).await;
+    assert_eq!(send("PUT", &put.url, &put.headers, PNG).await.0, 200);
+    files
+        .copy("uploads/u/9", "files/u/9", "image/png")
+        .await
+        .unwrap();
+    let get = files
+        .presign_get("files/u/9", &Serve::default(), now, Duration::minutes(15))
+        .await
+        .unwrap();
+    files.delete("files/u/9").await.unwrap();
+    assert_eq!(files.head("files/u/9").await.unwrap(), None);
+    assert_eq!(
+        send("GET", &get.url, &[], b"").await.0,
+        404,
+        "a URL handed out before finds nothing"
+    );
+    files.delete("files/u/9").await.unwrap();
 }

@@ -2,7 +2,9 @@
 //! DynamoDB Local). One person sends money in a chat; both sockets get the `message` of kind
 //! `transfer`, the receiver exactly one `transfer_received`, and the receiver finds it in the
 //! wallet history. A replay moves nothing and tells nobody else; refusals are `error` events for
-//! the caller alone, carrying its `client_id`.
+//! the caller alone, carrying its `client_id`. A retry after the payer was removed from the room,
+//! or after the room was deleted, answers with the payment it made (`transfer_sent`), never
+//! `not_found`, and moves nothing again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ws_support;
@@ -205,6 +207,73 @@ async fn money_in_a_group_goes_to_a_member_named_by_to(local: Local) {
     assert_eq!(balance(&local, &carol).await, 0);
     assert_eq!(balance(&local, &bob).await, 300);
     assert_eq!(balance(&local, &alice).await, 700);
+}
+
+/// Alice pays bob in bob's group; bob removes her (then deletes the room): each retry of her key
+/// over the socket answers `transfer_sent` with that same payment and moves nothing.
+async fn a_retry_after_leaving_the_room_answers_with_the_payment(local: Local) {
+    let root = local.person("root").await;
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    deposit(&local, &root, &alice, 1000).await;
+    let group = room(
+        &local,
+        &bob,
+        json!({"kind": "group", "name": "Rent", "members": ["alice"]}),
+    )
+    .await;
+    let mut a = local.connect(&alice).await;
+    let frame = json!({"action": "transfer", "room_id": group, "amount": 400, "to": "bob",
+                       "idempotency_key": "rent-may", "client_id": "r1"});
+    send_json(&mut a, frame.clone()).await;
+    let posted = next_of(&mut a, "message").await;
+    let paid = posted["message"]["transfer"].clone();
+    assert_eq!(paid["amount"], 400);
+
+    let (status, body) = local
+        .send(
+            "DELETE",
+            &format!("/rooms/{group}/members/alice"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    send_json(&mut a, frame.clone()).await;
+    let answer = next_of_any(&mut a, &["transfer_sent", "error"]).await;
+    assert_eq!(answer["type"], "transfer_sent", "{answer}");
+    assert_eq!(answer["transfer"], paid, "the payment the key made");
+    assert_eq!(answer["client_id"], "r1");
+
+    let (status, body) = local
+        .send("DELETE", &format!("/rooms/{group}"), None, Some(&bob.token))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    send_json(&mut a, frame).await;
+    let answer = next_of_any(&mut a, &["transfer_sent", "error"]).await;
+    assert_eq!(answer["type"], "transfer_sent", "{answer}");
+    assert_eq!(answer["transfer"]["id"], paid["id"]);
+    assert_eq!(balance(&local, &alice).await, 600, "moved once");
+    assert_eq!(balance(&local, &bob).await, 400);
+}
+
+/// The next event on `socket` whose type is one of `kinds`.
+async fn next_of_any(socket: &mut Socket, kinds: &[&str]) -> Value {
+    loop {
+        let event = next_json(socket).await;
+        if kinds.iter().any(|k| event["type"] == *k) {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_leaving_answers_with_the_payment_in_memory() {
+    a_retry_after_leaving_the_room_answers_with_the_payment(on_memory().await).await;
+}
+
+#[tokio::test]
+async fn a_retry_after_leaving_answers_with_the_payment_on_dynamodb_local() {
+    a_retry_after_leaving_the_room_answers_with_the_payment(on_dynamodb().await).await;
 }
 
 #[tokio::test]

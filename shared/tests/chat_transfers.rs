@@ -4,7 +4,9 @@
 //! replays (also many at once) that move no money and post no second message, the missing
 //! message posted once after a crash between the transfer and the post, the key kept apart from
 //! HTTP keys, every refusal (non-member, unknown `to`, no key, bad amount, self, channel, block,
-//! insufficient funds) and the send limit.
+//! insufficient funds) and the send limit; the payer removed or the room deleted between the
+//! money and the message (the caller learns the payment, on every retry too), and a rename
+//! between the chat's check and the payment (the checked member is paid).
 // Helpers here are plain functions called from #[test]s: a panic in them is a failing test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,10 +33,45 @@ use support::{Account, TestApp, scope};
 use time::Duration;
 
 /// A chat store whose next `crashes` transfer-message appends fail as if the process died
-/// between the money moving and the message being written.
+/// between the money moving and the message being written, and which can run an `Interlude`
+/// at a chosen point of the action.
 struct CrashingChat {
     inner: Arc<dyn ChatStore>,
     crashes: AtomicUsize,
+    interlude: std::sync::Mutex<Option<Interlude>>,
+}
+
+/// Something another request does in the middle of a transfer.
+enum Interlude {
+    /// Before the next transfer message is appended (the money has moved): the payer leaves.
+    RemoveBeforePost(RoomId, UserId),
+    /// Before the next transfer message is appended: the room is deleted.
+    DeleteBeforePost(RoomId),
+    /// Right after the chat checked that `payee` is a member (before the money moves): each
+    /// (account, new name) is renamed in turn.
+    RenameAfterCheck {
+        payee: UserId,
+        accounts: Arc<dyn chatman::ports::AccountStore>,
+        renames: Vec<(UserId, &'static str)>,
+    },
+}
+
+impl CrashingChat {
+    fn take_interlude(&self, pick: impl Fn(&Interlude) -> bool) -> Option<Interlude> {
+        let mut slot = self.interlude.lock().unwrap();
+        if slot.as_ref().is_some_and(pick) {
+            slot.take()
+        } else {
+            None
+        }
+    }
+}
+
+async fn rename(accounts: &dyn chatman::ports::AccountStore, id: &UserId, name: &str) {
+    let mut user = accounts.user(id).await.unwrap().unwrap();
+    let previous = user.username.clone();
+    user.username = chatman::domain::Username::parse(name).unwrap();
+    accounts.update_user(&user, Some(&previous)).await.unwrap();
 }
 
 #[async_trait]
@@ -55,7 +92,17 @@ impl ChatStore for CrashingChat {
         self.inner.delete_room(id).await
     }
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {
-        self.inner.member(room, user).await
+        let member = self.inner.member(room, user).await;
+        if let Some(Interlude::RenameAfterCheck {
+            accounts, renames, ..
+        }) = self.take_interlude(
+            |i| matches!(i, Interlude::RenameAfterCheck { payee, .. } if payee == user),
+        ) {
+            for (id, name) in renames {
+                rename(accounts.as_ref(), &id, name).await;
+            }
+        }
+        member
     }
     async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError> {
         self.inner.members(room).await
@@ -105,6 +152,17 @@ impl ChatStore for CrashingChat {
         self.inner.mark_read(user, room, seq).await
     }
     async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+        if message.transfer.is_some() {
+            match self.take_interlude(|i| !matches!(i, Interlude::RenameAfterCheck { .. })) {
+                Some(Interlude::RemoveBeforePost(room, user)) => {
+                    self.inner
+                        .remove_member(&room, &user, MemberRole::Member)
+                        .await?
+                }
+                Some(Interlude::DeleteBeforePost(room)) => self.inner.delete_room(&room).await?,
+                _ => {}
+            }
+        }
         if message.transfer.is_some()
             && self
                 .crashes
@@ -192,6 +250,7 @@ fn ws(
     let crashing = Arc::new(CrashingChat {
         inner: chat,
         crashes: AtomicUsize::new(0),
+        interlude: std::sync::Mutex::new(None),
     });
     let app = TestApp::assemble_everything(
         accounts,
@@ -570,6 +629,120 @@ async fn groups_need_a_member_and_every_refusal_is_an_error_event(ws: Ws) {
         .await;
 }
 
+/// The payer is removed from a group after the money moved and before the message is posted:
+/// the caller learns the payment (`transfer_sent` with the record), and so does every retry of
+/// the key, which moves nothing again; the room shows no message.
+async fn removed_between_money_and_message_the_caller_learns_the_transfer(ws: Ws) {
+    let (root, alice, bob, _direct) = ws.people().await;
+    let group = ws.app.room_of(&bob, "group", &[&alice]).await;
+    let room = RoomId::parse(&group).unwrap();
+    *ws.crashing.interlude.lock().unwrap() = Some(Interlude::RemoveBeforePost(room, uid(&alice)));
+    let mut frame = transfer(&group, 700, "left");
+    frame["to"] = json!("bob");
+    let first = ws.frame(&alice, frame.clone()).await.expect("an answer");
+    assert_eq!(first["type"], "transfer_sent", "{first}");
+    assert_eq!(first["transfer"]["amount"], 700);
+    assert_eq!(first["transfer"]["to"], "bob");
+    assert_eq!(first["client_id"], "c-1");
+    assert_eq!(ws.app.balance(&bob).await, 700, "the money moved");
+    assert!(ws.history(&bob, &group).await.is_empty(), "no message");
+
+    let retry = ws.frame(&alice, frame.clone()).await.expect("an answer");
+    assert_eq!(retry["type"], "transfer_sent", "{retry}");
+    assert_eq!(retry["transfer"], first["transfer"], "the same payment");
+    assert_eq!(ws.app.balance(&alice).await, 4300, "moved once");
+    assert_eq!(ws.kinds_received(&bob, "transfer_received").len(), 1);
+
+    // Another frame under the key is still no payment, and a fresh key is refused as before.
+    let mut other = frame.clone();
+    other["amount"] = json!(5);
+    assert_eq!(ws.error_code(&alice, other).await, "not_found");
+    let mut fresh = frame;
+    fresh["idempotency_key"] = json!("after");
+    assert_eq!(ws.error_code(&alice, fresh).await, "not_found");
+    ws.balances_match_the_ledger(&[&root, &alice, &bob], 5000)
+        .await;
+}
+
+/// After the payer was removed, 20 retries of the key at once: every one learns the one payment
+/// (`transfer_sent`, the same transfer) and nothing moves again.
+async fn many_retries_at_once_after_removal_all_learn_the_one_transfer(ws: Ws) {
+    let (root, alice, bob, _direct) = ws.people().await;
+    let group = ws.app.room_of(&bob, "group", &[&alice]).await;
+    let room = RoomId::parse(&group).unwrap();
+    *ws.crashing.interlude.lock().unwrap() = Some(Interlude::RemoveBeforePost(room, uid(&alice)));
+    let mut frame = transfer(&group, 900, "once");
+    frame["to"] = json!("bob");
+    let first = ws.frame(&alice, frame.clone()).await.expect("an answer");
+    assert_eq!(first["type"], "transfer_sent", "{first}");
+    let ws = Arc::new(ws);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (ws, alice, frame) = (ws.clone(), alice.clone(), frame.clone());
+            tokio::spawn(async move { ws.frame(&alice, frame).await })
+        })
+        .collect();
+    for task in tasks {
+        let reply = task.await.unwrap().expect("an answer");
+        assert_eq!(reply["type"], "transfer_sent", "{reply}");
+        assert_eq!(reply["transfer"]["id"], first["transfer"]["id"]);
+    }
+    assert_eq!(ws.app.balance(&alice).await, 4100, "moved once");
+    assert_eq!(ws.kinds_received(&bob, "transfer_received").len(), 1);
+    ws.balances_match_the_ledger(&[&root, &alice, &bob], 5000)
+        .await;
+}
+
+/// The room is deleted between the money and the message: the same, a `transfer_sent` each time.
+async fn room_deleted_between_money_and_message_the_caller_learns_the_transfer(ws: Ws) {
+    let (root, alice, bob, direct) = ws.people().await;
+    let room = RoomId::parse(&direct).unwrap();
+    *ws.crashing.interlude.lock().unwrap() = Some(Interlude::DeleteBeforePost(room));
+    let first = ws
+        .frame(&alice, transfer(&direct, 250, "gone"))
+        .await
+        .expect("an answer");
+    assert_eq!(first["type"], "transfer_sent", "{first}");
+    assert_eq!(first["transfer"]["amount"], 250);
+    let retry = ws
+        .frame(&alice, transfer(&direct, 250, "gone"))
+        .await
+        .expect("an answer");
+    assert_eq!(retry["type"], "transfer_sent", "{retry}");
+    assert_eq!(retry["transfer"]["id"], first["transfer"]["id"]);
+    assert_eq!(ws.app.balance(&bob).await, 250, "moved once");
+    ws.balances_match_the_ledger(&[&root, &alice, &bob], 5000)
+        .await;
+}
+
+/// Between the chat's check that `bob` is a member and the payment, bob renames himself and
+/// carol (no member) takes the name `bob`: the member that was checked is paid, never carol.
+async fn a_rename_between_check_and_pay_cannot_pay_another_account(ws: Ws) {
+    let (root, alice, bob, _direct) = ws.people().await;
+    let carol = ws.app.register("carol").await;
+    let group = ws.app.room_of(&alice, "group", &[&bob]).await;
+    *ws.crashing.interlude.lock().unwrap() = Some(Interlude::RenameAfterCheck {
+        payee: uid(&bob),
+        accounts: ws.app.store.clone(),
+        renames: vec![(uid(&bob), "bobby"), (uid(&carol), "bob")],
+    });
+    let mut frame = transfer(&group, 400, "renamed");
+    frame["to"] = json!("bob");
+    assert_eq!(ws.frame(&alice, frame).await, None);
+    assert!(
+        ws.crashing.interlude.lock().unwrap().is_none(),
+        "the renames ran"
+    );
+    assert_eq!(
+        ws.app.balance(&bob).await,
+        400,
+        "the checked member is paid"
+    );
+    assert_eq!(ws.app.balance(&carol).await, 0, "nobody else");
+    ws.balances_match_the_ledger(&[&root, &alice, &bob, &carol], 5000)
+        .await;
+}
+
 async fn a_transfer_counts_against_the_send_limit(ws: Ws) {
     let (_root, alice, bob, room) = ws.people().await;
     for i in 0..60 {
@@ -616,4 +789,8 @@ on_both_stores!(
     a_retry_after_a_crash_posts_the_missing_message_once,
     groups_need_a_member_and_every_refusal_is_an_error_event,
     a_transfer_counts_against_the_send_limit,
+    removed_between_money_and_message_the_caller_learns_the_transfer,
+    room_deleted_between_money_and_message_the_caller_learns_the_transfer,
+    many_retries_at_once_after_removal_all_learn_the_one_transfer,
+    a_rename_between_check_and_pay_cannot_pay_another_account,
 );

@@ -77,6 +77,7 @@ async fn movement(
             claim: c,
             answer: answer(201, "{}"),
             attempt: 0,
+            link: None,
         })
         .await
 }
@@ -288,6 +289,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             claim: crashed,
             answer: answer(201, "{}"),
             attempt: 0,
+            link: None,
         })
         .await;
     assert!(matches!(late, Err(MoveError::ClaimLost)), "{late:?}");
@@ -299,6 +301,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             claim: retry.clone(),
             answer: answer(201, "{\"ok\":1}"),
             attempt: 0,
+            link: None,
         })
         .await
         .unwrap();
@@ -397,6 +400,75 @@ async fn links_are_stored_listed_by_owner_and_revoked_by_owner_only(ledger: Arc<
     );
 }
 
+/// Moves `t` (a donation) on a fresh key, conditioned on `link` being live.
+async fn donation(
+    ledger: &dyn LedgerStore,
+    t: &Transfer,
+    link: &DonateLinkId,
+) -> Result<(), MoveError> {
+    let payer = t.from.as_ref().unwrap();
+    let version = ledger.wallet(&payer.id).await.unwrap().map(|w| w.version);
+    let c = claim(payer.id, &t.id.to_string(), 1);
+    ledger.claim(&c, start_time()).await.unwrap();
+    ledger
+        .move_money(&Movement {
+            transfer: t.clone(),
+            payer_version: version,
+            claim: c,
+            answer: answer(201, "{}"),
+            attempt: 0,
+            link: Some(*link),
+        })
+        .await
+}
+
+/// A movement paying a donate link happens only while the link is live when it runs: after a
+/// revoke, at or past the expiry, or for a link that does not exist it is `LinkGone` and
+/// nothing moves.
+async fn a_donation_moves_only_while_its_link_is_live(ledger: Arc<dyn LedgerStore>) {
+    let (alice, bob) = (party("alice"), party("bob"));
+    deposit(ledger.as_ref(), &alice, 1_000).await;
+    let now = start_time();
+    let link = |expires_at| DonateLink {
+        id: DonateLinkId::new(),
+        owner: bob.id,
+        amount: None,
+        description: "tips".into(),
+        expires_at,
+        revoked: false,
+        created_at: now - Duration::minutes(5),
+    };
+    let live = link(now + Duration::minutes(10));
+    let revoked = link(now + Duration::minutes(10));
+    let expired = link(now);
+    for l in [&live, &revoked, &expired] {
+        ledger.put_link(l).await.unwrap();
+    }
+    assert!(ledger.revoke_link(&revoked.id, &bob.id).await.unwrap());
+    let pay = |amount| transfer(Some(&alice), &bob, amount);
+    for gone in [revoked.id, expired.id, DonateLinkId::new()] {
+        let refused = donation(ledger.as_ref(), &pay(100), &gone).await;
+        assert!(matches!(refused, Err(MoveError::LinkGone)), "{refused:?}");
+    }
+    assert_eq!(
+        balance(ledger.as_ref(), &alice).await.0,
+        1_000,
+        "nothing moved"
+    );
+    assert_eq!(
+        ledger.entries(&bob.id, 10, None).await.unwrap().items.len(),
+        0
+    );
+    donation(ledger.as_ref(), &pay(100), &live.id)
+        .await
+        .unwrap();
+    assert_eq!(balance(ledger.as_ref(), &bob).await.0, 100);
+    assert!(ledger.revoke_link(&live.id, &bob.id).await.unwrap());
+    let late = donation(ledger.as_ref(), &pay(100), &live.id).await;
+    assert!(matches!(late, Err(MoveError::LinkGone)), "{late:?}");
+    assert_eq!(balance(ledger.as_ref(), &alice).await.0, 900);
+}
+
 /// A credit that would carry a balance past `i64::MAX` is refused, and nothing moves.
 async fn a_credit_past_i64_is_refused(ledger: Arc<dyn LedgerStore>, bob: Party) {
     let alice = party("alice");
@@ -468,4 +540,5 @@ contract!(
     a_released_claim_frees_the_key_only_for_its_holder,
     racing_claims_of_one_key_have_one_winner,
     links_are_stored_listed_by_owner_and_revoked_by_owner_only,
+    a_donation_moves_only_while_its_link_is_live,
 );

@@ -37,8 +37,19 @@ async fn send(app: &TestApp, who: &Account, room: &str, body: Value) -> support:
         .await
 }
 
+/// An avatar's download URL: the object as stored (an image of an avatar type).
 fn file_url(who: &Account, id: &str) -> String {
     format!("memory://files/files/{}/{id}?method=GET", who.id)
+}
+
+/// A message file's download URL: the storage is told the declared type and disposition
+/// (`beach.png` is an image the app shows: inline, under its name).
+fn message_file_url(who: &Account, id: &str) -> String {
+    format!(
+        "{}&response-content-type=image%2Fpng&response-content-disposition=\
+         inline%3B%20filename%3D%22beach.png%22%3B%20filename%2A%3DUTF-8%27%27beach.png",
+        file_url(who, id)
+    )
 }
 
 async fn upload_state(app: &TestApp, id: &str) -> UploadState {
@@ -87,7 +98,7 @@ async fn messages_carry_files_text_or_both_and_members_get_their_urls(app: TestA
     assert_eq!(r.body["text"], "");
     assert_eq!(
         r.body["files"],
-        json!([{"upload_id": only, "filename": "beach.png", "content_type": "image/png", "size": 2048, "url": file_url(&alice, &only)}])
+        json!([{"upload_id": only, "filename": "beach.png", "content_type": "image/png", "size": 2048, "url": message_file_url(&alice, &only)}])
     );
     let (a, b) = (
         upload(&app, &alice, "message", true).await,
@@ -304,17 +315,21 @@ impl Files for DeletesTheRoomWhileCopying {
     async fn presign_get(
         &self,
         key: &str,
+        serve: &chatman::ports::Serve,
         now: time::OffsetDateTime,
         ttl: time::Duration,
     ) -> anyhow::Result<Presigned> {
-        self.inner.presign_get(key, now, ttl).await
+        self.inner.presign_get(key, serve, now, ttl).await
     }
     async fn head(&self, key: &str) -> anyhow::Result<Option<StoredObject>> {
         self.inner.head(key).await
     }
-    async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()> {
         let _ = self.chat.delete_room(&self.room).await;
-        self.inner.copy(from, to).await
+        self.inner.copy(from, to, content_type).await
+    }
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.inner.delete(key).await
     }
 }
 
@@ -502,4 +517,149 @@ on_both_stores!(
     direct_room_avatar_on_the_memory_store,
     direct_room_avatar_on_dynamodb_local,
     a_direct_room_shows_the_other_persons_avatar_and_takes_none_of_its_own
+);
+
+/// Asks for an upload of `who` with this `body` and "PUTs" its declared bytes; id and file key.
+async fn upload_as(app: &TestApp, who: &Account, body: Value) -> (String, String) {
+    let reply = app.post_as(who, "/uploads", body.clone()).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.str("upload_id");
+    app.files.put(
+        &format!("uploads/{}/{id}", who.id),
+        body["size"].as_u64().unwrap(),
+        body["content_type"].as_str().unwrap(),
+    );
+    let key = format!("files/{}/{id}", who.id);
+    (id, key)
+}
+
+/// A file that is no image the app shows downloads as an attachment under its sanitised name,
+/// with the declared type, whatever the object was stored with.
+async fn other_files_download_as_attachments_under_their_name(app: TestApp) {
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = app.room_of(&alice, "group", &[&bob]).await;
+    let (id, _) = upload_as(
+        &app,
+        &alice,
+        json!({"purpose": "message", "filename": "notes \"v2\".txt", "content_type": "text/plain", "size": 10}),
+    )
+    .await;
+    let sent = send(&app, &alice, &room, json!({"upload_ids": [id]})).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let url = sent.body["files"][0]["url"].as_str().unwrap();
+    assert!(url.contains("response-content-type=text%2Fplain"), "{url}");
+    assert!(
+        url.contains(
+            "response-content-disposition=attachment%3B%20filename%3D%22notes%20_v2_.txt%22"
+        ),
+        "{url}"
+    );
+    let history = app.get_as(&bob, &format!("/rooms/{room}/messages")).await;
+    assert_eq!(
+        history.body["items"][0]["files"][0]["url"], url,
+        "the same for the reader"
+    );
+}
+
+on_both_stores!(
+    attachments_on_the_memory_store,
+    attachments_on_dynamodb_local,
+    other_files_download_as_attachments_under_their_name
+);
+
+/// Deleting a message or a room, or replacing (or clearing) an avatar, deletes the object it
+/// held; the objects of what stays are kept.
+async fn dropped_files_are_deleted_from_the_storage(app: TestApp) {
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = app.room_of(&alice, "group", &[&bob]).await;
+    let photo = |purpose: &str| json!({"purpose": purpose, "filename": "beach.png", "content_type": "image/png", "size": 2048});
+
+    // A message's files go with the message; another message's stay.
+    let (a, a_key) = upload_as(&app, &alice, photo("message")).await;
+    let (b, b_key) = upload_as(&app, &alice, photo("message")).await;
+    let gone = send(&app, &alice, &room, json!({"upload_ids": [a]})).await;
+    let kept = send(&app, &alice, &room, json!({"upload_ids": [b]})).await;
+    assert!(
+        app.files.contains(&a_key) && app.files.contains(&b_key),
+        "attached"
+    );
+    let path = format!("/rooms/{room}/messages/{}", gone.str("id"));
+    assert_eq!(app.delete_as(&alice, &path).await.status, 204);
+    assert!(
+        !app.files.contains(&a_key),
+        "the deleted message's file is gone"
+    );
+    assert!(app.files.contains(&b_key), "the other message's file stays");
+    assert_eq!(kept.status, 201);
+
+    // A room avatar replaced, then cleared.
+    let room_path = format!("/rooms/{room}");
+    let (c, c_key) = upload_as(&app, &alice, photo("room_avatar")).await;
+    let (d, d_key) = upload_as(&app, &alice, photo("room_avatar")).await;
+    for id in [&c, &d] {
+        let r = app
+            .patch_as(&alice, &room_path, json!({"avatar_upload_id": id}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert!(
+        !app.files.contains(&c_key),
+        "the replaced room avatar is gone"
+    );
+    assert!(app.files.contains(&d_key));
+    let r = app
+        .patch_as(&alice, &room_path, json!({"avatar_upload_id": null}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !app.files.contains(&d_key),
+        "the cleared room avatar is gone"
+    );
+
+    // A profile avatar replaced, then cleared.
+    let (e, e_key) = upload_as(&app, &bob, photo("avatar")).await;
+    let (f, f_key) = upload_as(&app, &bob, photo("avatar")).await;
+    for id in [&e, &f] {
+        let r = app
+            .patch_as(&bob, "/me", json!({"avatar_upload_id": id}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert!(!app.files.contains(&e_key), "the replaced avatar is gone");
+    assert!(app.files.contains(&f_key));
+    let r = app
+        .patch_as(&bob, "/me", json!({"avatar_upload_id": null}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!app.files.contains(&f_key), "the cleared avatar is gone");
+
+    // A room with a room avatar and (more than a page of) messages: all of it goes.
+    let (g, g_key) = upload_as(&app, &alice, photo("room_avatar")).await;
+    let r = app
+        .patch_as(&alice, &room_path, json!({"avatar_upload_id": g}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (h, h_key) = upload_as(&app, &bob, photo("message")).await;
+    assert_eq!(
+        send(&app, &bob, &room, json!({"upload_ids": [h]}))
+            .await
+            .status,
+        201
+    );
+    for i in 0..120 {
+        if i % 50 == 0 {
+            app.advance(time::Duration::seconds(61)); // past the posting limit's window
+        }
+        assert_eq!(app.say(&alice, &room, &format!("m{i}")).await.status, 201);
+    }
+    assert_eq!(app.delete_as(&alice, &room_path).await.status, 204);
+    for key in [&b_key, &g_key, &h_key] {
+        assert!(!app.files.contains(key), "{key} went with its room");
+    }
+}
+
+on_both_stores!(
+    dropped_files_on_the_memory_store,
+    dropped_files_on_dynamodb_local,
+    dropped_files_are_deleted_from_the_storage
 );

@@ -1,6 +1,8 @@
 //! The uploads bucket in `template.yaml` is private and keeps attached files, and S3 rights go
 //! only where they are needed: `PutObject` on `uploads/` only for `upload-url`; reads only for
-//! the functions that HEAD objects or sign downloads.
+//! the functions that HEAD objects or sign downloads; `DeleteObject` on `files/` only for those
+//! that delete messages, rooms or replace avatars (the same four that attach). The web site's CSP
+//! names only this stack's API, WebSocket API and uploads bucket.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,6 +65,7 @@ fn only_upload_url_puts_into_uploads_and_only_file_readers_get_objects() {
             pair("s3:GetObject", "uploads/*"),
             pair("s3:GetObject", "files/*"),
             pair("s3:PutObject", "files/*"),
+            pair("s3:DeleteObject", "files/*"),
         ]))
     );
     // Attaching files to messages and room avatars, over HTTP and WebSocket: the same rights.
@@ -114,4 +117,45 @@ fn the_bucket_is_private_encrypted_and_expires_only_unattached_uploads() {
         template.contains("aws:SecureTransport: false"),
         "HTTPS only"
     );
+}
+
+/// The web site's CloudFront CSP names this stack's API, WebSocket API and uploads bucket and
+/// nothing wider: no `https:`/`wss:` scheme wildcard, so the page can reach no other host.
+#[test]
+fn the_web_sites_csp_names_only_this_stacks_origins() {
+    let template = template();
+    let line = template
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("ContentSecurityPolicy: !Sub "))
+        .expect("the CSP is built from the stack's resources (!Sub)")
+        .trim_matches('"')
+        .to_owned();
+    let directive = |name: &str| -> Vec<&str> {
+        line.split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .split_whitespace()
+            .collect()
+    };
+    let bucket = "https://${UploadsBucket}.s3.${AWS::Region}.${AWS::URLSuffix}";
+    assert_eq!(
+        directive("connect-src"),
+        [
+            "'self'",
+            "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+            "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+            bucket,
+        ]
+    );
+    assert_eq!(directive("img-src"), ["'self'", "blob:", "data:", bucket]);
+    assert_eq!(directive("media-src"), ["'self'", "blob:", bucket]);
+    assert_eq!(directive("script-src"), ["'self'"]);
+    for wildcard in ["http:", "https:", "ws:", "wss:", "*"] {
+        assert!(
+            !line.split_whitespace().any(|s| s == wildcard),
+            "no {wildcard} source: {line}"
+        );
+    }
 }

@@ -32,6 +32,8 @@ pub struct WsGateway {
     pub domain: String,
     /// A connection with no frame from its client for this long is closed (API Gateway: 10 min).
     pub idle_timeout: Duration,
+    /// The `Host` values this listener answers (DNS rebinding: `crate::host_check`).
+    pub hosts: crate::host_check::AllowedHosts,
 }
 
 pub(crate) type HyperResponse = hyper::Response<Full<Bytes>>;
@@ -45,12 +47,19 @@ pub(crate) fn status(code: u16, body: &str) -> HyperResponse {
 
 impl WsGateway {
     /// One HTTP request on the WebSocket port: the management API or a WebSocket handshake.
+    /// A `Host` naming another address is 421 first (`crate::host_check`).
     pub async fn serve(
         self: Arc<Self>,
         req: hyper::Request<Incoming>,
         peer: SocketAddr,
     ) -> HyperResponse {
+        if let Some(refused) = self.hosts.check(&req) {
+            return refused;
+        }
         if let Some(id) = req.uri().path().strip_prefix("/@connections/") {
+            if let Some(refused) = management::refuse_outsider(&req, peer) {
+                return refused;
+            }
             let id = id.to_owned();
             return management::serve(&self.registry, req, &id).await;
         }

@@ -1,8 +1,9 @@
 //! `Files` in memory, for handler tests that need no storage server: objects are what a test
-//! puts with `put`, URLs are `memory://` and only say which key they sign. The real adapter
+//! puts with `put`, URLs are `memory://` and say which key they sign and how it is to be served
+//! (`response-content-type`, `response-content-disposition`, percent-encoded). The real adapter
 //! (`s3.rs`) is tested against the local server's signature-checking S3.
 
-use crate::ports::{Files, Presigned, StoredObject};
+use crate::ports::{Files, Presigned, Serve, StoredObject};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,11 +62,24 @@ impl Files for MemoryFiles {
     async fn presign_get(
         &self,
         key: &str,
+        serve: &Serve,
         now: OffsetDateTime,
         ttl: Duration,
     ) -> anyhow::Result<Presigned> {
+        let mut url = format!("memory://files/{key}?method=GET");
+        for (name, value) in [
+            ("response-content-type", &serve.content_type),
+            ("response-content-disposition", &serve.content_disposition),
+        ] {
+            if let Some(v) = value {
+                url.push_str(&format!(
+                    "&{name}={}",
+                    crate::domain::disposition::percent_encode(v)
+                ));
+            }
+        }
         Ok(Presigned {
-            url: format!("memory://files/{key}?method=GET"),
+            url,
             headers: vec![],
             expires_at: now + ttl,
         })
@@ -75,13 +89,24 @@ impl Files for MemoryFiles {
         Ok(self.objects().get(key).cloned())
     }
 
-    async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()> {
         let mut objects = self.objects();
         let object = objects
             .get(from)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no object at {from}"))?;
-        objects.insert(to.to_owned(), object);
+        objects.insert(
+            to.to_owned(),
+            StoredObject {
+                content_type: Some(content_type.to_owned()),
+                ..object
+            },
+        );
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.objects().remove(key);
         Ok(())
     }
 }

@@ -162,6 +162,15 @@ impl LedgerStore for MemoryLedger {
         if !holds(&state, &movement.claim) {
             return Err(MoveError::ClaimLost);
         }
+        // A donation only while its link is live, decided under the lock a revoke takes too.
+        if let Some(link) = &movement.link
+            && !state
+                .links
+                .get(link)
+                .is_some_and(|l| l.active(t.created_at))
+        {
+            return Err(MoveError::LinkGone);
+        }
         if let Some(from) = &t.from {
             let payer = state.wallets.get(&from.id);
             let (balance, version) = payer.map_or((0, 0), |w| (w.balance, w.version));

@@ -5,8 +5,14 @@
 //! itself refuses any other type or length; the payload stays `UNSIGNED-PAYLOAD` since the bytes
 //! come from the client. The SDK's default request checksums are off: a presigned URL would
 //! otherwise sign a checksum of an empty body that no real upload matches.
+//!
+//! S3 stores some headers a PUT sends even when the signature does not cover them
+//! (`Content-Disposition`, `Content-Encoding`, `Cache-Control`...). Two things keep those from
+//! reaching a reader: the copy to `files/` replaces the metadata (`MetadataDirective: REPLACE`,
+//! only the declared type), and every presigned GET names its own `response-content-type` and
+//! `response-content-disposition`, which S3 answers instead of anything stored.
 
-use crate::ports::{Files, Presigned, StoredObject};
+use crate::ports::{Files, Presigned, Serve, StoredObject};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -101,6 +107,7 @@ impl Files for S3Files {
     async fn presign_get(
         &self,
         key: &str,
+        serve: &Serve,
         now: OffsetDateTime,
         ttl: Duration,
     ) -> anyhow::Result<Presigned> {
@@ -109,6 +116,8 @@ impl Files for S3Files {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_response_content_type(serve.content_type.clone())
+            .set_response_content_disposition(serve.content_disposition.clone())
             .presigned(presigning(now, ttl)?)
             .await
             .map_err(|e| {
@@ -144,17 +153,36 @@ impl Files for S3Files {
         }
     }
 
-    async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()> {
         self.client
             .copy_object()
             .bucket(&self.bucket)
             .copy_source(format!("{}/{from}", self.bucket))
             .key(to)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type(content_type)
             .send()
             .await
             .map_err(|e| {
                 anyhow!(
                     "S3 CopyObject: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        // S3 answers 204 for a missing key too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "S3 DeleteObject: {}",
                     aws_sdk_s3::error::DisplayErrorContext(&e)
                 )
             })?;

@@ -5,6 +5,7 @@ mod address;
 mod chat;
 mod chat_records;
 mod connection;
+pub mod disposition;
 mod email;
 mod idempotency;
 mod ids;

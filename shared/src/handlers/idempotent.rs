@@ -111,6 +111,45 @@ fn stores_nothing(e: &Error) -> bool {
     )
 }
 
+/// The answer `key` already holds for this request, without running anything: for a request
+/// refused before it reached its key (an in-chat transfer whose chat checks fail on a retry)
+/// that may have been answered earlier. A free key is claimed and given back at once, so
+/// nothing is stored; a key still running is 409 `request_in_progress`; a key used for another
+/// request holds no answer for this one (`None`).
+pub async fn answered(
+    ledger: &dyn LedgerStore,
+    user: UserId,
+    key: IdempotencyKey,
+    fingerprint: [u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<StoredAnswer>> {
+    let claim = claim_of(user, key, fingerprint, now);
+    match ledger.claim(&claim, now).await? {
+        ClaimOutcome::Replay(answer) => Ok(Some(answer)),
+        ClaimOutcome::Claimed => {
+            ledger.release(&claim).await?;
+            Ok(None)
+        }
+        ClaimOutcome::Mismatch => Ok(None),
+        ClaimOutcome::InProgress => Err(Error::RequestInProgress),
+    }
+}
+
+fn claim_of(
+    user: UserId,
+    key: IdempotencyKey,
+    fingerprint: [u8; 32],
+    now: OffsetDateTime,
+) -> Claim {
+    Claim {
+        scope: IdemScope { user, key },
+        token: format!("{:032x}", rand::random::<u128>()),
+        fingerprint,
+        lease_until: now + LEASE,
+        expires_at: now + KEEP,
+    }
+}
+
 /// Runs `work` at most once per key and request: claims the key, runs, stores the answer.
 /// `work` stores its own success answer inside its money movement; refusals are stored here.
 pub async fn run<F, Fut>(
@@ -125,13 +164,7 @@ where
     F: FnOnce(Claim) -> Fut,
     Fut: Future<Output = Result<StoredAnswer>>,
 {
-    let claim = Claim {
-        scope: IdemScope { user, key },
-        token: format!("{:032x}", rand::random::<u128>()),
-        fingerprint,
-        lease_until: now + LEASE,
-        expires_at: now + KEEP,
-    };
+    let claim = claim_of(user, key, fingerprint, now);
     match ledger.claim(&claim, now).await? {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Replay(answer) => return Ok(respond_with(&answer, true)),

@@ -4,7 +4,8 @@
 //! `WalletService::transfer`, the same idempotency store, the key in its own namespace and the
 //! fingerprint under its own route name), and posts the message of kind `transfer` carrying the
 //! wallet's record (`ChatTransfers::post`, once per transfer). Only the amount, the recipient,
-//! the description and the key come from the client.
+//! the description and the key come from the client. The payee is paid by the id the chat
+//! checked, never looked up again by name.
 
 use super::idempotent;
 use super::ws_frames::error_frame_of;
@@ -43,6 +44,22 @@ pub struct WsTransfer {
     ledger: Arc<dyn LedgerStore>,
 }
 
+/// `transfer_sent` to the caller alone: the payment a key made (`answer`, the wallet's stored
+/// 201 body), when the chat cannot answer with its message in `room` (the payer left, the room
+/// is gone, or the chat refuses the frame now).
+fn sent_unposted(room: &str, answer: &str, client_id: Option<String>) -> Event {
+    let document: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    Event::new(
+        "transfer_sent",
+        json!({
+            "room_id": room,
+            "transfer": document["transfer"],
+            "balance": document["balance"],
+            "client_id": client_id,
+        }),
+    )
+}
+
 fn key_of(raw: Option<&str>) -> Result<IdempotencyKey> {
     match raw {
         None | Some("") => Err(Error::IdempotencyKeyRequired),
@@ -61,7 +78,10 @@ impl WsTransfer {
 
     /// Runs a `transfer` frame of `me`: `Ok(None)` when the message went to every member (the
     /// caller's connections too); a replay answers the caller alone with the message it
-    /// posted, and a refusal stored under the key answers with the same `error` again.
+    /// posted, and a refusal stored under the key answers with the same `error` again. A key
+    /// whose money moved but whose message cannot be posted (the payer is no longer in the
+    /// room, or it is gone) answers `transfer_sent` with the payment, on the first try and on
+    /// every retry.
     pub async fn run(
         &self,
         me: &User,
@@ -80,32 +100,55 @@ impl WsTransfer {
         };
         let ((amount, description), client) =
             checked.finish(amount.zip(description).zip(client))?;
-        let payee = self
-            .chat
-            .prepare(me, &f.room_id, f.to.as_deref(), now)
-            .await?;
-        // The same request: same room, same person paid, same amount and description (`to`
-        // given or left out in a direct room is the same request).
+        // The same request: the same frame as sent (room, `to`, amount, description), so a
+        // retry is recognised before any chat rule runs, whatever changed in the room since.
         let fingerprint = idempotent::fingerprint_of(
             ROUTE,
             &json!({
-                "room_id": payee.room.id.to_string(),
-                "to": payee.user.id.to_string(),
+                "room_id": f.room_id,
+                "to": f.to,
                 "amount": amount.minor_units(),
                 "description": description.as_str(),
             }),
         );
+        let key = IdempotencyKey::in_namespace(KEY_NAMESPACE, &key);
+        let client = client.map(|c| c.as_str().to_owned());
+        let payee = match self
+            .chat
+            .prepare(me, &f.room_id, f.to.as_deref(), now)
+            .await
+        {
+            Ok(payee) => payee,
+            // Refused now, but this key may have moved money before (the payer was removed
+            // from the room, the room deleted, a block, the send limit): that payment is the
+            // answer, never the refusal.
+            Err(refused) => {
+                return match idempotent::answered(
+                    self.ledger.as_ref(),
+                    me.id,
+                    key,
+                    fingerprint,
+                    now,
+                )
+                .await?
+                {
+                    Some(answer) if answer.status == 201 => {
+                        Ok(Some(sent_unposted(&f.room_id, &answer.body, client)))
+                    }
+                    _ => Err(refused),
+                };
+            }
+        };
         let render = |t: &Transfer, balance: Option<i64>| {
             idempotent::answer_of(&crate::http::response::json(
                 201,
                 &json!({"transfer": transfer_json(t), "balance": balance}),
             ))
         };
-        let payee_name = payee.user.username.to_string();
         let response = idempotent::run(
             self.ledger.as_ref(),
             me.id,
-            IdempotencyKey::in_namespace(KEY_NAMESPACE, &key),
+            key,
             fingerprint,
             now,
             |claim| async move {
@@ -116,7 +159,8 @@ impl WsTransfer {
                     now,
                     render: &render,
                 };
-                self.wallets.transfer(me, &payee_name, order).await
+                // The member checked above, by id: a rename since cannot pay anyone else.
+                self.wallets.transfer_to(me, &payee.user, order).await
             },
         )
         .await?;
@@ -128,24 +172,32 @@ impl WsTransfer {
             let frame = error_frame_of("transfer", client_id, &document);
             return Ok(Some(Event::new("error", frame)));
         }
-        let client = client.map(|c| c.as_str().to_owned());
+        let room_id = payee.room.id.to_string();
         match self
             .chat
             .post(
                 me,
                 payee.room,
                 document["transfer"].clone(),
-                client,
+                client.clone(),
                 now,
                 replayed,
             )
-            .await?
+            .await
         {
-            Posted::New(_) | Posted::Earlier(None) => Ok(None),
-            Posted::Earlier(Some(view)) => Ok(Some(Event::new(
+            Ok(Posted::New(_) | Posted::Earlier(None)) => Ok(None),
+            Ok(Posted::Earlier(Some(view))) => Ok(Some(Event::new(
                 "message",
                 json!({"room_id": view.room_id.clone(), "message": view}),
             ))),
+            // The money moved but the payer left the room (or it was deleted) meanwhile: the
+            // payer learns the payment; the room shows nothing, as it no longer has them.
+            Err(Error::NotFound(_) | Error::Forbidden) => Ok(Some(sent_unposted(
+                &room_id,
+                &String::from_utf8_lossy(body),
+                client,
+            ))),
+            Err(e) => Err(e),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Object storage for uploaded files: presigned PUTs and GETs, and a HEAD to check what arrived.
-//! Presigning is local computation (no network); `head` and `copy` talk to the storage.
+//! Object storage for uploaded files: presigned PUTs and GETs, a HEAD to check what arrived, the
+//! copy that keeps an attached file and the delete that drops it. Presigning is local
+//! computation (no network); `head`, `copy` and `delete` talk to the storage.
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
@@ -25,6 +26,14 @@ impl std::fmt::Debug for Presigned {
     }
 }
 
+/// How the storage must answer a presigned GET, whatever was stored with the object: S3's
+/// `response-content-type` / `response-content-disposition`, signed into the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Serve {
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+}
+
 /// What the storage holds under a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
@@ -45,10 +54,11 @@ pub trait Files: Send + Sync {
         ttl: Duration,
     ) -> anyhow::Result<Presigned>;
 
-    /// A GET of `key`, valid `ttl` from `now`.
+    /// A GET of `key`, valid `ttl` from `now`, answered with the headers of `serve`.
     async fn presign_get(
         &self,
         key: &str,
+        serve: &Serve,
         now: OffsetDateTime,
         ttl: Duration,
     ) -> anyhow::Result<Presigned>;
@@ -57,6 +67,9 @@ pub trait Files: Send + Sync {
     async fn head(&self, key: &str) -> anyhow::Result<Option<StoredObject>>;
 
     /// Copies the object at `from` to `to` inside the bucket (attaching moves bytes out of the
-    /// expiring uploads prefix). Copying the same object twice is harmless.
-    async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()>;
+    /// expiring uploads prefix) with `content_type` and no other stored header, so nothing a
+    /// client added to its PUT beyond what was signed survives. Copying twice is harmless.
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()>;
+    /// Deletes the object at `key`; deleting a missing object is harmless.
+    async fn delete(&self, key: &str) -> anyhow::Result<()>;
 }

@@ -61,6 +61,10 @@ pub struct Movement {
     /// Which attempt of this claim this is: part of the database's own request token, so an
     /// SDK-level retry of one attempt is harmless and a new attempt is a new request.
     pub attempt: u32,
+    /// The donate link this movement pays, if any: the movement happens only while the link is
+    /// live (not revoked, not expired at the transfer's `created_at`), checked in the same atomic
+    /// step, so no payment commits after a revoke has answered.
+    pub link: Option<DonateLinkId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,9 @@ pub enum MoveError {
     /// The claim on the key is no longer ours (taken over after its lease): nothing moved.
     #[error("claim lost")]
     ClaimLost,
+    /// The paid donate link was revoked or expired (or is gone) when the movement ran.
+    #[error("donate link no longer live")]
+    LinkGone,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -118,7 +125,8 @@ pub trait LedgerStore: Send + Sync {
     // --- money ---
     /// In one atomic step: settles the claim with the movement's answer, debits the payer
     /// (version and `balance >= amount` checked), credits the payee (refused before `i64`
-    /// overflow), writes the transfer and its entries. All or nothing.
+    /// overflow), writes the transfer and its entries; with `movement.link`, only while that link
+    /// is live (else `LinkGone`). All or nothing.
     async fn move_money(&self, movement: &Movement) -> Result<(), MoveError>;
 
     // --- donate links ---

@@ -19,7 +19,7 @@ pub use chat::{AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHAN
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};
 pub use connections::ConnectionStore;
-pub use files::{Files, Presigned, StoredObject};
+pub use files::{Files, Presigned, Serve, StoredObject};
 pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
 pub use mailer::{Mail, Mailer};
 pub use push::{Event, Push, push_or_log};

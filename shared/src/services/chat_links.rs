@@ -1,6 +1,9 @@
 //! Download URLs in the chat's views: every `File.url` of a message, every person's `avatar_url`
 //! and every room's `avatar_url` is a presigned GET valid `uploads::GET_VALIDITY` (15 minutes).
 //!
+//! A message's file is signed with its declared type and disposition (`UploadService::file_url`:
+//! a download under its name, app images inline); avatars as they are.
+//!
 //! The chat services build views only for members (the seat check, or events sent to the room's
 //! members), so whoever gets a view may see its files. Signing is local computation (no HEAD,
 //! no network); each key is signed once per answer however often it appears.
@@ -23,29 +26,51 @@ pub struct FileView {
     pub url: String,
 }
 
+/// One object a view links to: an avatar by its key, or a message's file (signed with how the
+/// storage must serve it).
+#[derive(Debug, Clone)]
+pub enum Download {
+    Avatar(String),
+    File(FileRef),
+}
+
+impl Download {
+    fn key(&self) -> &str {
+        match self {
+            Self::Avatar(key) => key,
+            Self::File(file) => &file.key,
+        }
+    }
+}
+
 /// Download URLs by storage key, signed for one answer.
 #[derive(Debug, Default)]
 pub struct Links {
     by_key: HashMap<String, String>,
 }
 
-/// The storage keys a message's view shows.
-pub fn message_keys(message: &Message) -> Vec<String> {
-    message.files.iter().map(|f| f.key.clone()).collect()
+/// The files a message's view shows.
+pub fn message_keys(message: &Message) -> Vec<Download> {
+    message.files.iter().cloned().map(Download::File).collect()
 }
 
-/// The storage keys of people's avatars.
-pub fn avatar_keys(people: &People) -> Vec<String> {
+/// People's avatars.
+pub fn avatar_keys(people: &People) -> Vec<Download> {
     people
         .values()
-        .filter_map(|u| u.avatar_key.clone())
+        .filter_map(|u| u.avatar_key.clone().map(Download::Avatar))
         .collect()
 }
 
 /// The storage keys a room's or summary's view shows besides its people's avatars: the room's
 /// own avatar and its last message's files.
-pub fn room_keys(room: &Room) -> Vec<String> {
-    let mut keys: Vec<String> = room.avatar_key.iter().cloned().collect();
+pub fn room_keys(room: &Room) -> Vec<Download> {
+    let mut keys: Vec<Download> = room
+        .avatar_key
+        .iter()
+        .cloned()
+        .map(Download::Avatar)
+        .collect();
     if let Some(m) = &room.last_message {
         keys.extend(message_keys(m));
     }
@@ -57,13 +82,18 @@ impl Links {
     /// whatever iterator the caller built them with.
     pub async fn sign(
         uploads: &UploadService,
-        keys: Vec<String>,
+        keys: Vec<Download>,
         now: OffsetDateTime,
     ) -> Result<Self> {
         let mut by_key = HashMap::with_capacity(keys.len());
-        for key in keys {
-            if let std::collections::hash_map::Entry::Vacant(slot) = by_key.entry(key) {
-                let url = uploads.download_url(slot.key(), now).await?;
+        for download in keys {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                by_key.entry(download.key().to_owned())
+            {
+                let url = match &download {
+                    Download::Avatar(key) => uploads.download_url(key, now).await?,
+                    Download::File(file) => uploads.file_url(file, now).await?,
+                };
                 slot.insert(url);
             }
         }

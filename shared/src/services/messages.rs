@@ -291,6 +291,9 @@ impl MessageService {
                             ),
                         )
                         .await;
+                    // Deleted: its files are nobody's now (an upload is attached to one message).
+                    let keys: Vec<String> = message.files.iter().map(|f| f.key.clone()).collect();
+                    self.ports.uploads.forget(&keys).await;
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {

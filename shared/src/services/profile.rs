@@ -33,7 +33,8 @@ impl ProfileService {
     }
 
     /// PATCH /me. Keeping one's own username is not an error. A new avatar is attached (reserved
-    /// and moved) only once every other field is valid, and given back if the account write fails.
+    /// and moved) only once every other field is valid, and given back if the account write fails;
+    /// once it is written, the avatar it replaced (or cleared) is deleted from the storage.
     pub async fn update(
         &self,
         me: &User,
@@ -102,6 +103,12 @@ impl ProfileService {
         }
         if previous.is_some() {
             tracing::info!(user_id = %me.id, "username changed");
+        }
+        // Written (against the version `me` was read at): the avatar it replaced is nobody's.
+        if me.avatar_key != next.avatar_key
+            && let Some(old) = &me.avatar_key
+        {
+            self.uploads.forget(std::slice::from_ref(old)).await;
         }
         next.version += 1;
         Ok(next)

@@ -369,19 +369,24 @@ impl RoomService {
         let (avatar, attached) = self
             .room_avatar(me, &room, patch.avatar_upload_id, now)
             .await?;
-        let (room, changed) = match self.apply(room, (name, description, posting, avatar)).await {
-            Ok(written) => written,
-            Err(e) => {
-                if let Some(a) = &attached {
-                    self.ports.uploads.release(a).await;
+        let (room, changed, replaced) =
+            match self.apply(room, (name, description, posting, avatar)).await {
+                Ok(written) => written,
+                Err(e) => {
+                    if let Some(a) = &attached {
+                        self.ports.uploads.release(a).await;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         // Written: the avatar's upload belongs to the room from here on.
         if changed {
             let members = self.ports.member_ids(&room.id).await?;
             self.ports.room_event(&members, "updated", &room.id).await;
+        }
+        // The avatar this write replaced (or cleared) is shown nowhere any more.
+        if let Some(old) = replaced {
+            self.ports.uploads.forget(&[old]).await;
         }
         self.view(&room, &me.id, now).await
     }
@@ -414,8 +419,8 @@ impl RoomService {
     }
 
     /// Writes the room's new settings (version-checked, re-read on a lost race): the room as
-    /// stored and whether anything changed.
-    async fn apply(&self, room: Room, changes: Changes) -> Result<(Room, bool)> {
+    /// stored, whether anything changed, and the avatar key the write replaced, if it did.
+    async fn apply(&self, room: Room, changes: Changes) -> Result<(Room, bool, Option<String>)> {
         let (name, description, posting, avatar) = changes;
         let mut current = room;
         for _ in 0..super::CONFLICT_RETRIES {
@@ -433,10 +438,15 @@ impl RoomService {
                 next.avatar_key = a.clone();
             }
             if next == current {
-                return Ok((current, false));
+                return Ok((current, false, None));
             }
             match self.ports.chat.update_room(&next).await {
-                Ok(()) => return Ok((next, true)),
+                Ok(()) => {
+                    let replaced = current
+                        .avatar_key
+                        .filter(|old| next.avatar_key.as_ref() != Some(old));
+                    return Ok((next, true, replaced));
+                }
                 Err(StoreError::Conflict) => {
                     current = self
                         .ports
@@ -459,6 +469,7 @@ impl RoomService {
             return Err(Error::Forbidden);
         }
         let members = self.ports.member_ids(&room.id).await?;
+        let files = self.files_of(&room).await?;
         match self.ports.chat.delete_room(&room.id).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
@@ -466,7 +477,37 @@ impl RoomService {
         }
         self.ports.room_event(&members, "deleted", &room.id).await;
         tracing::info!(room_id = %room.id, "room deleted");
+        // Deleted: its avatar and every file its messages held are nobody's now.
+        self.ports.uploads.forget(&files).await;
         Ok(())
+    }
+
+    /// The storage keys a room holds: its avatar and its messages' files, read page by page
+    /// (a room's deletion reads its whole history once; docs/UPLOADS.md).
+    async fn files_of(&self, room: &Room) -> Result<Vec<String>> {
+        const PAGE: usize = 100;
+        let mut keys: Vec<String> = room.avatar_key.iter().cloned().collect();
+        let mut before: Option<crate::domain::MessageId> = None;
+        loop {
+            let page = self
+                .ports
+                .chat
+                .messages(&room.id, PAGE, before.as_ref())
+                .await?;
+            keys.extend(
+                page.items
+                    .iter()
+                    .flat_map(|m| m.files.iter().map(|f| f.key.clone())),
+            );
+            match page
+                .next_cursor
+                .as_deref()
+                .map(crate::domain::MessageId::parse)
+            {
+                Some(Ok(next)) => before = Some(next),
+                _ => return Ok(keys),
+            }
+        }
     }
 
     /// POST /rooms/{id}/members: owner and admins add people, all or none.

@@ -7,9 +7,12 @@
 //! reserved by one conditional write (so racing requests attach it once) and its bytes copied out
 //! of the expiring `uploads/` prefix. A caller whose own write then fails calls `release`.
 
-use crate::domain::{ContentType, Filename, Purpose, Upload, UploadId, UploadState, UserId};
+use crate::domain::disposition::content_disposition;
+use crate::domain::{
+    ContentType, FileRef, Filename, Purpose, Upload, UploadId, UploadState, UserId,
+};
 use crate::error::{Error, Fields, Result};
-use crate::ports::{AttachError, Files, Presigned, UploadStore};
+use crate::ports::{AttachError, Files, Presigned, Serve, UploadStore};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -184,10 +187,41 @@ impl UploadService {
         Ok((upload, put))
     }
 
-    /// A download URL for a stored file, valid `GET_VALIDITY`. Only call it for a caller who may
-    /// see the file.
+    /// A download URL for an avatar (a person's or a room's: an image, shown inline), valid
+    /// `GET_VALIDITY`. Only call it for a caller who may see the file.
     pub async fn download_url(&self, key: &str, now: OffsetDateTime) -> Result<String> {
-        Ok(self.files.presign_get(key, now, GET_VALIDITY).await?.url)
+        Ok(self
+            .files
+            .presign_get(key, &Serve::default(), now, GET_VALIDITY)
+            .await?
+            .url)
+    }
+
+    /// A download URL for a file on a message, valid `GET_VALIDITY`: the storage answers its
+    /// declared type and `Content-Disposition` (`domain::disposition`: a download under its
+    /// sanitised name, app images inline), whatever the PUT tried to store with it.
+    pub async fn file_url(&self, file: &FileRef, now: OffsetDateTime) -> Result<String> {
+        let serve = Serve {
+            content_type: Some(file.content_type.clone()),
+            content_disposition: Some(content_disposition(&file.filename, &file.content_type)),
+        };
+        Ok(self
+            .files
+            .presign_get(&file.key, &serve, now, GET_VALIDITY)
+            .await?
+            .url)
+    }
+
+    /// Deletes the objects of files nothing shows any more (a deleted message or room, a
+    /// replaced avatar), after the write that dropped them committed. A failure is logged and
+    /// leaves the bytes behind (docs/UPLOADS.md): the write already happened and stands.
+    pub async fn forget(&self, keys: &[String]) {
+        for key in keys {
+            match self.files.delete(key).await {
+                Ok(()) => tracing::info!(key = %key, "file deleted"),
+                Err(e) => tracing::warn!(key = %key, error = ?e, "could not delete a dropped file"),
+            }
+        }
     }
 
     /// Download URLs for optional keys, in order.
@@ -245,7 +279,11 @@ impl UploadService {
             Err(AttachError::Unexpected(e)) => return Err(e.into()),
         }
         let key = upload.file_key();
-        if let Err(e) = self.files.copy(&upload.pending_key(), &key).await {
+        if let Err(e) = self
+            .files
+            .copy(&upload.pending_key(), &key, upload.content_type.as_str())
+            .await
+        {
             self.release_logged(&upload).await;
             return Err(e.into());
         }

@@ -124,7 +124,18 @@ impl WalletService {
     /// Sends `amount` from `me` to the user called `to`.
     pub async fn transfer(&self, me: &User, to: &str, order: Order<'_>) -> Result<StoredAnswer> {
         let payee = self.recipient(to).await?;
-        self.pay(TransferKind::Transfer, Some(me), &payee, order)
+        self.transfer_to(me, &payee, order).await
+    }
+
+    /// Sends `amount` from `me` to `payee`, an account the caller already resolved and checked
+    /// (the member of an in-chat transfer): paid by id, so a rename meanwhile pays nobody else.
+    pub async fn transfer_to(
+        &self,
+        me: &User,
+        payee: &User,
+        order: Order<'_>,
+    ) -> Result<StoredAnswer> {
+        self.pay(TransferKind::Transfer, Some(me), payee, None, order)
             .await
     }
 
@@ -134,7 +145,8 @@ impl WalletService {
             return Err(Error::Forbidden);
         }
         let payee = self.recipient(to).await?;
-        self.pay(TransferKind::Deposit, None, &payee, order).await
+        self.pay(TransferKind::Deposit, None, &payee, None, order)
+            .await
     }
 
     /// Pays the donate link `id`: its fixed amount, or `amount` when it has none.
@@ -173,17 +185,27 @@ impl WalletService {
             now,
             render,
         };
-        self.pay(TransferKind::Donation, Some(me), &owner, order)
-            .await
+        // Checked above to choose the amount; checked again inside the movement, so a revoke
+        // or the expiry landing meanwhile still stops it.
+        self.pay(
+            TransferKind::Donation,
+            Some(me),
+            &owner,
+            Some(link.id),
+            order,
+        )
+        .await
     }
 
     /// The one way money moves. Refusals are errors the idempotency layer stores as the key's
-    /// answer; the movement itself settles the key inside the store's atomic step.
+    /// answer; the movement itself settles the key inside the store's atomic step, conditioned
+    /// on `link` being live when it pays one.
     async fn pay(
         &self,
         kind: TransferKind,
         payer: Option<&User>,
         payee: &User,
+        link: Option<DonateLinkId>,
         order: Order<'_>,
     ) -> Result<StoredAnswer> {
         let Order {
@@ -234,6 +256,7 @@ impl WalletService {
                 payer_version: payer_wallet.as_ref().map(|w| w.version),
                 claim: claim.clone(),
                 attempt,
+                link,
             };
             match self.ledger.move_money(&movement).await {
                 Ok(()) => {
@@ -254,6 +277,7 @@ impl WalletService {
                 }
                 Err(MoveError::BalanceLimit) => return Err(Error::Refused("balance_limit")),
                 Err(MoveError::ClaimLost) => return Err(Error::RequestInProgress),
+                Err(MoveError::LinkGone) => return Err(Error::Gone("link_expired")),
                 Err(MoveError::Unexpected(e)) => return Err(Error::Unexpected(e)),
             }
         }

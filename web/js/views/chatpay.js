@@ -1,7 +1,8 @@
 // Money in a chat: the socket's `transfer` action. Each attempt has its own Idempotency-Key; a
 // retry of that attempt (no answer yet, the socket dropped) sends the very same key, so the
 // money moves at most once however often it is clicked. The answer is the `message` event of
-// kind `transfer` carrying our client_id, or an `error` event with it.
+// kind `transfer` carrying our client_id, `transfer_sent` with it when the money moved but the
+// message could not be posted, or an `error` event with it.
 
 import { on } from "../events.js";
 import * as ws from "../ws.js";
@@ -33,6 +34,15 @@ export function transferForm(room, me, close) {
       if (!attempt || message.client_id !== attempt.client_id) return;
       const t = message.transfer;
       status.textContent = t ? `Sent ${money(t.amount, t.currency)} to ${t.to}.` : "Sent.";
+      status.dataset.done = "true";
+      form.reset();
+      finish();
+    }),
+    // Paid, but the chat could not show it (we left the room, or it is gone): the payment stands.
+    on("ws:transfer_sent", (e) => {
+      if (!attempt || e.client_id !== attempt.client_id) return;
+      const t = e.transfer;
+      status.textContent = t ? `Sent ${money(t.amount, t.currency)} to ${t.to} (not shown in this chat).` : "Sent.";
       status.dataset.done = "true";
       form.reset();
       finish();

@@ -1,7 +1,7 @@
 //! `LedgerStore` on DynamoDB, in the accounts table. A movement is ONE `TransactWriteItems`:
 //! the idempotency record settled (it must still be ours), the debit conditioned on the wallet
 //! version and `balance >= amount`, the credit conditioned so it cannot pass `i64`, the immutable
-//! transfer and both entries. Its `ClientRequestToken` derives from the claim and the attempt,
+//! transfer and both entries, and for a donation a condition check that its link is live. Its `ClientRequestToken` derives from the claim and the attempt,
 //! so an SDK retry after a lost response is a no-op; collisions with other transactions are
 //! retried with jittered backoff.
 
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity,
+    AttributeValue, ConditionCheck, ConsumedCapacity, Put, ReturnConsumedCapacity,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use sha2::{Digest, Sha256};
@@ -234,6 +234,18 @@ impl DynamoLedger {
         for entry in Entry::of(t) {
             items.push(put_new(&self.table, entry_item(&entry))?);
         }
+        // Last, so the indexes above stay those `refusal` knows: a donation is conditioned on
+        // its link being live in the same transaction, serialised with any revoke of it.
+        if let Some(link) = &m.link {
+            let live = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(link_key(link)))
+                .condition_expression("revoked = :no AND expires_at > :now")
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":now", millis(t.created_at))
+                .build()?;
+            items.push(TransactWriteItem::builder().condition_check(live).build());
+        }
         Ok(items)
     }
 
@@ -245,6 +257,10 @@ impl DynamoLedger {
         old: Option<&Item>,
     ) -> Result<MoveError, MoveError> {
         let payer = m.transfer.from.as_ref();
+        let link_check = 3 + usize::from(payer.is_some()) + Entry::of(&m.transfer).len();
+        if m.link.is_some() && index == link_check {
+            return Ok(MoveError::LinkGone);
+        }
         match (index, payer) {
             (0, _) => Ok(MoveError::ClaimLost),
             (1, Some(from)) => {
