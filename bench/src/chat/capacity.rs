@@ -8,6 +8,7 @@ use chatman::ports::AccountStore;
 use chatman::services::chat::ChatPorts;
 use chatman::services::messages::{MessageService, NewMessage};
 use chatman::services::rooms::{NewGroup, RoomService};
+use chatman::settings::Limits;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -94,6 +95,7 @@ impl Bench {
             bio: String::new(),
             avatar_key: None,
             role: Default::default(),
+            group_adds: Default::default(),
             created_at: now,
             session_epoch: 0,
             version: 0,
@@ -105,7 +107,7 @@ impl Bench {
 
     /// A group of `owner` and `size - 1` others, made through the service in steps of 40.
     async fn group(&self, owner: &User, others: &[User]) -> anyhow::Result<String> {
-        let rooms = RoomService::new(self.ports.clone());
+        let rooms = RoomService::new(self.ports.clone(), Limits::LOCAL);
         let first: Vec<String> = others
             .iter()
             .take(40)
@@ -132,7 +134,7 @@ impl Bench {
     }
 
     async fn add(&self, owner: &User, room: &str, names: &[String]) -> anyhow::Result<()> {
-        RoomService::new(self.ports.clone())
+        RoomService::new(self.ports.clone(), Limits::LOCAL)
             .add_members(owner, room, names, self.now)
             .await
             .map(|_| ())
@@ -181,7 +183,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         people.push(b.user(&format!("user{i:04}")).await?);
     }
     let messages = MessageService::new(b.ports.clone());
-    let rooms = RoomService::new(b.ports.clone());
+    let rooms = RoomService::new(b.ports.clone(), Limits::LOCAL);
     let mut by_size = Vec::new();
     for (n, size) in SIZES.iter().enumerate() {
         let owner = b.user(&format!("owner{n}")).await?;

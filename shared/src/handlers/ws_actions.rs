@@ -99,6 +99,10 @@ impl Actions {
                 let f: TypingFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 let seat = self.chat.seat(&me.id, &f.room_id).await?;
+                // Across a block "is typing…" reaches nobody, like a send there.
+                if self.chat.blocked_in_direct(&seat.room, &me.id).await? {
+                    return Err(Error::Blocked);
+                }
                 let others: Vec<_> = self
                     .chat
                     .member_ids(&seat.room.id)

@@ -240,10 +240,7 @@ impl MessageService {
         if admins_only && !role.manages() {
             return Err(Error::Forbidden);
         }
-        if room.kind == RoomKind::Direct
-            && let Some(other) = room.pair.iter().find(|id| **id != me.id)
-            && self.ports.blocked_between(&me.id, other).await?
-        {
+        if self.ports.blocked_in_direct(room, &me.id).await? {
             return Err(Error::Blocked);
         }
         Ok(())
@@ -341,7 +338,13 @@ impl MessageService {
             Err(e) => return Err(e.into()),
         };
         if moved {
-            let members = self.ports.member_ids(&room.id).await?;
+            // The marker is the reader's own and moves anyway; across a block in a direct room
+            // only the reader's own connections hear of it.
+            let members = if self.ports.blocked_in_direct(&room, &me.id).await? {
+                vec![me.id]
+            } else {
+                self.ports.member_ids(&room.id).await?
+            };
             self.ports
                 .emit(
                     &members,

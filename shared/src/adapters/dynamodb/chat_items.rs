@@ -4,7 +4,8 @@
 use super::items::{Item, Read, key, n, s};
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId, RoomKind, UserId,
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId,
+    RoomKind, UserId,
 };
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,6 +16,10 @@ pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
 pub const TRANSFER_GUARD_PREFIX: &str = "XFER#";
+pub const INVITATION_PREFIX: &str = "INVITE#";
+pub const LEFT_PREFIX: &str = "LEFT#";
+/// The room item's member count: the member ceiling is reserved on it.
+pub const MEMBER_COUNT: &str = "member_count";
 
 pub fn room_pk(id: &RoomId) -> String {
     format!("ROOM#{id}")
@@ -43,6 +48,15 @@ pub fn transfer_guard_key(room: &RoomId, transfer_id: &str) -> Item {
         room_pk(room),
         &format!("{TRANSFER_GUARD_PREFIX}{transfer_id}"),
     )
+}
+/// A pending invitation, in the invitee's inbox partition (`INVITE#` sorts apart from the
+/// `ROOM#` memberships, so the chat list never reads it).
+pub fn invitation_key(user: &UserId, room: &RoomId) -> Item {
+    key(inbox_pk(user), &format!("{INVITATION_PREFIX}{room}"))
+}
+/// "This person left this room on their own": only an invitation brings them back.
+pub fn left_key(user: &UserId, room: &RoomId) -> Item {
+    key(inbox_pk(user), &format!("{LEFT_PREFIX}{room}"))
 }
 pub fn window_key(k: &str) -> Item {
     key(format!("WINDOW#{k}"), "WINDOW")
@@ -225,6 +239,28 @@ pub fn membership_from(item: &Item) -> anyhow::Result<Membership> {
         room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
         user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
         last_read_seq: r.n("last_read_seq")?,
+    })
+}
+
+pub fn invitation_item(i: &Invitation) -> Item {
+    with(
+        invitation_key(&i.user_id, &i.room_id),
+        [
+            ("room_id", s(i.room_id.to_string())),
+            ("user_id", s(i.user_id.to_string())),
+            ("inviter", s(i.inviter.to_string())),
+            ("invited_at", n(to_millis(i.invited_at))),
+        ],
+    )
+}
+
+pub fn invitation_from(item: &Item) -> anyhow::Result<Invitation> {
+    let r = Read(item);
+    Ok(Invitation {
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
+        inviter: parse_id(UserId::parse(r.s("inviter")?), "inviter")?,
+        invited_at: r.at("invited_at")?,
     })
 }
 
