@@ -151,6 +151,17 @@ impl ChatStore for CrashingChat {
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {
         self.inner.mark_read(user, room, seq).await
     }
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(time::OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.inner.inbox(user, limit, after).await
+    }
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: time::OffsetDateTime) {
+        self.inner.touch_inbox(room, users, at).await
+    }
     async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
         if message.transfer.is_some()
             && self

@@ -97,6 +97,7 @@ fn membership_of(m: &Member) -> Membership {
         room_id: m.room_id,
         user_id: m.user_id,
         last_read_seq: 0,
+        activity_at: m.joined_at,
     }
 }
 
@@ -349,6 +350,38 @@ impl ChatStore for MemoryChat {
             .get(user)
             .and_then(|m| m.get(room))
             .cloned())
+    }
+
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let s = self.state();
+        let mut page: Vec<Membership> = s
+            .memberships
+            .get(user)
+            .map(|list| list.values().cloned().collect())
+            .unwrap_or_default();
+        let order = |m: &Membership| (to_millis(m.activity_at), m.room_id);
+        page.sort_by_key(|m| std::cmp::Reverse(order(m)));
+        if let Some((at, room)) = after {
+            page.retain(|m| order(m) < (to_millis(at), room));
+        }
+        page.truncate(limit);
+        Ok(page)
+    }
+
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime) {
+        let mut s = self.state();
+        for user in users {
+            if let Some(m) = s.memberships.get_mut(user).and_then(|l| l.get_mut(room))
+                && m.activity_at < at
+            {
+                m.activity_at = at;
+            }
+        }
     }
 
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {

@@ -118,6 +118,9 @@ pub struct Membership {
     pub room_id: RoomId,
     pub user_id: UserId,
     pub last_read_seq: u64,
+    /// The room's last activity as this person's chat list orders it: when they joined, then
+    /// each message (moved after the send, see `ChatStore::touch_inbox`).
+    pub activity_at: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// Why creating a room failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +144,19 @@ pub trait ChatStore: Send + Sync {
         user: &UserId,
         room: &RoomId,
     ) -> Result<Option<Membership>, StoreError>;
+    /// One page of a person's chat list, most recently active first: at most `limit` memberships
+    /// ordered by `(activity_at, room)` descending, those before `after` when given. Reads only
+    /// the page (an index Query with `Limit`, then the page's memberships by key), whatever the
+    /// number of rooms.
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError>;
+    /// Moves `room` up to `at` in each of `users`' chat lists (never back). Best effort after a
+    /// send: a failure is logged and only delays the room's place until its next message.
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime);
     /// Moves the read marker forward to `seq` (never back); `Ok(false)` when it was already
     /// there or past it. `Conflict` when the person is not a member.
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError>;

@@ -208,7 +208,15 @@ impl MessageService {
                 transfer: draft.transfer.clone(),
             };
             match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => return Ok(Appended::New(message)),
+                Ok(()) => {
+                    // The room moves to the top of every member's chat list.
+                    let members = self.ports.member_ids(&room.id).await?;
+                    self.ports
+                        .chat
+                        .touch_inbox(&room.id, &members, message.created_at)
+                        .await;
+                    return Ok(Appended::New(message));
+                }
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, the sender left, or this is a repeat.
                     if let Some(transfer) = message.transfer_id()

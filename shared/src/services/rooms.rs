@@ -7,7 +7,7 @@ use super::chat_links::{Links, avatar_keys, room_keys};
 use super::chat_views::{RoomSummaryView, RoomView, room_view, summary_view};
 use super::throttle;
 use super::uploads::Attached;
-use crate::domain::time::to_millis;
+use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
     GroupAdds, Invitation, Member, MemberRole, Posting, Purpose, Room, RoomDescription, RoomId,
     RoomKind, RoomName, Upload, UploadId, User, UserId,
@@ -382,7 +382,8 @@ impl RoomService {
     }
 
     /// GET /rooms: the caller's rooms, most recently active first, with last message and unread
-    /// count. Reads the caller's memberships and their rooms: nothing per message.
+    /// count. Reads one page of the chat list (`limit + 1` memberships in activity order) and
+    /// those rooms: the cost is bounded by `limit` whatever the number of rooms.
     pub async fn list(
         &self,
         me: &User,
@@ -391,14 +392,28 @@ impl RoomService {
         now: OffsetDateTime,
     ) -> Result<Page<RoomSummaryView>> {
         let after = cursor.map(parse_list_cursor).transpose()?;
-        let memberships = self.ports.chat.memberships(&me.id).await?;
+        let memberships = self
+            .ports
+            .chat
+            .inbox(
+                &me.id,
+                limit + 1,
+                after.map(|(at, id)| (from_millis(at), id)),
+            )
+            .await?;
         let ids: Vec<RoomId> = memberships.iter().map(|m| m.room_id).collect();
-        let mut rooms = self.ports.chat.rooms(&ids).await?;
-        rooms.sort_by_key(|r| std::cmp::Reverse(list_key(r)));
-        if let Some(after) = after {
-            rooms.retain(|r| list_key(r) < after);
-        }
-        rooms.truncate(limit + 1);
+        let found = self.ports.chat.rooms(&ids).await?;
+        // In the chat list's order; a room deleted a moment ago is skipped.
+        let rooms: Vec<Room> = ids
+            .iter()
+            .filter_map(|id| found.iter().find(|r| r.id == *id).cloned())
+            .collect();
+        let place = |id: &RoomId| {
+            memberships
+                .iter()
+                .find(|m| m.room_id == *id)
+                .map_or(0, |m| to_millis(m.activity_at))
+        };
         let people = self
             .ports
             .people(rooms.iter().flat_map(|r| {
@@ -408,10 +423,7 @@ impl RoomService {
                     .chain(r.last_message.as_ref().map(|m| m.sender))
             }))
             .await?;
-        let page = Page::from_overfetch(rooms, limit, |r| {
-            let (at, id) = list_key(r);
-            format!("{at}.{id}")
-        });
+        let page = Page::from_overfetch(rooms, limit, |r| format!("{}.{}", place(&r.id), r.id));
         let read_of = |id: &RoomId| {
             memberships
                 .iter()
@@ -759,11 +771,6 @@ impl RoomService {
             .await?
             .ok_or(Error::NotFound("member"))
     }
-}
-
-/// Chat-list order: last activity, then id, both descending.
-fn list_key(room: &Room) -> (i64, RoomId) {
-    (to_millis(room.updated_at), room.id)
 }
 
 fn parse_list_cursor(raw: &str) -> Result<(i64, RoomId)> {

@@ -49,7 +49,11 @@ impl CapacityMeter {
 
     /// Adds what one request consumed. DynamoDB Local reports only the total, so the caller
     /// says whether the request read or wrote.
-    fn add<'a>(&self, wrote: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    pub(super) fn add<'a>(
+        &self,
+        wrote: bool,
+        consumed: impl IntoIterator<Item = &'a ConsumedCapacity>,
+    ) {
         for c in consumed {
             let units = c.capacity_units().unwrap_or(0.0);
             let bucket = if wrote {
@@ -146,6 +150,14 @@ impl DynamoChat {
         Self::new(Client::new(config), table)
     }
 
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn capacity(&self) -> &CapacityMeter {
+        &self.meter
+    }
+
     pub(super) fn table(&self) -> &str {
         &self.table
     }
@@ -175,6 +187,47 @@ impl DynamoChat {
             .map_err(sdk_error("GetItem"))?;
         self.meter.add(false, out.consumed_capacity());
         Ok(out.item)
+    }
+
+    /// The items of `keys` that exist (strongly consistent), in batches of 100, retrying
+    /// unprocessed keys.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            );
+            let mut backoff = 10u64;
+            while let Some(ka) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                self.meter.add(false, out.consumed_capacity());
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Every item of partition `pk` whose sort key starts with `prefix`, newest-last unless
@@ -299,45 +352,13 @@ impl ChatStore for DynamoChat {
     }
 
     async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(room_key).collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            );
-            let mut backoff = 10u64;
-            while let Some(ka) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(sdk_error("BatchGetItem"))?;
-                self.meter.add(false, out.consumed_capacity());
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.push(room_from(&item)?);
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    backoff = (backoff * 2).min(500);
-                }
-            }
-        }
-        Ok(found)
+        let keys = ids.iter().map(room_key).collect();
+        Ok(self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .map(room_from)
+            .collect::<anyhow::Result<_>>()?)
     }
 
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
@@ -622,6 +643,19 @@ impl ChatStore for DynamoChat {
             .await?
             .map(|i| membership_from(&i))
             .transpose()?)
+    }
+
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.inbox_page(user, limit, after).await
+    }
+
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime) {
+        self.move_up(room, users, at).await;
     }
 
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {

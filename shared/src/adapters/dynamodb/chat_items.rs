@@ -2,6 +2,7 @@
 //! attribute maps and back. The chat's table keys exist only here (layout in `docs/CHAT.md`).
 
 use super::items::{Item, Read, key, n, s};
+use super::schema::INBOX_ORDER;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId,
@@ -10,6 +11,7 @@ use crate::domain::{
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use time::OffsetDateTime;
 
 pub const ROOM_SK: &str = "ROOM";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
@@ -222,13 +224,23 @@ pub fn member_from(item: &Item) -> anyhow::Result<Member> {
     })
 }
 
+/// The chat-list index's sort key of a membership: last activity (13-digit epoch millis, so
+/// text order is time order until the year 2286), then the room id.
+pub fn inbox_order(activity_ms: i64, room: &RoomId) -> String {
+    format!("{:013}#{room}", activity_ms.max(0))
+}
+
+/// A membership, in the chat-list index from the moment it is written (`inbox_order`).
 pub fn membership_item(m: &Member) -> Item {
+    let at = to_millis(m.joined_at);
     with(
         membership_key(&m.user_id, &m.room_id),
         [
             ("room_id", s(m.room_id.to_string())),
             ("user_id", s(m.user_id.to_string())),
             ("last_read_seq", n(0)),
+            ("activity", n(at)),
+            (INBOX_ORDER, s(inbox_order(at, &m.room_id))),
         ],
     )
 }
@@ -239,6 +251,8 @@ pub fn membership_from(item: &Item) -> anyhow::Result<Membership> {
         room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
         user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
         last_read_seq: r.n("last_read_seq")?,
+        // Written before the chat-list index: ordered as the oldest.
+        activity_at: r.at("activity").unwrap_or(OffsetDateTime::UNIX_EPOCH),
     })
 }
 
