@@ -42,6 +42,9 @@ pub struct Capacity {
     pub by_size: Vec<BySize>,
     /// The chat list (one page of 50) of a person in 50 rooms.
     pub list_50_rooms: Units,
+    /// One page of 20 of the chat list of a person in 10 rooms, and in 2,000.
+    pub page_20_in_10_rooms: Units,
+    pub page_20_in_2000_rooms: Units,
 }
 
 struct Bench {
@@ -246,9 +249,38 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == LIST_ROOMS,
         "all 50 rooms"
     );
+    // A person in 10 rooms, then in 2,000: one page of 20 reads the same either way.
+    let hoarder = b.user("hoarder").await?;
+    let mut page_20_in_10_rooms = Units::default();
+    for made in 1..=2000 {
+        b.now += Duration::milliseconds(5);
+        rooms
+            .create_group(
+                &hoarder,
+                NewGroup {
+                    kind: "group".into(),
+                    name: Some(format!("R{made}")),
+                    description: None,
+                    members: vec![],
+                },
+                b.now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if made == 10 {
+            page_20_in_10_rooms = b.measure(rooms.list(&hoarder, 20, None, b.now)).await.1;
+        }
+    }
+    let (page, page_20_in_2000_rooms) = b.measure(rooms.list(&hoarder, 20, None, b.now)).await;
+    anyhow::ensure!(
+        page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == 20,
+        "a full page"
+    );
     Ok(Capacity {
         by_size,
         list_50_rooms,
+        page_20_in_10_rooms,
+        page_20_in_2000_rooms,
     })
 }
 
@@ -273,6 +305,8 @@ pub fn to_json(c: &Capacity) -> Value {
             "chat_list_one_room": units(s.list_one_room),
         })).collect::<Vec<_>>(),
         "chat_list_50_rooms": units(c.list_50_rooms),
+        "chat_list_page_20_in_10_rooms": units(c.page_20_in_10_rooms),
+        "chat_list_page_20_in_2000_rooms": units(c.page_20_in_2000_rooms),
     })
 }
 
@@ -296,5 +330,12 @@ pub fn print(c: &Capacity) {
     println!(
         "chat list of a person in 50 rooms (one page of 50): {:.1} / {:.1}",
         c.list_50_rooms.read, c.list_50_rooms.write
+    );
+    println!(
+        "chat list, one page of 20, of a person in 10 rooms: {:.1} / {:.1}; in 2,000 rooms: {:.1} / {:.1}",
+        c.page_20_in_10_rooms.read,
+        c.page_20_in_10_rooms.write,
+        c.page_20_in_2000_rooms.read,
+        c.page_20_in_2000_rooms.write
     );
 }
