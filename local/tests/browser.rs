@@ -560,7 +560,9 @@ async fn the_web_app_works_in_a_real_browser() {
             "document.querySelector('[data-testid=profile-status]')?.textContent === 'Saved.'",
         )
         .await;
-    let (_, me) = http.call("GET", "/me", None, Some(&carol_token), None).await;
+    let (_, me) = http
+        .call("GET", "/me", None, Some(&carol_token), None)
+        .await;
     assert_eq!(me["group_adds"], "nobody");
     carol.click("nav-chats").await;
     alice.click("nav-chats").await;
