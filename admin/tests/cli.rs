@@ -85,6 +85,7 @@ async fn table_with_alice() -> (DynamoAccounts, String) {
         bio: String::new(),
         avatar_key: None,
         role: Role::User,
+        group_adds: Default::default(),
         created_at: now,
         session_epoch: 0,
         version: 0,

@@ -108,6 +108,7 @@ async fn seed(store: &MemoryAccounts) -> anyhow::Result<()> {
         bio: String::new(),
         avatar_key: None,
         role: Default::default(),
+        group_adds: Default::default(),
         created_at: now,
         session_epoch: 0,
         version: 0,

@@ -44,6 +44,15 @@ pub struct LocalConfig {
     /// Forgot-password requests per client address per hour (0: no limit).
     #[arg(long, env = "RESETS_PER_ADDRESS", default_value_t = 0)]
     pub resets_per_address: u32,
+    /// Groups and channels one person may create per hour (0: no limit).
+    #[arg(long, env = "ROOMS_PER_USER", default_value_t = 0)]
+    pub rooms_per_user: u32,
+    /// People one person may add or invite to rooms per hour (0: no limit).
+    #[arg(long, env = "MEMBER_ADDS_PER_USER", default_value_t = 0)]
+    pub member_adds_per_user: u32,
+    /// Most members one room may have.
+    #[arg(long, env = "ROOM_MEMBER_CEILING", default_value_t = Limits::LOCAL.room_member_ceiling)]
+    pub room_member_ceiling: u32,
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
@@ -86,6 +95,9 @@ impl LocalConfig {
             signups_per_address: 0,
             resends_per_address: 0,
             resets_per_address: 0,
+            rooms_per_user: 0,
+            member_adds_per_user: 0,
+            room_member_ceiling: Limits::LOCAL.room_member_ceiling,
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
@@ -118,6 +130,9 @@ impl LocalConfig {
             signups_per_address: self.signups_per_address,
             resends_per_address: self.resends_per_address,
             resets_per_address: self.resets_per_address,
+            rooms_per_user: self.rooms_per_user,
+            member_adds_per_user: self.member_adds_per_user,
+            room_member_ceiling: self.room_member_ceiling,
         }
         .checked()
     }

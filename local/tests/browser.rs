@@ -547,6 +547,75 @@ async fn the_web_app_works_in_a_real_browser() {
         .map(|m| m["role"].clone());
     assert_eq!(carol_role, Some(json!("admin")));
 
+    step("carol accepts groups only by invitation: alice's group waits for her Join");
+    carol.click("nav-profile").await;
+    carol
+        .js(
+            "const s = document.querySelector('[data-testid=group-adds]'); s.value = 'nobody';",
+            vec![],
+        )
+        .await;
+    carol.click("profile-save").await;
+    carol
+        .until(
+            "saved",
+            "document.querySelector('[data-testid=profile-status]')?.textContent === 'Saved.'",
+        )
+        .await;
+    let (_, me) = http
+        .call("GET", "/me", None, Some(&carol_token), None)
+        .await;
+    assert_eq!(me["group_adds"], "nobody");
+    carol.click("nav-chats").await;
+    alice.click("nav-chats").await;
+    alice.click("new-chat").await;
+    alice.fill("group-form", "name", "Hiking").await;
+    alice.fill("group-form", "members", "carol").await;
+    alice.click("create-group").await;
+    alice
+        .until(
+            "the group opens without carol in it",
+            "document.querySelector('[data-testid=room-name]')?.textContent === 'Hiking'",
+        )
+        .await;
+    carol
+        .until(
+            "carol sees the invitation",
+            "[...document.querySelectorAll('[data-testid=invitation-name]')].some(e => e.textContent === 'Hiking')",
+        )
+        .await;
+    assert!(
+        carol
+            .js(
+                "return ![...document.querySelectorAll('[data-testid=chat-name]')].some(e => e.textContent === 'Hiking');",
+                vec![],
+            )
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "not in her chat list before she joins"
+    );
+    carol.shot("20-group-invitation").await;
+    carol
+        .js(
+            "[...document.querySelectorAll('[data-testid=invitation]')].find(e => e.querySelector('[data-testid=invitation-name]').textContent === 'Hiking').querySelector('[data-testid=accept-invitation]').click();",
+            vec![],
+        )
+        .await;
+    carol
+        .until(
+            "carol is in the room",
+            "document.querySelector('[data-testid=room-name]')?.textContent === 'Hiking'",
+        )
+        .await;
+    carol.click("nav-chats").await;
+    carol
+        .until(
+            "the room is in her chat list and the invitation gone",
+            "[...document.querySelectorAll('[data-testid=chat-name]')].some(e => e.textContent === 'Hiking') && document.querySelector('[data-testid=invitations-card]').hidden",
+        )
+        .await;
+
     step("profile: a new name and an avatar");
     alice.click("nav-profile").await;
     alice.fill("profile-form", "first_name", "Alice").await;

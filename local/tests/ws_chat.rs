@@ -195,3 +195,55 @@ async fn the_61st_message_in_a_minute_is_refused_with_the_seconds_to_wait() {
     let wait = error["retry_after"].as_u64().unwrap();
     assert!((1..=60).contains(&wait), "{error}");
 }
+
+#[tokio::test]
+async fn across_a_block_typing_and_read_are_not_relayed_over_real_sockets() {
+    let local = local().await;
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let room = direct_room(&local, &alice, &bob).await;
+    let (status, sent) = local
+        .send(
+            "POST",
+            &format!("/rooms/{room}/messages"),
+            Some(json!({"text": "hi"})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let message_id = sent["id"].as_str().unwrap().to_owned();
+    let (status, _) = local
+        .send(
+            "POST",
+            "/users/bob/block",
+            Some(json!({})),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let mut a = local.connect(&alice).await;
+    let mut b = local.connect(&bob).await;
+
+    // The blocked person's "is typing…" is refused to them and never reaches the blocker.
+    send_json(
+        &mut b,
+        json!({"action": "typing", "room_id": room, "is_typing": true}),
+    )
+    .await;
+    assert_eq!(next_json(&mut b).await["code"], "blocked");
+    // Their read moves their own marker; only their own sockets hear it.
+    send_json(
+        &mut b,
+        json!({"action": "read", "room_id": room, "message_id": message_id}),
+    )
+    .await;
+    assert_eq!(next_of(&mut b, "read").await["username"], "bob");
+    // And the blocker's own typing does not reach the blocked person either.
+    send_json(
+        &mut a,
+        json!({"action": "typing", "room_id": room, "is_typing": true}),
+    )
+    .await;
+    assert_eq!(next_json(&mut a).await["code"], "blocked");
+    silent_for(&mut a, 300).await;
+    silent_for(&mut b, 300).await;
+}

@@ -35,6 +35,13 @@ pub struct Limits {
     pub resends_per_address: u32,
     /// Forgot-password requests per client address per hour.
     pub resets_per_address: u32,
+    /// Groups and channels one person may create per hour (0: no limit).
+    pub rooms_per_user: u32,
+    /// People one person may add (or invite) to rooms per hour, all rooms together (0: no limit).
+    pub member_adds_per_user: u32,
+    /// Most members a room may have: held by a count on the room item, reserved in the same
+    /// transaction as the member writes. Never 0.
+    pub room_member_ceiling: u32,
 }
 
 impl Limits {
@@ -45,20 +52,27 @@ impl Limits {
         signups_per_address: 20,
         resends_per_address: 30,
         resets_per_address: 20,
+        rooms_per_user: 50,
+        member_adds_per_user: 500,
+        room_member_ceiling: 10_000,
     };
 
-    /// The local server's defaults: no per-address limits, so a developer or a test suite can
-    /// sign up hundreds of accounts from 127.0.0.1. Lockouts stay as deployed.
+    /// The local server's defaults: no per-address or per-user creation limits, so a developer
+    /// or a test suite can sign up hundreds of accounts from 127.0.0.1 and make rooms freely.
+    /// Lockouts and the member ceiling stay as deployed.
     pub const LOCAL: Self = Self {
         login_attempts_per_address: 0,
         signups_per_address: 0,
         resends_per_address: 0,
         resets_per_address: 0,
+        rooms_per_user: 0,
+        member_adds_per_user: 0,
         ..Self::DEPLOYED
     };
 
     /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
-    /// `RESENDS_PER_ADDRESS` and `RESETS_PER_ADDRESS`, each defaulting to `DEPLOYED`.
+    /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER` and
+    /// `ROOM_MEMBER_CEILING`, each defaulting to `DEPLOYED`.
     pub fn from_env() -> anyhow::Result<Self> {
         let read = |name: &str, default: u32| -> anyhow::Result<u32> {
             match std::env::var(name) {
@@ -79,12 +93,19 @@ impl Limits {
             signups_per_address: read("SIGNUPS_PER_ADDRESS", d.signups_per_address)?,
             resends_per_address: read("RESENDS_PER_ADDRESS", d.resends_per_address)?,
             resets_per_address: read("RESETS_PER_ADDRESS", d.resets_per_address)?,
+            rooms_per_user: read("ROOMS_PER_USER", d.rooms_per_user)?,
+            member_adds_per_user: read("MEMBER_ADDS_PER_USER", d.member_adds_per_user)?,
+            room_member_ceiling: read("ROOM_MEMBER_CEILING", d.room_member_ceiling)?,
         }
         .checked()
     }
 
-    /// Refuses an account lock that one address could trigger alone.
+    /// Refuses an account lock that one address could trigger alone, and a room that could hold
+    /// nobody.
     pub fn checked(self) -> anyhow::Result<Self> {
+        if self.room_member_ceiling < 2 {
+            bail!("ROOM_MEMBER_CEILING must be at least 2");
+        }
         if self.account_lock_after <= crate::services::lockout::FAILURES_BEFORE_LOCK {
             bail!(
                 "ACCOUNT_LOCK_AFTER must be more than {}",

@@ -256,7 +256,7 @@ async fn adding_members_is_all_or_nothing(s: Stores) {
         member(&room, c, MemberRole::Member),
         member(&room, b, MemberRole::Member),
     ];
-    match s.chat.add_members(&room.id, &batch).await {
+    match s.chat.add_members(&room.id, &batch, 100).await {
         Err(AddMembersError::AlreadyMember(who)) => assert_eq!(who, b),
         other => panic!("{other:?}"),
     }
@@ -272,6 +272,7 @@ async fn adding_members_is_all_or_nothing(s: Stores) {
                 member(&room, c, MemberRole::Member),
                 member(&room, d, MemberRole::Member),
             ],
+            100,
         )
         .await
         .unwrap();
@@ -279,7 +280,7 @@ async fn adding_members_is_all_or_nothing(s: Stores) {
     assert_eq!(s.chat.memberships(&d).await.unwrap()[0].room_id, room.id);
     assert!(matches!(
         s.chat
-            .add_members(&RoomId::new(), &[member(&room, c, MemberRole::Member)])
+            .add_members(&RoomId::new(), &[member(&room, c, MemberRole::Member)], 100)
             .await,
         Err(AddMembersError::RoomGone)
     ));

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use chatman::adapters::dynamodb::{DynamoAccounts, DynamoChat, DynamoLedger};
 use chatman::adapters::recording_push::RecordingPush;
 use chatman::domain::{
-    Connection, ConnectionId, Member, MemberRole, Membership, Message, MessageId, Room, RoomId,
-    UserId,
+    Connection, ConnectionId, Invitation, Member, MemberRole, Membership, Message, MessageId, Room,
+    RoomId, UserId,
 };
 use chatman::handlers::Context;
 use chatman::handlers::ws_actions::Actions;
@@ -107,8 +107,55 @@ impl ChatStore for CrashingChat {
     async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError> {
         self.inner.members(room).await
     }
-    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError> {
-        self.inner.add_members(room, members).await
+    async fn add_members(
+        &self,
+        room: &RoomId,
+        members: &[Member],
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        self.inner.add_members(room, members, ceiling).await
+    }
+    async fn leave(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError> {
+        self.inner.leave(room, user, role).await
+    }
+    async fn has_left(&self, user: &UserId, room: &RoomId) -> Result<bool, StoreError> {
+        self.inner.has_left(user, room).await
+    }
+    async fn invite(&self, invitations: &[Invitation]) -> Result<(), StoreError> {
+        self.inner.invite(invitations).await
+    }
+    async fn invitation(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.invitation(user, room).await
+    }
+    async fn invitations(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&RoomId>,
+    ) -> Result<Page<Invitation>, StoreError> {
+        self.inner.invitations(user, limit, after).await
+    }
+    async fn accept_invitation(
+        &self,
+        invitation: &Invitation,
+        member: &Member,
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        self.inner
+            .accept_invitation(invitation, member, ceiling)
+            .await
+    }
+    async fn decline_invitation(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        self.inner.decline_invitation(user, room).await
     }
     async fn remove_member(
         &self,
@@ -150,6 +197,17 @@ impl ChatStore for CrashingChat {
     }
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {
         self.inner.mark_read(user, room, seq).await
+    }
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(time::OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.inner.inbox(user, limit, after).await
+    }
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: time::OffsetDateTime) {
+        self.inner.touch_inbox(room, users, at).await
     }
     async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
         if message.transfer.is_some() {

@@ -145,6 +145,7 @@ fn debug_output_of_every_record_and_mail_holds_no_secret() {
         bio: String::new(),
         avatar_key: None,
         role: Role::User,
+        group_adds: Default::default(),
         created_at: now,
         session_epoch: 0,
         version: 0,

@@ -21,6 +21,7 @@ async fn me_shows_the_whole_profile_to_its_owner() {
             "created_at",
             "email",
             "first_name",
+            "group_adds",
             "id",
             "last_name",
             "role",

@@ -105,7 +105,7 @@ async fn no_direct_room_with_yourself_an_unknown_person_or_across_a_block() {
     assert_eq!((blocked.status, blocked.code()), (403, "blocked"));
     let blocker = app.direct(&bob, &alice).await;
     assert_eq!((blocker.status, blocker.code()), (403, "blocked"));
-    // Groups are not affected.
+    // Nor can either put the other in a group (room_consent.rs has the whole rule).
     let group = app
         .post_as(
             &alice,
@@ -113,13 +113,12 @@ async fn no_direct_room_with_yourself_an_unknown_person_or_across_a_block() {
             json!({"kind": "group", "name": "G", "members": ["bob", "carol"]}),
         )
         .await;
-    assert_eq!(group.status, 201, "{}", group.body);
+    assert_eq!(group.status, 400, "{}", group.body);
     assert!(
-        app.get_as(&alice, "/rooms").await.body["items"]
+        app.get_as(&bob, "/rooms").await.body["items"]
             .as_array()
             .unwrap()
-            .len()
-            == 1
+            .is_empty()
     );
 }
 

@@ -70,6 +70,11 @@ fn the_template_table_matches_the_schema_the_adapter_creates() {
         "AttributeName: sk",
         "AttributeName: gsi1pk",
         "AttributeName: gsi1sk",
+        "AttributeName: inbox_order",
+        &format!(
+            "IndexName: {}",
+            chatman::adapters::dynamodb::schema::INBOX_INDEX
+        ),
         &format!(
             "IndexName: {}",
             chatman::adapters::dynamodb::schema::USERNAME_INDEX

@@ -49,6 +49,7 @@ fn user_from(p: &PendingSignup) -> User {
         bio: p.bio.clone(),
         avatar_key: None,
         role: Default::default(),
+        group_adds: Default::default(),
         created_at: start_time(),
         session_epoch: 0,
         version: 0,

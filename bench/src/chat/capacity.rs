@@ -8,6 +8,7 @@ use chatman::ports::AccountStore;
 use chatman::services::chat::ChatPorts;
 use chatman::services::messages::{MessageService, NewMessage};
 use chatman::services::rooms::{NewGroup, RoomService};
+use chatman::settings::Limits;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -41,6 +42,9 @@ pub struct Capacity {
     pub by_size: Vec<BySize>,
     /// The chat list (one page of 50) of a person in 50 rooms.
     pub list_50_rooms: Units,
+    /// One page of 20 of the chat list of a person in 10 rooms, and in 2,000.
+    pub page_20_in_10_rooms: Units,
+    pub page_20_in_2000_rooms: Units,
 }
 
 struct Bench {
@@ -94,6 +98,7 @@ impl Bench {
             bio: String::new(),
             avatar_key: None,
             role: Default::default(),
+            group_adds: Default::default(),
             created_at: now,
             session_epoch: 0,
             version: 0,
@@ -105,7 +110,7 @@ impl Bench {
 
     /// A group of `owner` and `size - 1` others, made through the service in steps of 40.
     async fn group(&self, owner: &User, others: &[User]) -> anyhow::Result<String> {
-        let rooms = RoomService::new(self.ports.clone());
+        let rooms = RoomService::new(self.ports.clone(), Limits::LOCAL);
         let first: Vec<String> = others
             .iter()
             .take(40)
@@ -132,7 +137,7 @@ impl Bench {
     }
 
     async fn add(&self, owner: &User, room: &str, names: &[String]) -> anyhow::Result<()> {
-        RoomService::new(self.ports.clone())
+        RoomService::new(self.ports.clone(), Limits::LOCAL)
             .add_members(owner, room, names, self.now)
             .await
             .map(|_| ())
@@ -181,7 +186,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         people.push(b.user(&format!("user{i:04}")).await?);
     }
     let messages = MessageService::new(b.ports.clone());
-    let rooms = RoomService::new(b.ports.clone());
+    let rooms = RoomService::new(b.ports.clone(), Limits::LOCAL);
     let mut by_size = Vec::new();
     for (n, size) in SIZES.iter().enumerate() {
         let owner = b.user(&format!("owner{n}")).await?;
@@ -244,9 +249,38 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == LIST_ROOMS,
         "all 50 rooms"
     );
+    // A person in 10 rooms, then in 2,000: one page of 20 reads the same either way.
+    let hoarder = b.user("hoarder").await?;
+    let mut page_20_in_10_rooms = Units::default();
+    for made in 1..=2000 {
+        b.now += Duration::milliseconds(5);
+        rooms
+            .create_group(
+                &hoarder,
+                NewGroup {
+                    kind: "group".into(),
+                    name: Some(format!("R{made}")),
+                    description: None,
+                    members: vec![],
+                },
+                b.now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if made == 10 {
+            page_20_in_10_rooms = b.measure(rooms.list(&hoarder, 20, None, b.now)).await.1;
+        }
+    }
+    let (page, page_20_in_2000_rooms) = b.measure(rooms.list(&hoarder, 20, None, b.now)).await;
+    anyhow::ensure!(
+        page.map_err(|e| anyhow::anyhow!("{e:?}"))?.items.len() == 20,
+        "a full page"
+    );
     Ok(Capacity {
         by_size,
         list_50_rooms,
+        page_20_in_10_rooms,
+        page_20_in_2000_rooms,
     })
 }
 
@@ -271,6 +305,8 @@ pub fn to_json(c: &Capacity) -> Value {
             "chat_list_one_room": units(s.list_one_room),
         })).collect::<Vec<_>>(),
         "chat_list_50_rooms": units(c.list_50_rooms),
+        "chat_list_page_20_in_10_rooms": units(c.page_20_in_10_rooms),
+        "chat_list_page_20_in_2000_rooms": units(c.page_20_in_2000_rooms),
     })
 }
 
@@ -294,5 +330,12 @@ pub fn print(c: &Capacity) {
     println!(
         "chat list of a person in 50 rooms (one page of 50): {:.1} / {:.1}",
         c.list_50_rooms.read, c.list_50_rooms.write
+    );
+    println!(
+        "chat list, one page of 20, of a person in 10 rooms: {:.1} / {:.1}; in 2,000 rooms: {:.1} / {:.1}",
+        c.page_20_in_10_rooms.read,
+        c.page_20_in_10_rooms.write,
+        c.page_20_in_2000_rooms.read,
+        c.page_20_in_2000_rooms.write
     );
 }

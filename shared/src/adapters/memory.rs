@@ -288,6 +288,17 @@ impl AccountStore for MemoryAccounts {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        self.hit_rate_limit_by(key, 1, limit, window, now).await
+    }
+
+    async fn hit_rate_limit_by(
+        &self,
+        key: &str,
+        events: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
         let start = crate::ports::window_start(now, window);
         let start_ms = crate::domain::time::to_millis(start);
         let mut state = self.state();
@@ -295,7 +306,7 @@ impl AccountStore for MemoryAccounts {
         let horizon = start_ms - Duration::days(1).whole_milliseconds() as i64;
         state.rates.retain(|(_, w), _| *w >= horizon);
         let count = state.rates.entry((key.to_owned(), start_ms)).or_insert(0);
-        *count += 1;
+        *count = count.saturating_add(events);
         Ok(RateDecision::after(*count, limit, start + window))
     }
 

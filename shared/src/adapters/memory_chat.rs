@@ -3,13 +3,15 @@
 //! races, so the contract suite holds for both.
 
 use crate::domain::time::to_millis;
-use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::domain::{
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+};
 use crate::ports::{
     AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
     admit,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
 
@@ -23,6 +25,53 @@ struct State {
     windows: HashMap<String, Vec<i64>>,
     /// Per room, the message each posted transfer got (one per transfer).
     transfer_messages: HashMap<(RoomId, String), MessageId>,
+    /// Pending invitations per invitee, by room.
+    invitations: HashMap<UserId, BTreeMap<RoomId, Invitation>>,
+    /// Who left which room on their own (only an accepted invitation brings them back).
+    left: HashSet<(UserId, RoomId)>,
+}
+
+impl State {
+    /// `add_members`' conditions and writes, shared with accepting an invitation.
+    fn add(
+        &mut self,
+        room: &RoomId,
+        members: &[Member],
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        if !self.rooms.contains_key(room) {
+            return Err(AddMembersError::RoomGone);
+        }
+        let existing = self.members.entry(*room).or_default();
+        if let Some(m) = members.iter().find(|m| existing.contains_key(&m.user_id)) {
+            return Err(AddMembersError::AlreadyMember(m.user_id));
+        }
+        if existing.len() + members.len() > ceiling as usize {
+            return Err(AddMembersError::Full);
+        }
+        for m in members {
+            existing.insert(m.user_id, m.clone());
+        }
+        for m in members {
+            self.memberships
+                .entry(m.user_id)
+                .or_default()
+                .insert(*room, membership_of(m));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, room: &RoomId, user: &UserId, role: MemberRole) -> Result<(), StoreError> {
+        let list = self.members.get_mut(room).ok_or(StoreError::Conflict)?;
+        if list.get(user).map(|m| m.role) != Some(role) {
+            return Err(StoreError::Conflict);
+        }
+        list.remove(user);
+        if let Some(rooms) = self.memberships.get_mut(user) {
+            rooms.remove(room);
+        }
+        Ok(())
+    }
 }
 
 /// Rooms, members, messages and send windows in memory.
@@ -48,6 +97,7 @@ fn membership_of(m: &Member) -> Membership {
         room_id: m.room_id,
         user_id: m.user_id,
         last_read_seq: 0,
+        activity_at: m.joined_at,
     }
 }
 
@@ -130,25 +180,13 @@ impl ChatStore for MemoryChat {
             .unwrap_or_default())
     }
 
-    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError> {
-        let mut s = self.state();
-        if !s.rooms.contains_key(room) {
-            return Err(AddMembersError::RoomGone);
-        }
-        let existing = s.members.entry(*room).or_default();
-        if let Some(m) = members.iter().find(|m| existing.contains_key(&m.user_id)) {
-            return Err(AddMembersError::AlreadyMember(m.user_id));
-        }
-        for m in members {
-            existing.insert(m.user_id, m.clone());
-        }
-        for m in members {
-            s.memberships
-                .entry(m.user_id)
-                .or_default()
-                .insert(*room, membership_of(m));
-        }
-        Ok(())
+    async fn add_members(
+        &self,
+        room: &RoomId,
+        members: &[Member],
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        self.state().add(room, members, ceiling)
     }
 
     async fn remove_member(
@@ -157,14 +195,95 @@ impl ChatStore for MemoryChat {
         user: &UserId,
         role: MemberRole,
     ) -> Result<(), StoreError> {
+        self.state().remove(room, user, role)
+    }
+
+    async fn leave(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError> {
         let mut s = self.state();
-        let list = s.members.get_mut(room).ok_or(StoreError::Conflict)?;
-        if list.get(user).map(|m| m.role) != Some(role) {
-            return Err(StoreError::Conflict);
+        s.remove(room, user, role)?;
+        s.left.insert((*user, *room));
+        Ok(())
+    }
+
+    async fn has_left(&self, user: &UserId, room: &RoomId) -> Result<bool, StoreError> {
+        Ok(self.state().left.contains(&(*user, *room)))
+    }
+
+    async fn invite(&self, invitations: &[Invitation]) -> Result<(), StoreError> {
+        let mut s = self.state();
+        for i in invitations {
+            s.invitations
+                .entry(i.user_id)
+                .or_default()
+                .insert(i.room_id, i.clone());
         }
-        list.remove(user);
-        if let Some(rooms) = s.memberships.get_mut(user) {
-            rooms.remove(room);
+        Ok(())
+    }
+
+    async fn invitation(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .state()
+            .invitations
+            .get(user)
+            .and_then(|list| list.get(room))
+            .cloned())
+    }
+
+    async fn invitations(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&RoomId>,
+    ) -> Result<Page<Invitation>, StoreError> {
+        let s = self.state();
+        let items: Vec<Invitation> = s
+            .invitations
+            .get(user)
+            .map(|list| {
+                list.values()
+                    .filter(|i| after.is_none_or(|a| i.room_id > *a))
+                    .take(limit + 1)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Page::from_overfetch(items, limit, |i| {
+            i.room_id.to_string()
+        }))
+    }
+
+    async fn accept_invitation(
+        &self,
+        invitation: &Invitation,
+        member: &Member,
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        let mut s = self.state();
+        let (user, room) = (invitation.user_id, invitation.room_id);
+        let pending = s.invitations.get(&user).and_then(|l| l.get(&room));
+        if pending.map(|p| p.inviter) != Some(invitation.inviter) {
+            return Err(AddMembersError::RoomGone);
+        }
+        s.add(&room, std::slice::from_ref(member), ceiling)?;
+        if let Some(list) = s.invitations.get_mut(&user) {
+            list.remove(&room);
+        }
+        s.left.remove(&(user, room));
+        Ok(())
+    }
+
+    async fn decline_invitation(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        if let Some(list) = self.state().invitations.get_mut(user) {
+            list.remove(room);
         }
         Ok(())
     }
@@ -231,6 +350,38 @@ impl ChatStore for MemoryChat {
             .get(user)
             .and_then(|m| m.get(room))
             .cloned())
+    }
+
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let s = self.state();
+        let mut page: Vec<Membership> = s
+            .memberships
+            .get(user)
+            .map(|list| list.values().cloned().collect())
+            .unwrap_or_default();
+        let order = |m: &Membership| (to_millis(m.activity_at), m.room_id);
+        page.sort_by_key(|m| std::cmp::Reverse(order(m)));
+        if let Some((at, room)) = after {
+            page.retain(|m| order(m) < (to_millis(at), room));
+        }
+        page.truncate(limit);
+        Ok(page)
+    }
+
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime) {
+        let mut s = self.state();
+        for user in users {
+            if let Some(m) = s.memberships.get_mut(user).and_then(|l| l.get_mut(room))
+                && m.activity_at < at
+            {
+                m.activity_at = at;
+            }
+        }
     }
 
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {

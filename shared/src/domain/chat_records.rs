@@ -100,12 +100,27 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
+/// An add that waits for the person's consent: made instead of a membership when they accept
+/// groups from nobody (`GroupAdds::Nobody`) or left this room before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub room_id: RoomId,
+    /// Who is invited.
+    pub user_id: UserId,
+    /// Who added them.
+    pub inviter: UserId,
+    pub invited_at: OffsetDateTime,
+}
+
 /// A room in a person's chat list, with their read marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub room_id: RoomId,
     pub user_id: UserId,
     pub last_read_seq: u64,
+    /// The room's last activity as this person's chat list orders it: when they joined, then
+    /// each message (moved after the send, see `ChatStore::touch_inbox`).
+    pub activity_at: OffsetDateTime,
 }
 
 #[cfg(test)]

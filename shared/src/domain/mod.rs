@@ -7,6 +7,7 @@ mod chat_records;
 mod connection;
 pub mod disposition;
 mod email;
+mod group_adds;
 mod idempotency;
 mod ids;
 mod invalid;
@@ -24,12 +25,13 @@ mod username;
 
 pub use address::ClientAddress;
 pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
-pub use chat_records::{DELETED_MEMORY, Member, Membership, Message, Room};
+pub use chat_records::{DELETED_MEMORY, Invitation, Member, Membership, Message, Room};
 pub use connection::{
     CONNECTION_LIFETIME, Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened,
     SessionBinding, TICKET_LIFETIME, WsTicket,
 };
 pub use email::Email;
+pub use group_adds::GroupAdds;
 pub use idempotency::IdempotencyKey;
 pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;

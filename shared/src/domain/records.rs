@@ -47,6 +47,8 @@ pub struct User {
     pub avatar_key: Option<String>,
     /// Granted by an operator only (see `domain::role`).
     pub role: Role,
+    /// Whether others add this person to groups directly or invite them.
+    pub group_adds: super::GroupAdds,
     pub created_at: OffsetDateTime,
     /// Bumped by logout-all, password reset and change: tokens of an older epoch are dead.
     pub session_epoch: u64,

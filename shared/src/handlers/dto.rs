@@ -68,6 +68,8 @@ pub struct PatchMeBody {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub bio: Option<String>,
+    /// `"everyone"` or `"nobody"`: who may add the caller to groups without an invitation.
+    pub group_adds: Option<String>,
     /// Absent: unchanged; `null`: clear the avatar; a string: set it from an upload.
     #[serde(default, deserialize_with = "present")]
     pub avatar_upload_id: Option<Option<String>>,

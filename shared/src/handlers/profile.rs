@@ -72,6 +72,7 @@ impl Profile {
                     first_name: body.first_name,
                     last_name: body.last_name,
                     bio: body.bio,
+                    group_adds: body.group_adds,
                     avatar_upload_id: body.avatar_upload_id,
                 };
                 let updated = self.profiles.update(&me.user, patch, now).await?;

@@ -1,4 +1,5 @@
-//! The `rooms` function: /rooms, /rooms/{id}, members.
+//! The `rooms` function: /rooms, /rooms/{id}, members, and the caller's invitations
+//! (/me/invitations: they are chat items, written with the rooms' own rights).
 
 use super::chat_dto::{AddMembersBody, CreateRoomBody, PatchRoomBody, SetRoleBody};
 use super::{Context, Function, respond};
@@ -7,6 +8,7 @@ use crate::http::{Body, Request, Response, request, response};
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::{Authenticator, Principal};
 use crate::services::chat::{ChatPorts, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT};
+use crate::services::invitations::InvitationService;
 use crate::services::rooms::{NewGroup, RoomPatch, RoomService};
 use async_trait::async_trait;
 use serde_json::json;
@@ -14,6 +16,7 @@ use serde_json::json;
 pub struct Rooms {
     ctx: Context,
     rooms: RoomService,
+    invitations: InvitationService,
     auth: Authenticator,
 }
 
@@ -21,8 +24,9 @@ impl Rooms {
     pub fn new(ctx: Context, chat: ChatPorts, verifier: TokenVerifier) -> Self {
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self {
+            rooms: RoomService::new(chat.clone(), ctx.settings.limits),
+            invitations: InvitationService::new(chat, ctx.settings.limits),
             ctx,
-            rooms: RoomService::new(chat),
             auth,
         }
     }
@@ -123,6 +127,29 @@ impl Rooms {
                     .set_role(me, &room()?, &username()?, body.role.as_deref(), now)
                     .await?;
                 Ok(response::json(200, &view))
+            }
+            "GET /me/invitations" => {
+                let limit = request::limit(req, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
+                let cursor = request::query_param(req, "cursor");
+                let page = self.invitations.list(me, limit, cursor.as_deref()).await?;
+                Ok(response::json(
+                    200,
+                    &json!({"items": page.items, "next_cursor": page.next_cursor}),
+                ))
+            }
+            "POST /me/invitations/{room_id}/accept" => {
+                let id =
+                    request::path_param(req, "room_id").ok_or(Error::NotFound("invitation"))?;
+                Ok(response::json(
+                    200,
+                    &self.invitations.accept(me, &id, now).await?,
+                ))
+            }
+            "POST /me/invitations/{room_id}/decline" => {
+                if let Some(id) = request::path_param(req, "room_id") {
+                    self.invitations.decline(me, &id).await?;
+                }
+                Ok(response::no_content())
             }
             _ => Err(Error::NoRoute),
         }

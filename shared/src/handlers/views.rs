@@ -15,6 +15,8 @@ pub struct MeView {
     pub bio: String,
     pub avatar_url: Option<String>,
     pub role: Role,
+    /// Who may add this person to groups directly: `everyone`, or `nobody` (invitations only).
+    pub group_adds: &'static str,
     pub created_at: String,
 }
 
@@ -29,6 +31,7 @@ impl MeView {
             bio: user.bio.clone(),
             avatar_url: None,
             role: user.role,
+            group_adds: user.group_adds.as_str(),
             created_at: rfc3339(user.created_at),
         }
     }

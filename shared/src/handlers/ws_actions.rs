@@ -126,6 +126,10 @@ impl Actions {
                 let f: TypingFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 let seat = self.chat.seat(&me.id, &f.room_id).await?;
+                // Across a block "is typing…" reaches nobody, like a send there.
+                if self.chat.blocked_in_direct(&seat.room, &me.id).await? {
+                    return Err(Error::Blocked);
+                }
                 let key = format!("typing#{}#{}", me.id, seat.room.id);
                 let slot = self
                     .chat

@@ -171,6 +171,16 @@ pub trait AccountStore: Send + Sync {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError>;
+    /// Counts `events` events at once under `key` (one atomic add, so parallel callers never
+    /// both fit in the last units): `Limited` when the window's count passes `limit` with them.
+    async fn hit_rate_limit_by(
+        &self,
+        key: &str,
+        events: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError>;
 
     // --- blocks ---
     async fn block(

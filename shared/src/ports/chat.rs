@@ -3,9 +3,12 @@
 //! a send is ordered by the room's `seq`, a membership change by the member item's existence and
 //! role, a room edit by the room's `version`.
 
-use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::domain::{
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+};
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// Why creating a room failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,9 @@ pub enum AddMembersError {
     /// The room is gone.
     #[error("room gone")]
     RoomGone,
+    /// The room would pass its member ceiling (nothing was written).
+    #[error("room full")]
+    Full,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -63,9 +69,15 @@ pub trait ChatStore: Send + Sync {
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError>;
     /// Every member of a room, in no particular order.
     async fn members(&self, room: &RoomId) -> Result<Vec<Member>, StoreError>;
-    /// Adds members and their memberships in one transaction, if none of them is a member yet
-    /// and the room still exists. At most `MAX_MEMBERS_PER_CHANGE`.
-    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError>;
+    /// Adds members and their memberships in one transaction, if none of them is a member yet,
+    /// the room still exists and its member count stays within `ceiling` (reserved on the room
+    /// item in the same transaction). At most `MAX_MEMBERS_PER_CHANGE`.
+    async fn add_members(
+        &self,
+        room: &RoomId,
+        members: &[Member],
+        ceiling: u32,
+    ) -> Result<(), AddMembersError>;
     /// Removes a member and their membership, if they still have `role` (`Conflict` otherwise).
     async fn remove_member(
         &self,
@@ -73,6 +85,40 @@ pub trait ChatStore: Send + Sync {
         user: &UserId,
         role: MemberRole,
     ) -> Result<(), StoreError>;
+    /// As `remove_member`, for a person leaving on their own: the same transaction remembers
+    /// that they left, so only an invitation they accept brings them back (`has_left`).
+    async fn leave(&self, room: &RoomId, user: &UserId, role: MemberRole)
+    -> Result<(), StoreError>;
+    /// Whether `user` left `room` on their own and has not come back since.
+    async fn has_left(&self, user: &UserId, room: &RoomId) -> Result<bool, StoreError>;
+
+    // --- invitations ---
+    /// Stores (or renews) an invitation; a pending one for the same room is replaced.
+    async fn invite(&self, invitations: &[Invitation]) -> Result<(), StoreError>;
+    async fn invitation(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Invitation>, StoreError>;
+    /// A person's pending invitations by room id, at most `limit`, after room `after`.
+    async fn invitations(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&RoomId>,
+    ) -> Result<Page<Invitation>, StoreError>;
+    /// In one transaction: the invitation (which must still be there: `Conflict`-like
+    /// `RoomGone` otherwise) becomes `member`, under the same conditions as `add_members`, and
+    /// the person's "left" mark goes.
+    async fn accept_invitation(
+        &self,
+        invitation: &Invitation,
+        member: &Member,
+        ceiling: u32,
+    ) -> Result<(), AddMembersError>;
+    /// Deletes an invitation (none there is fine).
+    async fn decline_invitation(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError>;
+
     /// Changes a member's role from `from` to `to` (`Conflict` if it is no longer `from`).
     async fn set_role(
         &self,
@@ -98,6 +144,19 @@ pub trait ChatStore: Send + Sync {
         user: &UserId,
         room: &RoomId,
     ) -> Result<Option<Membership>, StoreError>;
+    /// One page of a person's chat list, most recently active first: at most `limit` memberships
+    /// ordered by `(activity_at, room)` descending, those before `after` when given. Reads only
+    /// the page (an index Query with `Limit`, then the page's memberships by key), whatever the
+    /// number of rooms.
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError>;
+    /// Moves `room` up to `at` in each of `users`' chat lists (never back). Best effort after a
+    /// send: a failure is logged and only delays the room's place until its next message.
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime);
     /// Moves the read marker forward to `seq` (never back); `Ok(false)` when it was already
     /// there or past it. `Conflict` when the person is not a member.
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError>;

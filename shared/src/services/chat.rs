@@ -74,6 +74,18 @@ impl ChatPorts {
         Ok(ab || ba)
     }
 
+    /// Whether `room` is a direct room whose two people are split by a block (either way):
+    /// then nothing one of them does there reaches the other.
+    pub async fn blocked_in_direct(&self, room: &Room, me: &UserId) -> Result<bool> {
+        if room.kind != crate::domain::RoomKind::Direct {
+            return Ok(false);
+        }
+        match room.pair.iter().find(|id| *id != me) {
+            Some(other) => self.blocked_between(me, other).await,
+            None => Ok(false),
+        }
+    }
+
     /// The ids of a room's members now.
     pub async fn member_ids(&self, room: &RoomId) -> Result<Vec<UserId>> {
         Ok(self

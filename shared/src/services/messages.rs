@@ -208,7 +208,15 @@ impl MessageService {
                 transfer: draft.transfer.clone(),
             };
             match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => return Ok(Appended::New(message)),
+                Ok(()) => {
+                    // The room moves to the top of every member's chat list.
+                    let members = self.ports.member_ids(&room.id).await?;
+                    self.ports
+                        .chat
+                        .touch_inbox(&room.id, &members, message.created_at)
+                        .await;
+                    return Ok(Appended::New(message));
+                }
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, the sender left, or this is a repeat.
                     if let Some(transfer) = message.transfer_id()
@@ -240,10 +248,7 @@ impl MessageService {
         if admins_only && !role.manages() {
             return Err(Error::Forbidden);
         }
-        if room.kind == RoomKind::Direct
-            && let Some(other) = room.pair.iter().find(|id| **id != me.id)
-            && self.ports.blocked_between(&me.id, other).await?
-        {
+        if self.ports.blocked_in_direct(room, &me.id).await? {
             return Err(Error::Blocked);
         }
         Ok(())
@@ -344,7 +349,13 @@ impl MessageService {
             Err(e) => return Err(e.into()),
         };
         if moved {
-            let members = self.ports.member_ids(&room.id).await?;
+            // The marker is the reader's own and moves anyway; across a block in a direct room
+            // only the reader's own connections hear of it.
+            let members = if self.ports.blocked_in_direct(&room, &me.id).await? {
+                vec![me.id]
+            } else {
+                self.ports.member_ids(&room.id).await?
+            };
             self.ports
                 .emit(
                     &members,

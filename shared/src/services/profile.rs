@@ -1,6 +1,6 @@
 //! Profiles and people: the caller's own profile, public profiles, prefix search and blocks.
 
-use crate::domain::{Bio, PersonName, PublicProfile, Purpose, User, UserId, Username};
+use crate::domain::{Bio, GroupAdds, PersonName, PublicProfile, Purpose, User, UserId, Username};
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AccountStore, Page};
 use crate::services::uploads::{Attached, UploadService};
@@ -18,6 +18,8 @@ pub struct ProfilePatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub bio: Option<String>,
+    /// `everyone` or `nobody` (`domain::GroupAdds`).
+    pub group_adds: Option<String>,
     /// `Some(None)` clears the avatar; `Some(Some(id))` sets it from an upload.
     pub avatar_upload_id: Option<Option<String>>,
 }
@@ -71,6 +73,13 @@ impl ProfileService {
             .and_then(|raw| fields.take("bio", Bio::parse(raw)))
         {
             next.bio = v.as_str().to_owned();
+        }
+        if let Some(v) = patch
+            .group_adds
+            .as_deref()
+            .and_then(|raw| fields.take("group_adds", GroupAdds::parse(raw)))
+        {
+            next.group_adds = v;
         }
         if let Some(None) = patch.avatar_upload_id {
             next.avatar_key = None;

@@ -5,15 +5,17 @@
 use super::chat::{ChatPorts, Seat, not_direct};
 use super::chat_links::{Links, avatar_keys, room_keys};
 use super::chat_views::{RoomSummaryView, RoomView, room_view, summary_view};
+use super::throttle;
 use super::uploads::Attached;
-use crate::domain::time::to_millis;
+use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Member, MemberRole, Posting, Purpose, Room, RoomDescription, RoomId, RoomKind, RoomName,
-    Upload, UploadId, User, UserId,
+    GroupAdds, Invitation, Member, MemberRole, Posting, Purpose, Room, RoomDescription, RoomId,
+    RoomKind, RoomName, Upload, UploadId, User, UserId,
 };
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{AddMembersError, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Page, StoreError};
-use time::OffsetDateTime;
+use crate::settings::Limits;
+use time::{Duration, OffsetDateTime};
 
 /// POST /rooms for a group or channel.
 #[derive(Debug, Default)]
@@ -45,14 +47,108 @@ type Changes = (
 
 pub struct RoomService {
     ports: ChatPorts,
+    limits: Limits,
+}
+
+/// People an add names, split by consent: those who become members now, and those who get an
+/// invitation instead (they accept groups from nobody, or left this room before).
+struct Adds {
+    now: Vec<User>,
+    invited: Vec<User>,
 }
 
 impl RoomService {
-    pub fn new(ports: ChatPorts) -> Self {
-        Self { ports }
+    /// `limits` gives the per-user creation limits and the member ceiling.
+    pub fn new(ports: ChatPorts, limits: Limits) -> Self {
+        Self { ports, limits }
     }
 
-    async fn view(&self, room: &Room, me: &UserId, now: OffsetDateTime) -> Result<RoomView> {
+    /// Reserves, before anything is written, one room creation (when `creates`) and `adds`
+    /// people added or invited, against the caller's hourly limits.
+    async fn count_adds(
+        &self,
+        me: &User,
+        creates: bool,
+        adds: usize,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let store = self.ports.accounts.as_ref();
+        if creates {
+            throttle::per_user(
+                store,
+                "rooms",
+                &me.id,
+                1,
+                self.limits.rooms_per_user,
+                Duration::hours(1),
+                now,
+            )
+            .await?;
+        }
+        throttle::per_user(
+            store,
+            "member_adds",
+            &me.id,
+            u32::try_from(adds).unwrap_or(u32::MAX),
+            self.limits.member_adds_per_user,
+            Duration::hours(1),
+            now,
+        )
+        .await
+    }
+
+    /// Splits `people` by consent for `room` (`None`: a room being created, which nobody left).
+    async fn by_consent(&self, room: Option<&RoomId>, people: Vec<User>) -> Result<Adds> {
+        let mut adds = Adds {
+            now: vec![],
+            invited: vec![],
+        };
+        for user in people {
+            let left = match room {
+                Some(room) => self.ports.chat.has_left(&user.id, room).await?,
+                None => false,
+            };
+            if left || user.group_adds == GroupAdds::Nobody {
+                adds.invited.push(user);
+            } else {
+                adds.now.push(user);
+            }
+        }
+        Ok(adds)
+    }
+
+    /// Stores invitations for `people` to `room` from `me`, and tells each of them.
+    async fn invite(
+        &self,
+        me: &User,
+        room: &RoomId,
+        people: &[User],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        if people.is_empty() {
+            return Ok(());
+        }
+        let invitations: Vec<Invitation> = people
+            .iter()
+            .map(|u| Invitation {
+                room_id: *room,
+                user_id: u.id,
+                inviter: me.id,
+                invited_at: now,
+            })
+            .collect();
+        self.ports.chat.invite(&invitations).await?;
+        let ids: Vec<UserId> = people.iter().map(|u| u.id).collect();
+        self.ports.room_event(&ids, "invited", room).await;
+        Ok(())
+    }
+
+    pub(crate) async fn view(
+        &self,
+        room: &Room,
+        me: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<RoomView> {
         let members = self.ports.chat.members(&room.id).await?;
         let people = self
             .ports
@@ -178,6 +274,14 @@ impl RoomService {
             (Some(k), Some(n), Some(d)) => Some((k, n, d)),
             _ => None,
         })?;
+        self.count_adds(me, true, invited.len(), now).await?;
+        let Adds {
+            now: joining,
+            invited,
+        } = self.by_consent(None, invited).await?;
+        if joining.len() + 1 > self.limits.room_member_ceiling as usize {
+            return Err(Error::Refused("room_full"));
+        }
         let id = RoomId::new();
         let room = Room {
             id,
@@ -200,7 +304,7 @@ impl RoomService {
             avatar_key: None,
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
-            .chain(invited.iter().map(|u| (u.id, MemberRole::Member)))
+            .chain(joining.iter().map(|u| (u.id, MemberRole::Member)))
             .map(|(user_id, role)| Member {
                 room_id: id,
                 user_id,
@@ -217,6 +321,7 @@ impl RoomService {
         }
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
         self.ports.room_event(&ids, "added", &id).await;
+        self.invite(me, &id, &invited, now).await?;
         tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
         self.view(&room, &me.id, now).await
     }
@@ -243,9 +348,14 @@ impl RoomService {
         let mut found: Vec<User> = Vec::with_capacity(raw.len());
         for (i, name) in raw.iter().enumerate() {
             let at = format!("{field}[{i}]");
-            let Some(user) = self.ports.user_named(name).await? else {
-                fields.take::<()>(&at, Err(crate::domain::Invalid::new("no such user")));
-                continue;
+            // A block either way answers exactly like an unknown name: the adder must not
+            // learn that they were blocked (or which of their blocks is in the way).
+            let user = match self.ports.user_named(name).await? {
+                Some(user) if !self.ports.blocked_between(&me.id, &user.id).await? => user,
+                _ => {
+                    fields.take::<()>(&at, Err(crate::domain::Invalid::new("no such user")));
+                    continue;
+                }
             };
             if user.id == me.id {
                 fields.take::<()>(&at, Err(crate::domain::Invalid::new("is you")));
@@ -272,7 +382,8 @@ impl RoomService {
     }
 
     /// GET /rooms: the caller's rooms, most recently active first, with last message and unread
-    /// count. Reads the caller's memberships and their rooms: nothing per message.
+    /// count. Reads one page of the chat list (`limit + 1` memberships in activity order) and
+    /// those rooms: the cost is bounded by `limit` whatever the number of rooms.
     pub async fn list(
         &self,
         me: &User,
@@ -281,14 +392,28 @@ impl RoomService {
         now: OffsetDateTime,
     ) -> Result<Page<RoomSummaryView>> {
         let after = cursor.map(parse_list_cursor).transpose()?;
-        let memberships = self.ports.chat.memberships(&me.id).await?;
+        let memberships = self
+            .ports
+            .chat
+            .inbox(
+                &me.id,
+                limit + 1,
+                after.map(|(at, id)| (from_millis(at), id)),
+            )
+            .await?;
         let ids: Vec<RoomId> = memberships.iter().map(|m| m.room_id).collect();
-        let mut rooms = self.ports.chat.rooms(&ids).await?;
-        rooms.sort_by_key(|r| std::cmp::Reverse(list_key(r)));
-        if let Some(after) = after {
-            rooms.retain(|r| list_key(r) < after);
-        }
-        rooms.truncate(limit + 1);
+        let found = self.ports.chat.rooms(&ids).await?;
+        // In the chat list's order; a room deleted a moment ago is skipped.
+        let rooms: Vec<Room> = ids
+            .iter()
+            .filter_map(|id| found.iter().find(|r| r.id == *id).cloned())
+            .collect();
+        let place = |id: &RoomId| {
+            memberships
+                .iter()
+                .find(|m| m.room_id == *id)
+                .map_or(0, |m| to_millis(m.activity_at))
+        };
         let people = self
             .ports
             .people(rooms.iter().flat_map(|r| {
@@ -298,10 +423,7 @@ impl RoomService {
                     .chain(r.last_message.as_ref().map(|m| m.sender))
             }))
             .await?;
-        let page = Page::from_overfetch(rooms, limit, |r| {
-            let (at, id) = list_key(r);
-            format!("{at}.{id}")
-        });
+        let page = Page::from_overfetch(rooms, limit, |r| format!("{}.{}", place(&r.id), r.id));
         let read_of = |id: &RoomId| {
             memberships
                 .iter()
@@ -534,6 +656,15 @@ impl RoomService {
             .resolve_new_members(me, Some(&room.id), usernames, "usernames", &mut fields)
             .await?;
         fields.finish(Some(()))?;
+        self.count_adds(me, false, found.len(), now).await?;
+        let Adds {
+            now: found,
+            invited,
+        } = self.by_consent(Some(&room.id), found).await?;
+        self.invite(me, &room.id, &invited, now).await?;
+        if found.is_empty() {
+            return self.view(&room, &me.id, now).await;
+        }
         let before = self.ports.member_ids(&room.id).await?;
         let new: Vec<Member> = found
             .iter()
@@ -544,7 +675,12 @@ impl RoomService {
                 joined_at: now,
             })
             .collect();
-        match self.ports.chat.add_members(&room.id, &new).await {
+        match self
+            .ports
+            .chat
+            .add_members(&room.id, &new, self.limits.room_member_ceiling)
+            .await
+        {
             Ok(()) => {}
             Err(AddMembersError::AlreadyMember(id)) => {
                 let i = found.iter().position(|u| u.id == id).unwrap_or(0);
@@ -554,6 +690,7 @@ impl RoomService {
                 )]));
             }
             Err(AddMembersError::RoomGone) => return Err(Error::NotFound("room")),
+            Err(AddMembersError::Full) => return Err(Error::Refused("room_full")),
             Err(AddMembersError::Unexpected(e)) => return Err(e.into()),
         }
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
@@ -582,12 +719,19 @@ impl RoomService {
                 return Err(Error::Forbidden);
             }
         }
-        match self
-            .ports
-            .chat
-            .remove_member(&room.id, &target.user_id, target.role)
-            .await
-        {
+        // Leaving is remembered: only an invitation the person accepts brings them back.
+        let removed = if target.user_id == me.id {
+            self.ports
+                .chat
+                .leave(&room.id, &target.user_id, target.role)
+                .await
+        } else {
+            self.ports
+                .chat
+                .remove_member(&room.id, &target.user_id, target.role)
+                .await
+        };
+        match removed {
             Ok(()) => {}
             // Their role changed or they left meanwhile: let the caller look again.
             Err(StoreError::Conflict) => return Err(Error::Conflict),
@@ -668,11 +812,6 @@ impl RoomService {
             .await?
             .ok_or(Error::NotFound("member"))
     }
-}
-
-/// Chat-list order: last activity, then id, both descending.
-fn list_key(room: &Room) -> (i64, RoomId) {
-    (to_millis(room.updated_at), room.id)
 }
 
 fn parse_list_cursor(raw: &str) -> Result<(i64, RoomId)> {

@@ -261,6 +261,7 @@ impl SignupService {
                 bio: signup.bio.clone(),
                 avatar_key: None,
                 role: self.settings.initial_role(&signup.username),
+                group_adds: Default::default(),
                 created_at: now,
                 session_epoch: 0,
                 version: 0,

@@ -7,6 +7,7 @@ import { h, replace, time, money, safeUrl } from "../dom.js";
 import { describe } from "../errors.js";
 import { session } from "../session.js";
 import { go } from "../app.js";
+import { invitationsCard } from "./invitations.js";
 
 /** One line of preview for a message (text is only ever put into text nodes). */
 export function preview(message) {
@@ -22,10 +23,12 @@ export function chatsView(main) {
   let rooms = [];
   const list = h("ul", { class: "list", testid: "chat-list", "aria-label": "Chats" });
   const error = h("p", { class: "error", role: "alert", testid: "chats-error" });
+  const invitations = invitationsCard();
   main.append(h("div", { class: "bar" },
     h("h1", {}, "Chats"),
     h("button", { type: "button", class: "primary", testid: "new-chat", onclick: () => go("#/new") }, "New chat")),
-  error, list);
+  invitations.card, error, list);
+  invitations.load();
 
   const render = () => {
     replace(list, rooms.length ? rooms.map(item) : h("li", { class: "muted", testid: "no-chats" }, "No chats yet. Start one with “New chat”."));
@@ -70,9 +73,10 @@ export function chatsView(main) {
       return undefined;
     }),
     on("ws:deleted", load),
-    on("ws:room", load),
+    // `invited` changes only the invitations; the other room events change the list.
+    on("ws:room", ({ event }) => (event === "invited" ? invitations.load() : load())),
     on("ws:read", ({ username }) => { if (username === session.me?.username) load(); }),
-    on("ws:reconnected", load),
+    on("ws:reconnected", () => { invitations.load(); return load(); }),
   ];
   return () => offs.forEach((off) => off());
 }

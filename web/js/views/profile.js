@@ -44,9 +44,12 @@ export function profileView(main) {
     field("First name", { name: "first_name", value: me.first_name || "", maxlength: 50 }),
     field("Last name", { name: "last_name", value: me.last_name || "", maxlength: 50 }),
     field("Bio", { name: "bio", type: "textarea", value: me.bio || "", maxlength: 500 }),
+    field("Who can add you to groups", { name: "group_adds", type: "select", testid: "group-adds",
+      options: [["everyone", "Everyone"], ["nobody", "Only by invitation (you accept or decline)"]] }),
     formError(),
     h("button", { type: "submit", class: "primary", testid: "profile-save" }, "Save"),
     h("p", { role: "status", class: "muted", testid: "profile-status" }));
+  form.elements.group_adds.value = me.group_adds || "everyone";
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     submitting(form, async () => {

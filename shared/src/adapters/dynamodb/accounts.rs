@@ -480,6 +480,17 @@ impl AccountStore for DynamoAccounts {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        self.hit_rate_limit_by(key, 1, limit, window, now).await
+    }
+
+    async fn hit_rate_limit_by(
+        &self,
+        key: &str,
+        events: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
         let start = window_start(now, window);
         let out = self
             .client
@@ -488,7 +499,7 @@ impl AccountStore for DynamoAccounts {
             .set_key(Some(rate_key(key, to_millis(start))))
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":one", n(events))
             .expression_attribute_values(
                 ":ttl",
                 n((start + window + Duration::hours(1)).unix_timestamp()),

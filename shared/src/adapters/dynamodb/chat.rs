@@ -8,7 +8,9 @@ use super::chat_items::*;
 use super::items::{Item, n, s, sdk_error};
 use super::tx::{self, TxOutcome};
 use crate::domain::time::to_millis;
-use crate::domain::{Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId};
+use crate::domain::{
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+};
 use crate::ports::{
     AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
     admit,
@@ -17,8 +19,8 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ConsumedCapacity, Delete, DeleteRequest, KeysAndAttributes,
-    Put, ReturnConsumedCapacity, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConsumedCapacity, Delete, DeleteRequest, KeysAndAttributes, Put,
+    ReturnConsumedCapacity, TransactWriteItem, Update, WriteRequest,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +49,11 @@ impl CapacityMeter {
 
     /// Adds what one request consumed. DynamoDB Local reports only the total, so the caller
     /// says whether the request read or wrote.
-    fn add<'a>(&self, wrote: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    pub(super) fn add<'a>(
+        &self,
+        wrote: bool,
+        consumed: impl IntoIterator<Item = &'a ConsumedCapacity>,
+    ) {
         for c in consumed {
             let units = c.capacity_units().unwrap_or(0.0);
             let bucket = if wrote {
@@ -68,11 +74,15 @@ pub struct DynamoChat {
     meter: Arc<CapacityMeter>,
 }
 
-fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+pub(super) fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>) -> anyhow::Result<TransactWriteItem> {
+pub(super) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> anyhow::Result<TransactWriteItem> {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
@@ -80,7 +90,7 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> anyhow::Result<Trans
     Ok(TransactWriteItem::builder().put(p.build()?).build())
 }
 
-fn delete(
+pub(super) fn delete(
     table: &str,
     key: Item,
     condition: Option<(&str, Item)>,
@@ -112,10 +122,10 @@ fn update(
     Ok(TransactWriteItem::builder().update(u).build())
 }
 
-const NOT_EXISTS: &str = "attribute_not_exists(pk)";
-const EXISTS: &str = "attribute_exists(pk)";
+pub(super) const NOT_EXISTS: &str = "attribute_not_exists(pk)";
+pub(super) const EXISTS: &str = "attribute_exists(pk)";
 
-fn tx_to_store(outcome: TxOutcome) -> StoreError {
+pub(super) fn tx_to_store(outcome: TxOutcome) -> StoreError {
     match outcome {
         TxOutcome::ConditionFailed(_) => StoreError::Conflict,
         TxOutcome::Contended => StoreError::Unexpected(anyhow!("transaction kept conflicting")),
@@ -140,19 +150,31 @@ impl DynamoChat {
         Self::new(Client::new(config), table)
     }
 
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn capacity(&self) -> &CapacityMeter {
+        &self.meter
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
+
     /// The capacity every request of this store consumed so far.
     pub fn meter(&self) -> Arc<CapacityMeter> {
         self.meter.clone()
     }
 
     /// The shared transaction runner (`tx`), metering what each commit consumed.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
         let out = tx::transact(&self.client, items, 6, 10).await?;
         self.meter.add(true, out.consumed_capacity());
         Ok(())
     }
 
-    async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
+    pub(super) async fn get(&self, key: Item) -> anyhow::Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -167,9 +189,50 @@ impl DynamoChat {
         Ok(out.item)
     }
 
+    /// The items of `keys` that exist (strongly consistent), in batches of 100, retrying
+    /// unprocessed keys.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            );
+            let mut backoff = 10u64;
+            while let Some(ka) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                self.meter.add(false, out.consumed_capacity());
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    backoff = (backoff * 2).min(500);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Every item of partition `pk` whose sort key starts with `prefix`, newest-last unless
     /// `descending`, at most `limit` (all when `None`), starting after `start` (a sort key).
-    async fn query(
+    pub(super) async fn query(
         &self,
         pk: String,
         prefix: &str,
@@ -263,7 +326,9 @@ impl DynamoChat {
 #[async_trait]
 impl ChatStore for DynamoChat {
     async fn create_room(&self, room: &Room, members: &[Member]) -> Result<(), CreateRoomError> {
-        let mut items = vec![put(&self.table, room_item(room), Some(NOT_EXISTS))?];
+        let mut room_item = room_item(room);
+        room_item.insert(MEMBER_COUNT.into(), n(members.len()));
+        let mut items = vec![put(&self.table, room_item, Some(NOT_EXISTS))?];
         for m in members {
             items.push(put(&self.table, member_item(m), None)?);
             items.push(put(&self.table, membership_item(m), None)?);
@@ -287,45 +352,13 @@ impl ChatStore for DynamoChat {
     }
 
     async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(room_key).collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            );
-            let mut backoff = 10u64;
-            while let Some(ka) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(sdk_error("BatchGetItem"))?;
-                self.meter.add(false, out.consumed_capacity());
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.push(room_from(&item)?);
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    backoff = (backoff * 2).min(500);
-                }
-            }
-        }
-        Ok(found)
+        let keys = ids.iter().map(room_key).collect();
+        Ok(self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .map(room_from)
+            .collect::<anyhow::Result<_>>()?)
     }
 
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
@@ -425,14 +458,13 @@ impl ChatStore for DynamoChat {
             .collect::<anyhow::Result<_>>()?)
     }
 
-    async fn add_members(&self, room: &RoomId, members: &[Member]) -> Result<(), AddMembersError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(room_key(room)))
-            .condition_expression(EXISTS)
-            .build()
-            .map_err(|e| anyhow!(e))?;
-        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+    async fn add_members(
+        &self,
+        room: &RoomId,
+        members: &[Member],
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        let mut items = vec![self.reserve_seats(room, members.len(), ceiling)?];
         for m in members {
             items.push(put(&self.table, member_item(m), Some(NOT_EXISTS))?);
             items.push(put(&self.table, membership_item(m), Some(NOT_EXISTS))?);
@@ -440,7 +472,7 @@ impl ChatStore for DynamoChat {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             // The first failed condition decides, as it did when only that one was read.
-            Err(o) if o.failed_at(0) => Err(AddMembersError::RoomGone),
+            Err(o) if o.failed_at(0) => Err(self.why_no_seats(room).await),
             Err(TxOutcome::ConditionFailed(failed)) => {
                 let i = failed[0];
                 Err(members
@@ -474,7 +506,60 @@ impl ChatStore for DynamoChat {
         let items = vec![
             TransactWriteItem::builder().delete(member).build(),
             delete(&self.table, membership_key(user, room), None)?,
+            self.free_seat(room)?,
         ];
+        self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn leave(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        role: MemberRole,
+    ) -> Result<(), StoreError> {
+        self.leave_room(room, user, role).await
+    }
+
+    async fn has_left(&self, user: &UserId, room: &RoomId) -> Result<bool, StoreError> {
+        Ok(self.get(left_key(user, room)).await?.is_some())
+    }
+
+    async fn invite(&self, invitations: &[Invitation]) -> Result<(), StoreError> {
+        self.put_invitations(invitations).await
+    }
+
+    async fn invitation(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .get(invitation_key(user, room))
+            .await?
+            .map(|i| invitation_from(&i))
+            .transpose()?)
+    }
+
+    async fn invitations(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&RoomId>,
+    ) -> Result<Page<Invitation>, StoreError> {
+        self.invitation_page(user, limit, after).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        invitation: &Invitation,
+        member: &Member,
+        ceiling: u32,
+    ) -> Result<(), AddMembersError> {
+        self.accept(invitation, member, ceiling).await
+    }
+
+    async fn decline_invitation(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        let items = vec![delete(&self.table, invitation_key(user, room), None)?];
         self.transact(items).await.map_err(tx_to_store)
     }
 
@@ -558,6 +643,19 @@ impl ChatStore for DynamoChat {
             .await?
             .map(|i| membership_from(&i))
             .transpose()?)
+    }
+
+    async fn inbox(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<(OffsetDateTime, RoomId)>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.inbox_page(user, limit, after).await
+    }
+
+    async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime) {
+        self.move_up(room, users, at).await;
     }
 
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {

@@ -2,19 +2,26 @@
 //! attribute maps and back. The chat's table keys exist only here (layout in `docs/CHAT.md`).
 
 use super::items::{Item, Read, key, n, s};
+use super::schema::INBOX_ORDER;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId, RoomKind, UserId,
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId,
+    RoomKind, UserId,
 };
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use time::OffsetDateTime;
 
 pub const ROOM_SK: &str = "ROOM";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
 pub const TRANSFER_GUARD_PREFIX: &str = "XFER#";
+pub const INVITATION_PREFIX: &str = "INVITE#";
+pub const LEFT_PREFIX: &str = "LEFT#";
+/// The room item's member count: the member ceiling is reserved on it.
+pub const MEMBER_COUNT: &str = "member_count";
 
 pub fn room_pk(id: &RoomId) -> String {
     format!("ROOM#{id}")
@@ -43,6 +50,15 @@ pub fn transfer_guard_key(room: &RoomId, transfer_id: &str) -> Item {
         room_pk(room),
         &format!("{TRANSFER_GUARD_PREFIX}{transfer_id}"),
     )
+}
+/// A pending invitation, in the invitee's inbox partition (`INVITE#` sorts apart from the
+/// `ROOM#` memberships, so the chat list never reads it).
+pub fn invitation_key(user: &UserId, room: &RoomId) -> Item {
+    key(inbox_pk(user), &format!("{INVITATION_PREFIX}{room}"))
+}
+/// "This person left this room on their own": only an invitation brings them back.
+pub fn left_key(user: &UserId, room: &RoomId) -> Item {
+    key(inbox_pk(user), &format!("{LEFT_PREFIX}{room}"))
 }
 pub fn window_key(k: &str) -> Item {
     key(format!("WINDOW#{k}"), "WINDOW")
@@ -208,13 +224,23 @@ pub fn member_from(item: &Item) -> anyhow::Result<Member> {
     })
 }
 
+/// The chat-list index's sort key of a membership: last activity (13-digit epoch millis, so
+/// text order is time order until the year 2286), then the room id.
+pub fn inbox_order(activity_ms: i64, room: &RoomId) -> String {
+    format!("{:013}#{room}", activity_ms.max(0))
+}
+
+/// A membership, in the chat-list index from the moment it is written (`inbox_order`).
 pub fn membership_item(m: &Member) -> Item {
+    let at = to_millis(m.joined_at);
     with(
         membership_key(&m.user_id, &m.room_id),
         [
             ("room_id", s(m.room_id.to_string())),
             ("user_id", s(m.user_id.to_string())),
             ("last_read_seq", n(0)),
+            ("activity", n(at)),
+            (INBOX_ORDER, s(inbox_order(at, &m.room_id))),
         ],
     )
 }
@@ -225,6 +251,30 @@ pub fn membership_from(item: &Item) -> anyhow::Result<Membership> {
         room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
         user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
         last_read_seq: r.n("last_read_seq")?,
+        // Written before the chat-list index: ordered as the oldest.
+        activity_at: r.at("activity").unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    })
+}
+
+pub fn invitation_item(i: &Invitation) -> Item {
+    with(
+        invitation_key(&i.user_id, &i.room_id),
+        [
+            ("room_id", s(i.room_id.to_string())),
+            ("user_id", s(i.user_id.to_string())),
+            ("inviter", s(i.inviter.to_string())),
+            ("invited_at", n(to_millis(i.invited_at))),
+        ],
+    )
+}
+
+pub fn invitation_from(item: &Item) -> anyhow::Result<Invitation> {
+    let r = Read(item);
+    Ok(Invitation {
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
+        inviter: parse_id(UserId::parse(r.s("inviter")?), "inviter")?,
+        invited_at: r.at("invited_at")?,
     })
 }
 

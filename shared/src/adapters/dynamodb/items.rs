@@ -127,6 +127,7 @@ pub fn user_item(u: &User) -> Item {
             ("last_name", s(&u.last_name)),
             ("bio", s(&u.bio)),
             ("role", s(u.role.as_str())),
+            ("group_adds", s(u.group_adds.as_str())),
             ("created_at", at(u.created_at)),
             ("session_epoch", n(u.session_epoch)),
             ("version", n(u.version)),
@@ -155,6 +156,11 @@ pub fn user_from(item: &Item) -> anyhow::Result<User> {
         role: match r.s("role") {
             Ok(raw) => Role::parse(raw).with_context(|| format!("unknown role {raw:?}"))?,
             Err(_) => Role::User,
+        },
+        // Accounts written before the setting existed keep the old behaviour.
+        group_adds: match r.s("group_adds") {
+            Ok(raw) => parse(crate::domain::GroupAdds::parse(raw), "group_adds")?,
+            Err(_) => crate::domain::GroupAdds::Everyone,
         },
         created_at: r.at("created_at")?,
         session_epoch: r.n("session_epoch")?,

@@ -27,6 +27,8 @@
 
 mod accounts;
 mod chat;
+mod chat_inbox;
+mod chat_invitations;
 mod chat_items;
 mod connections;
 mod file_items;

@@ -9,6 +9,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub const USERNAME_INDEX: &str = "by_username";
+/// A person's chat list in activity order: memberships (`INBOX#{user}`, `ROOM#{room}`) sorted
+/// by `inbox_order` = `{last activity, 13-digit millis}#{room}`. Keys only: the list reads the
+/// memberships and rooms of one page by key.
+pub const INBOX_INDEX: &str = "by_activity";
+pub const INBOX_ORDER: &str = "inbox_order";
 
 /// The only attributes (besides keys) the username index holds: what search returns
 /// (`PublicProfile`). Never the password hash, email or role.
@@ -53,6 +58,17 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         )
         .build()
         .context("index")?;
+    let inbox = GlobalSecondaryIndex::builder()
+        .index_name(INBOX_INDEX)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key(INBOX_ORDER, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .context("inbox index")?;
     let created = client
         .create_table()
         .table_name(table)
@@ -61,9 +77,11 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         .attribute_definitions(attr("sk")?)
         .attribute_definitions(attr("gsi1pk")?)
         .attribute_definitions(attr("gsi1sk")?)
+        .attribute_definitions(attr(INBOX_ORDER)?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(index)
+        .global_secondary_indexes(inbox)
         .send()
         .await;
     match created {

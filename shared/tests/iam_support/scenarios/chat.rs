@@ -52,6 +52,38 @@ pub async fn run(d: &Deployment) {
         group.body
     );
 
+    // invitations: an add of someone who accepts groups from nobody, accepted; then they leave
+    // and a second add is an invitation they decline.
+    d.rec.serving("setup");
+    let private = json!({"group_adds": "nobody"});
+    let private = d
+        .app
+        .call("PATCH", "/me", Some(private), Some(&guest.access));
+    assert_eq!(private.await.status, 200);
+    let guest_me = Some(guest.access.as_str());
+    let room_id = field(&group.body, "id");
+    let invite = json!({"usernames": ["guest"]});
+    let invite = d
+        .call("POST", &format!("{room}/members"), Some(invite), me)
+        .await;
+    let invitations = d.call("GET", "/me/invitations", None, guest_me).await;
+    let accept = format!("/me/invitations/{room_id}/accept");
+    let accept = d.call("POST", &accept, None, guest_me).await;
+    let leave = format!("{room}/members/guest");
+    let leave = d.call("DELETE", &leave, None, guest_me).await;
+    let again = json!({"usernames": ["guest"]});
+    let again = d
+        .call("POST", &format!("{room}/members"), Some(again), me)
+        .await;
+    let decline = format!("/me/invitations/{room_id}/decline");
+    let decline = d.call("POST", &decline, None, guest_me).await;
+    assert_eq!(
+        statuses(&[&invite, &invitations, &accept, &leave, &again, &decline]),
+        [200, 200, 200, 204, 200, 204],
+        "{}",
+        invitations.body
+    );
+
     // messages
     assert_eq!(d.connect(&member, "gone-member-2").await, 200);
     let messages = format!("{room}/messages");
