@@ -90,6 +90,7 @@ async fn signed_in(accounts: &dyn AccountStore) -> (User, SessionBinding) {
         role: Default::default(),
         created_at: now,
         session_epoch: 0,
+        group_adds: Default::default(),
         version: 0,
     };
     accounts.create_user(&user, &pending).await.unwrap();
