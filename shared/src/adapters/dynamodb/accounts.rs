@@ -17,7 +17,7 @@ use crate::ports::{
 use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -144,43 +144,9 @@ impl DynamoAccounts {
         Ok(())
     }
 
-    /// BatchGetItem over any number of keys (100 a request), unprocessed keys retried with
-    /// backoff. Items come back in no particular order.
+    /// BatchGetItem over any number of keys (`batch::batch_get`).
     async fn batch_get(&self, keys: &[Item], consistent: bool) -> anyhow::Result<Vec<Item>> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            );
-            let mut backoff = 10u64;
-            while let Some(ka) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(sdk_error("BatchGetItem"))?;
-                found.extend(
-                    out.responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    backoff = (backoff * 2).min(500);
-                }
-            }
-        }
-        Ok(found)
+        super::batch::batch_get(&self.client, &self.table, keys, consistent, None).await
     }
 
     async fn user_by_guard(&self, guard: Item) -> Result<Option<User>, StoreError> {

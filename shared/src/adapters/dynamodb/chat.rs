@@ -19,8 +19,8 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, Delete, DeleteRequest, KeysAndAttributes, Put,
-    ReturnConsumedCapacity, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConsumedCapacity, Delete, DeleteRequest, Put, ReturnConsumedCapacity,
+    TransactWriteItem, Update, WriteRequest,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -189,45 +189,9 @@ impl DynamoChat {
         Ok(out.item)
     }
 
-    /// The items of `keys` that exist (strongly consistent), in batches of 100, retrying
-    /// unprocessed keys.
+    /// The items of `keys` that exist (strongly consistent, metered; `batch::batch_get`).
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            );
-            let mut backoff = 10u64;
-            while let Some(ka) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(sdk_error("BatchGetItem"))?;
-                self.meter.add(false, out.consumed_capacity());
-                found.extend(
-                    out.responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    backoff = (backoff * 2).min(500);
-                }
-            }
-        }
-        Ok(found)
+        super::batch::batch_get(&self.client, &self.table, &keys, true, Some(&self.meter)).await
     }
 
     /// Every item of partition `pk` whose sort key starts with `prefix`, newest-last unless

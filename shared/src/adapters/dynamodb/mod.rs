@@ -26,6 +26,7 @@
 //! see `docs/CHAT.md`.
 
 mod accounts;
+mod batch;
 mod chat;
 mod chat_inbox;
 mod chat_invitations;
