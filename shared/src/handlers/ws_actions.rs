@@ -126,10 +126,7 @@ impl Actions {
                 let f: TypingFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 let seat = self.chat.seat(&me.id, &f.room_id).await?;
-                // Across a block "is typing…" reaches nobody, like a send there.
-                if self.chat.blocked_in_direct(&seat.room, &me.id).await? {
-                    return Err(Error::Blocked);
-                }
+                // The window first: frames it drops cost no block lookup.
                 let key = format!("typing#{}#{}", me.id, seat.room.id);
                 let slot = self
                     .chat
@@ -138,6 +135,10 @@ impl Actions {
                     .await?;
                 if let RateDecision::Limited { .. } = slot {
                     return Ok(None);
+                }
+                // Across a block "is typing…" reaches nobody, like a send there.
+                if self.chat.blocked_in_direct(&seat.room, &me.id).await? {
+                    return Err(Error::Blocked);
                 }
                 let others: Vec<_> = self
                     .chat

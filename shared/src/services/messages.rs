@@ -209,12 +209,20 @@ impl MessageService {
             };
             match self.ports.chat.append_message(&room, &message).await {
                 Ok(()) => {
-                    // The room moves to the top of every member's chat list.
-                    let members = self.ports.member_ids(&room.id).await?;
-                    self.ports
-                        .chat
-                        .touch_inbox(&room.id, &members, message.created_at)
-                        .await;
+                    // The room moves to the top of every member's chat list. Best effort, like
+                    // the moves themselves: the message is stored, so nothing after this may
+                    // fail the send (its uploads belong to it now); the next message repairs it.
+                    match self.ports.member_ids(&room.id).await {
+                        Ok(members) => {
+                            self.ports
+                                .chat
+                                .touch_inbox(&room.id, &members, message.created_at)
+                                .await
+                        }
+                        Err(e) => {
+                            tracing::warn!(room_id = %room.id, error = %e, "chat list not moved")
+                        }
+                    }
                     return Ok(Appended::New(message));
                 }
                 Err(StoreError::Conflict) => {

@@ -661,8 +661,8 @@ impl RoomService {
             now: found,
             invited,
         } = self.by_consent(Some(&room.id), found).await?;
-        self.invite(me, &room.id, &invited, now).await?;
         if found.is_empty() {
+            self.invite(me, &room.id, &invited, now).await?;
             return self.view(&room, &me.id, now).await;
         }
         let before = self.ports.member_ids(&room.id).await?;
@@ -693,6 +693,8 @@ impl RoomService {
             Err(AddMembersError::Full) => return Err(Error::Refused("room_full")),
             Err(AddMembersError::Unexpected(e)) => return Err(e.into()),
         }
+        // Only once the request's direct adds committed: a refused request invites nobody.
+        self.invite(me, &room.id, &invited, now).await?;
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
         self.ports.room_event(&added, "added", &room.id).await;
         self.ports.room_event(&before, "updated", &room.id).await;
