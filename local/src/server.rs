@@ -11,10 +11,11 @@ use chatman::handlers::{
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
-use chatman::ports::ConnectionStore;
 use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock, UploadStore};
+use chatman::ports::{ConnectionStore, OutboxFeed};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::services::chat::ChatPorts;
+use chatman::services::delivery::{Delivery, DeliveryLoop};
 use chatman::services::uploads::UploadService;
 use chatman::settings::{Settings, token_scope_from_env};
 use hyper::server::conn::http1;
@@ -40,6 +41,9 @@ pub struct Running {
     pub push: Arc<dyn Push>,
     pub sockets: Arc<crate::websocket::Registry>,
     ws_task: tokio::task::JoinHandle<()>,
+    /// The delivery worker's counters (delivered, retried, dead letters).
+    pub delivery: Arc<chatman::services::delivery::DeliveryStats>,
+    delivery_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -56,6 +60,7 @@ impl Running {
         self.task.abort();
         self.s3.stop();
         self.ws_task.abort();
+        self.delivery_task.abort();
     }
 }
 
@@ -63,11 +68,13 @@ type ChatStores = (
     Arc<dyn chatman::ports::ChatStore>,
     Arc<dyn chatman::ports::SlidingWindow>,
 );
-/// The account store, the ledger, the chat's stores, and a label saying where they live.
+/// The account store, the ledger, the chat's stores, the chat's outbox, and a label saying
+/// where they live.
 type Stores = (
     Arc<dyn AccountStore>,
     Arc<dyn LedgerStore>,
     ChatStores,
+    Arc<dyn OutboxFeed>,
     String,
 );
 
@@ -78,7 +85,8 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
             Ok((
                 Arc::new(MemoryAccounts::new()),
                 Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
-                (chat.clone(), chat),
+                (chat.clone(), chat.clone()),
+                chat.outbox(),
                 "in memory (lost on exit)".to_owned(),
             ))
         }
@@ -93,6 +101,10 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
                 client.clone(),
                 config.table.clone(),
             ));
+            // The table's stream, read as Lambda's event source mapping reads it.
+            let feed = dynamodb::StreamFeed::of_table_from_now(&aws, &config.table)
+                .await
+                .with_context(|| format!("opening the stream of table {}", config.table))?;
             Ok((
                 Arc::new(dynamodb::DynamoAccounts::new(
                     client.clone(),
@@ -100,6 +112,7 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
                 )),
                 Arc::new(dynamodb::DynamoLedger::new(client, config.table.clone())),
                 (chat.clone(), chat),
+                Arc::new(feed),
                 label,
             ))
         }
@@ -155,7 +168,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         Settings::new(&config.admins, &app_url, token_scope_from_env())
             .with_limits(config.limits()?),
     );
-    let (store, ledger, (chat_store, limiter), store_label) = store(&config).await?;
+    let (store, ledger, (chat_store, limiter), feed, store_label) = store(&config).await?;
     let ctx = Context {
         ledger,
         store,
@@ -194,6 +207,13 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     // Every function hands its events to the real push: WebSocket connections through the SDK
     // adapter and this server's `@connections` API.
     let port: Arc<dyn Push> = push.clone();
+    // The delivery worker: the store's outbox to the sockets, after each request answered.
+    let delivery = DeliveryLoop::new(
+        feed,
+        Arc::new(Delivery::new(chat_store.clone(), port.clone())),
+    );
+    let delivery_stats = delivery.stats.clone();
+    let delivery_task = tokio::spawn(delivery.run(std::time::Duration::from_millis(500)));
     let chat = ChatPorts {
         accounts: ctx.store.clone(),
         chat: chat_store,
@@ -335,5 +355,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         push,
         sockets,
         ws_task,
+        delivery: delivery_stats,
+        delivery_task,
     })
 }

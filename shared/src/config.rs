@@ -157,6 +157,19 @@ pub fn push(ctx: &Context, aws: &aws_config::SdkConfig) -> anyhow::Result<Arc<dy
     ))
 }
 
+/// The delivery worker as `ws-deliver` runs it: members and chat lists in the table
+/// (`TABLE_NAME`), posts through `@connections` (`WS_MANAGEMENT_URL`).
+pub fn delivery(
+    ctx: &Context,
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<crate::services::delivery::Delivery> {
+    let chat = crate::adapters::dynamodb::DynamoChat::from_config(aws, required("TABLE_NAME")?);
+    Ok(crate::services::delivery::Delivery::new(
+        Arc::new(chat),
+        push(ctx, aws)?,
+    ))
+}
+
 /// The WebSocket URL tickets point at (`WS_URL`, `wss://...`).
 pub fn ws_url() -> anyhow::Result<String> {
     required("WS_URL")

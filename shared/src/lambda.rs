@@ -50,3 +50,17 @@ pub async fn serve_websocket(
     }))
     .await
 }
+
+/// Serves `ws-deliver` (DynamoDB stream batches in, partial batch responses out).
+pub async fn serve_stream(
+    function: crate::handlers::ws_deliver::WsDeliver,
+) -> Result<(), lambda_http::Error> {
+    use crate::handlers::ws_deliver::StreamEvent;
+    use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
+    let function = Arc::new(function);
+    run(service_fn(move |event: LambdaEvent<StreamEvent>| {
+        let function = Arc::clone(&function);
+        async move { Ok::<_, Infallible>(function.handle(event.payload).await) }
+    }))
+    .await
+}

@@ -92,7 +92,7 @@ async fn the_list_follows_activity_page_by_page_on_dynamodb_local() {
 /// An app on DynamoDB Local and its chat store (whose meter counts consumed capacity).
 async fn metered() -> (TestApp, Arc<DynamoChat>) {
     let (accounts, chat) = support::dynamo_chat_stores().await;
-    let app = TestApp::assemble_with_uploads(
+    let mut app = TestApp::assemble_with_uploads(
         accounts.clone(),
         Arc::new(MemoryLedger::new()),
         Some((chat.clone(), chat.clone())),
@@ -102,6 +102,7 @@ async fn metered() -> (TestApp, Arc<DynamoChat>) {
         Limits::LOCAL,
         accounts,
     );
+    app.deliver_from_stream(chat.table());
     (app, chat)
 }
 

@@ -75,7 +75,7 @@ async fn room_with(s: &Stores, owner: UserId, others: &[UserId]) -> Room {
 async fn send(s: &Stores, room: &RoomId, sender: UserId, text: &str) -> (Room, Message) {
     let current = s.chat.room(room).await.unwrap().unwrap();
     let m = message(&current, sender, text);
-    s.chat.append_message(&current, &m).await.unwrap();
+    s.chat.append_message(&current, &m, &[]).await.unwrap();
     (s.chat.room(room).await.unwrap().unwrap(), m)
 }
 
@@ -147,7 +147,7 @@ async fn sends_are_ordered_by_the_room_sequence_and_a_stale_one_loses(s: Stores)
     // A writer that read the room before the first send lost the race.
     let stale = message(&room, b, "late");
     assert!(matches!(
-        s.chat.append_message(&room, &stale).await,
+        s.chat.append_message(&room, &stale, &[]).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
@@ -180,7 +180,7 @@ async fn only_members_can_append(s: Stores) {
     let room = room_with(&s, a, &[]).await;
     let m = message(&room, stranger, "hi");
     assert!(matches!(
-        s.chat.append_message(&room, &m).await,
+        s.chat.append_message(&room, &m, &[]).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(s.chat.room(&room.id).await.unwrap().unwrap().seq, 0);
@@ -222,7 +222,7 @@ async fn deleting_the_last_message_promotes_the_previous_one(s: Stores) {
     let (_, one) = send(&s, &room.id, a, "one").await;
     let (room, two) = send(&s, &room.id, a, "two").await;
     s.chat
-        .delete_message(&room, &two, Some(&one))
+        .delete_message(&room, &two, Some(&one), &[])
         .await
         .unwrap();
     let after = s.chat.room(&room.id).await.unwrap().unwrap();
@@ -232,10 +232,13 @@ async fn deleting_the_last_message_promotes_the_previous_one(s: Stores) {
     assert!(s.chat.message(&room.id, &two.id).await.unwrap().is_none());
     // The room read before that delete is stale now.
     assert!(matches!(
-        s.chat.delete_message(&room, &one, None).await,
+        s.chat.delete_message(&room, &one, None, &[]).await,
         Err(StoreError::Conflict)
     ));
-    s.chat.delete_message(&after, &one, None).await.unwrap();
+    s.chat
+        .delete_message(&after, &one, None, &[])
+        .await
+        .unwrap();
     let empty = s.chat.room(&room.id).await.unwrap().unwrap();
     assert_eq!(empty.last_message, None);
     assert_eq!(empty.unread_after(0), 0);

@@ -209,7 +209,12 @@ impl ChatStore for CrashingChat {
     async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: time::OffsetDateTime) {
         self.inner.touch_inbox(room, users, at).await
     }
-    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+    async fn append_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<(), StoreError> {
         if message.transfer.is_some() {
             match self.take_interlude(|i| !matches!(i, Interlude::RenameAfterCheck { .. })) {
                 Some(Interlude::RemoveBeforePost(room, user)) => {
@@ -229,7 +234,7 @@ impl ChatStore for CrashingChat {
         {
             return Err(StoreError::Unexpected(anyhow::anyhow!("crashed")));
         }
-        self.inner.append_message(room, message).await
+        self.inner.append_message(room, message, announce).await
     }
     async fn transfer_message(
         &self,
@@ -262,8 +267,14 @@ impl ChatStore for CrashingChat {
         room: &Room,
         message: &Message,
         last: Option<&Message>,
+        announce: &[chatman::ports::Outgoing],
     ) -> Result<(), StoreError> {
-        self.inner.delete_message(room, message, last).await
+        self.inner
+            .delete_message(room, message, last, announce)
+            .await
+    }
+    async fn publish(&self, records: &[chatman::ports::Outgoing]) -> Result<(), StoreError> {
+        self.inner.publish(records).await
     }
 }
 
@@ -275,11 +286,13 @@ struct Ws {
 
 async fn memory() -> Ws {
     let chat = Arc::new(chatman::adapters::memory_chat::MemoryChat::new());
+    let feed = support::FeedSource::Memory(chat.outbox());
     ws(
         Arc::new(chatman::adapters::memory::MemoryAccounts::new()),
         Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
         chat.clone(),
         chat,
+        feed,
     )
 }
 
@@ -291,11 +304,13 @@ async fn dynamodb() -> Ws {
         .await
         .unwrap();
     let chat = Arc::new(DynamoChat::new(client.clone(), table.clone()));
+    let feed = support::FeedSource::Stream(table.clone());
     ws(
         Arc::new(DynamoAccounts::new(client.clone(), table.clone())),
         Arc::new(DynamoLedger::new(client, table)),
         chat.clone(),
         chat,
+        feed,
     )
 }
 
@@ -304,13 +319,14 @@ fn ws(
     ledger: Arc<dyn chatman::ports::LedgerStore>,
     chat: Arc<dyn ChatStore>,
     limiter: Arc<dyn SlidingWindow>,
+    feed: support::FeedSource,
 ) -> Ws {
     let crashing = Arc::new(CrashingChat {
         inner: chat,
         crashes: AtomicUsize::new(0),
         interlude: std::sync::Mutex::new(None),
     });
-    let app = TestApp::assemble_everything(
+    let mut app = TestApp::assemble_everything(
         accounts,
         ledger,
         Some((crashing.clone(), limiter)),
@@ -319,6 +335,7 @@ fn ws(
         None,
         Limits::LOCAL,
     );
+    app.deliver_from(feed);
     let ctx = Context {
         store: app.store.clone(),
         clock: app.clock.clone() as Arc<dyn Clock>,
@@ -362,10 +379,13 @@ impl Ws {
             who.session(),
             self.app.clock_now(),
         );
-        match self.actions.run(&caller, &frame).await {
+        let reply = match self.actions.run(&caller, &frame).await {
             Ok(reply) => reply.map(|e| e.to_json()),
             Err(e) => Some(error_frame(&frame.action, frame.client_id.as_deref(), &e)),
-        }
+        };
+        // The frame's events were recorded; the worker takes them to the members.
+        self.app.deliver().await;
+        reply
     }
 
     async fn error_code(&self, who: &Account, frame: Value) -> String {

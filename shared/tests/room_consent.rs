@@ -22,16 +22,18 @@ async fn app_with(limits: Limits, on_dynamodb: bool) -> TestApp {
     let push = Arc::new(RecordingPush::new());
     if on_dynamodb {
         let (accounts, chat) = support::dynamo_chat_stores().await;
-        TestApp::assemble_with_uploads(
+        let mut app = TestApp::assemble_with_uploads(
             accounts.clone(),
             ledger,
-            Some((chat.clone(), chat)),
+            Some((chat.clone(), chat.clone())),
             push,
             "root",
             None,
             limits,
             accounts,
-        )
+        );
+        app.deliver_from_stream(chat.table());
+        app
     } else {
         let accounts = Arc::new(MemoryAccounts::new());
         TestApp::assemble_everything(accounts, ledger, None, push, "root", None, limits)

@@ -2,13 +2,14 @@
 //! tests. One lock makes each change atomic; the same conditions as the DynamoDB adapter decide
 //! races, so the contract suite holds for both.
 
+use super::memory_outbox::MemoryOutbox;
 use crate::domain::time::to_millis;
 use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
-    admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, RateDecision, SlidingWindow,
+    StoreError, admit,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -78,11 +79,18 @@ impl State {
 #[derive(Default)]
 pub struct MemoryChat {
     state: Mutex<State>,
+    /// Where the events of each change go, appended while `state` is held (commit order).
+    outbox: std::sync::Arc<MemoryOutbox>,
 }
 
 impl MemoryChat {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The store's outbox, for the delivery worker to read (`ports::OutboxFeed`).
+    pub fn outbox(&self) -> std::sync::Arc<MemoryOutbox> {
+        self.outbox.clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -398,7 +406,12 @@ impl ChatStore for MemoryChat {
         Ok(true)
     }
 
-    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+    async fn append_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError> {
         let mut s = self.state();
         let is_member = s
             .memberships
@@ -433,6 +446,7 @@ impl ChatStore for MemoryChat {
         {
             m.last_read_seq = m.last_read_seq.max(message.seq);
         }
+        self.outbox.append(announce.iter().cloned());
         Ok(())
     }
 
@@ -503,6 +517,7 @@ impl ChatStore for MemoryChat {
         room: &Room,
         message: &Message,
         last: Option<&Message>,
+        announce: &[Outgoing],
     ) -> Result<(), StoreError> {
         let mut s = self.state();
         let stored = s.rooms.get(&room.id).ok_or(StoreError::Conflict)?;
@@ -524,6 +539,14 @@ impl ChatStore for MemoryChat {
         if let Some(m) = s.messages.get_mut(&room.id) {
             m.remove(&message.id);
         }
+        self.outbox.append(announce.iter().cloned());
+        Ok(())
+    }
+
+    async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {
+        // Under the store's lock, so records keep the order of the changes they follow.
+        let _s = self.state();
+        self.outbox.append(records.iter().cloned());
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ pub mod memory_chat;
 pub mod memory_connections;
 pub mod memory_files;
 pub mod memory_ledger;
+pub mod memory_outbox;
 pub mod memory_uploads;
 pub mod outbox;
 pub mod recording_connection_api;

@@ -22,6 +22,7 @@ mod wallet_views;
 pub mod websocket;
 pub mod ws_actions;
 pub mod ws_connect;
+pub mod ws_deliver;
 pub mod ws_disconnect;
 pub mod ws_frames;
 pub mod ws_message;

@@ -6,7 +6,7 @@
 use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
-use crate::ports::{Page, StoreError};
+use crate::ports::{Outgoing, Page, StoreError};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -166,8 +166,14 @@ pub trait ChatStore: Send + Sync {
     /// `room.seq + 1`) with the message as its last, the message is stored, and the sender's read
     /// marker moves to it (the sender must still be a member). `Conflict` if any of that changed.
     /// A message carrying a transfer also writes that transfer's guard in the same transaction:
-    /// `Conflict` if the transfer has a message already (see `transfer_message`).
-    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError>;
+    /// `Conflict` if the transfer has a message already (see `transfer_message`). `announce`
+    /// goes into the outbox in the same transaction: a stored message always has its event.
+    async fn append_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError>;
     /// The message that posted transfer `transfer_id` in `room`, if one did (deleted or not).
     async fn transfer_message(
         &self,
@@ -192,11 +198,16 @@ pub trait ChatStore: Send + Sync {
     ) -> Result<Vec<Message>, StoreError>;
     /// In one transaction: deletes `message` and records it on the room (deleted seqs, and
     /// `last` as the new last message when it was the last), if the room is still at
-    /// `room.seq` and `room.version` (`Conflict` otherwise).
+    /// `room.seq` and `room.version` (`Conflict` otherwise), with `announce` in the outbox.
     async fn delete_message(
         &self,
         room: &Room,
         message: &Message,
         last: Option<&Message>,
+        announce: &[Outgoing],
     ) -> Result<(), StoreError>;
+
+    // --- the outbox (ports::outbox) ---
+    /// Records events for the delivery worker, after a change that wrote its own items.
+    async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError>;
 }

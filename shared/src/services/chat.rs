@@ -4,7 +4,7 @@
 use super::chat_views::People;
 use crate::domain::{Member, Room, RoomId, User, UserId, Username};
 use crate::error::{Error, Result};
-use crate::ports::{AccountStore, ChatStore, Event, Push, SlidingWindow, push_or_log};
+use crate::ports::{AccountStore, ChatStore, Event, Outgoing, Push, SlidingWindow, push_or_log};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -95,6 +95,14 @@ impl ChatPorts {
             .into_iter()
             .map(|m| m.user_id)
             .collect())
+    }
+
+    /// Hands `record` to the outbox (the delivery worker posts it after the request). The
+    /// change it reports has happened: a failure to record it is logged, never the caller's.
+    pub async fn announce(&self, record: Outgoing) {
+        if let Err(e) = self.chat.publish(std::slice::from_ref(&record)).await {
+            tracing::warn!(error = %e, kind = record.event.kind, room_id = %record.room, "event not recorded");
+        }
     }
 
     pub async fn emit(&self, recipients: &[UserId], event: Event) {

@@ -8,13 +8,13 @@
 //! crash between the two steps posts the missing one.
 
 use super::chat::{ChatPorts, Seat};
+use super::chat_links::Links;
 use super::chat_views::{MessageView, message_view};
 use super::messages::{Appended, Draft, MessageService};
 use super::send_limit::SendLimit;
 use crate::domain::{Invalid, MessageId, Room, RoomId, User};
 use crate::error::{Error, Result};
-use crate::ports::Event;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 /// A transfer the chat allows: the room as read and the person paid.
@@ -135,22 +135,10 @@ impl ChatTransfers {
             created_at: now,
         };
         let room_id = room.id;
-        match self.messages.append(me, room, draft, false).await? {
-            Appended::New(message) => {
-                let people = [(me.id, me.clone())].into_iter().collect();
-                let view = message_view(&message, &people);
-                let members = self.ports.member_ids(&room_id).await?;
-                self.ports
-                    .emit(
-                        &members,
-                        Event::new(
-                            "message",
-                            json!({"room_id": room_id.to_string(), "message": view}),
-                        ),
-                    )
-                    .await;
-                Ok(Posted::New(view))
-            }
+        // A transfer message carries no files: nothing to sign.
+        let links = Links::default();
+        match self.messages.append(me, room, draft, false, &links).await? {
+            Appended::New(view) => Ok(Posted::New(view)),
             Appended::Existing(id) => self.earlier(me, &room_id, &id).await,
         }
     }

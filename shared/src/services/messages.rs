@@ -3,14 +3,14 @@
 //! room's members as API.md's WebSocket section names it.
 
 use super::chat::{ChatPorts, Seat};
-use super::chat_links::{Links, message_keys};
+use super::chat_links::{Download, Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
 use crate::domain::{
     ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
 };
 use crate::error::{Error, FieldError, Fields, Result};
-use crate::ports::{Event, Page, StoreError};
+use crate::ports::{Audience, Event, Outgoing, Page, StoreError};
 use serde_json::json;
 use std::time::Duration as StdDuration;
 use time::OffsetDateTime;
@@ -37,8 +37,8 @@ pub(crate) struct Draft {
 
 /// What `MessageService::append` did.
 pub(crate) enum Appended {
-    /// Stored now, at the room's next seq.
-    New(Message),
+    /// Stored now, at the room's next seq, with its view as the members get it.
+    New(MessageView),
     /// Not stored: this message would repeat that one.
     Existing(MessageId),
 }
@@ -155,30 +155,29 @@ impl MessageService {
             transfer: None,
             created_at: now,
         };
-        let message = match self.append(me, room, draft, true).await {
-            Ok(Appended::New(message)) => message,
-            // A plain send (no transfer) never repeats another message.
-            Ok(Appended::Existing(_)) => Err(Error::Conflict)?,
+        // Signed before the message exists: its event is written in the same transaction.
+        let keys = draft.files.iter().cloned().map(Download::File).collect();
+        let links = match Links::sign(&self.ports.uploads, keys, now).await {
+            Ok(links) => links,
             Err(e) => {
                 self.ports.uploads.release_all(&attached).await;
                 return Err(e);
             }
         };
-        // Stored: from here on the uploads belong to the message, whatever happens next.
-        let people = [(me.id, me.clone())].into_iter().collect();
-        let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
-        let view = links.message(message_view(&message, &people), &message);
-        let members = self.ports.member_ids(&message.room_id).await?;
-        self.ports
-            .emit(
-                &members,
-                Event::new(
-                    "message",
-                    json!({"room_id": message.room_id.to_string(), "message": view}),
-                ),
-            )
-            .await;
-        Ok(view)
+        match self.append(me, room, draft, true, &links).await {
+            Ok(Appended::New(view)) => Ok(view),
+            // A plain send (no transfer) never repeats another message.
+            Ok(Appended::Existing(_)) => {
+                self.ports.uploads.release_all(&attached).await;
+                Err(Error::Conflict)
+            }
+            Err(e) => {
+                self.ports.uploads.release_all(&attached).await;
+                Err(e)
+            }
+        }
+        // Stored: the uploads belong to the message, and its event is in the outbox; the
+        // delivery worker takes it to the members' sockets and moves their chat lists.
     }
 
     /// Appends `draft` as `me`'s message at the room's next seq, retrying when another send took
@@ -187,13 +186,18 @@ impl MessageService {
     /// nothing is stored (the store guards it by the transfer id). `posting_applies` re-checks
     /// the posting rule on the room as read again; a transfer's message follows money that has
     /// moved already, so it only needs the sender to be still in the room.
+    ///
+    /// The `message` event goes into the outbox in the message's own transaction (`links` signs
+    /// its files), so a stored message is always delivered, after the request, by the worker.
     pub(crate) async fn append(
         &self,
         me: &User,
         room: Room,
         draft: Draft,
         posting_applies: bool,
+        links: &Links,
     ) -> Result<Appended> {
+        let people = [(me.id, me.clone())].into_iter().collect();
         let mut room = room;
         for attempt in 0..SEND_RETRIES {
             let message = Message {
@@ -207,24 +211,19 @@ impl MessageService {
                 files: draft.files.clone(),
                 transfer: draft.transfer.clone(),
             };
-            match self.ports.chat.append_message(&room, &message).await {
-                Ok(()) => {
-                    // The room moves to the top of every member's chat list. Best effort, like
-                    // the moves themselves: the message is stored, so nothing after this may
-                    // fail the send (its uploads belong to it now); the next message repairs it.
-                    match self.ports.member_ids(&room.id).await {
-                        Ok(members) => {
-                            self.ports
-                                .chat
-                                .touch_inbox(&room.id, &members, message.created_at)
-                                .await
-                        }
-                        Err(e) => {
-                            tracing::warn!(room_id = %room.id, error = %e, "chat list not moved")
-                        }
-                    }
-                    return Ok(Appended::New(message));
-                }
+            let view = links.message(message_view(&message, &people), &message);
+            let event = Event::new(
+                "message",
+                json!({"room_id": message.room_id.to_string(), "message": view}),
+            );
+            let announce = Outgoing::new(room.id, Audience::Members, event, message.created_at);
+            match self
+                .ports
+                .chat
+                .append_message(&room, &message, &[announce])
+                .await
+            {
+                Ok(()) => return Ok(Appended::New(view)),
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, the sender left, or this is a repeat.
                     if let Some(transfer) = message.transfer_id()
@@ -287,23 +286,24 @@ impl MessageService {
             } else {
                 None
             };
+            let deleted = Event::new(
+                "deleted",
+                json!({"room_id": room.id.to_string(), "message_id": message.id.to_string()}),
+            );
+            // `at` only orders a message's chat-list move; for other events it is informative.
+            let announce = Outgoing::new(
+                room.id,
+                Audience::Members,
+                deleted,
+                OffsetDateTime::now_utc(),
+            );
             match self
                 .ports
                 .chat
-                .delete_message(&room, &message, last.as_ref())
+                .delete_message(&room, &message, last.as_ref(), &[announce])
                 .await
             {
                 Ok(()) => {
-                    let members = self.ports.member_ids(&room.id).await?;
-                    self.ports
-                        .emit(
-                            &members,
-                            Event::new(
-                                "deleted",
-                                json!({"room_id": room.id.to_string(), "message_id": message.id.to_string()}),
-                            ),
-                        )
-                        .await;
                     // Deleted: its files are nobody's now (an upload is attached to one message).
                     let keys: Vec<String> = message.files.iter().map(|f| f.key.clone()).collect();
                     self.ports.uploads.forget(&keys).await;
@@ -359,23 +359,27 @@ impl MessageService {
         if moved {
             // The marker is the reader's own and moves anyway; across a block in a direct room
             // only the reader's own connections hear of it.
-            let members = if self.ports.blocked_in_direct(&room, &me.id).await? {
-                vec![me.id]
+            let audience = if self.ports.blocked_in_direct(&room, &me.id).await? {
+                Audience::Users(vec![me.id])
             } else {
-                self.ports.member_ids(&room.id).await?
+                Audience::Members
             };
+            let event = Event::new(
+                "read",
+                json!({
+                    "room_id": room.id.to_string(),
+                    "username": me.username.to_string(),
+                    "message_id": message.id.to_string(),
+                }),
+            );
+            // The marker has moved: a receipt that cannot be recorded is only logged.
             self.ports
-                .emit(
-                    &members,
-                    Event::new(
-                        "read",
-                        json!({
-                            "room_id": room.id.to_string(),
-                            "username": me.username.to_string(),
-                            "message_id": message.id.to_string(),
-                        }),
-                    ),
-                )
+                .announce(Outgoing::new(
+                    room.id,
+                    audience,
+                    event,
+                    OffsetDateTime::now_utc(),
+                ))
                 .await;
         }
         Ok(())

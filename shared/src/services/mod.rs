@@ -7,6 +7,7 @@ pub mod chat;
 pub mod chat_links;
 pub mod chat_transfers;
 pub mod chat_views;
+pub mod delivery;
 pub mod invitations;
 pub mod lockout;
 mod mails;

@@ -24,6 +24,7 @@ use chatman::http::websocket::{
 };
 use chatman::ports::{Clock, ConnectionApi, ConnectionStore, PostError, Push};
 use chatman::services::chat::ChatPorts;
+use chatman::services::delivery::{Delivery, DeliveryLoop};
 use chatman::settings::{Limits, Settings};
 use serde_json::Value;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ impl ConnectionApi for GoneForStale {
 pub struct Deployment {
     pub app: TestApp,
     pub rec: Arc<Recorder>,
+    /// `ws-deliver`: the table's stream to the sockets, run after each request.
+    deliver: DeliveryLoop,
     connect: WsConnect,
     message: WsMessage,
     disconnect: WsDisconnect,
@@ -73,7 +76,7 @@ impl Deployment {
         // The deployed limits, so the per-address and per-user counters run as in the cloud.
         let mut app = TestApp::assemble_with_uploads(
             accounts.clone(),
-            Arc::new(DynamoLedger::new(client, table)),
+            Arc::new(DynamoLedger::new(client, table.clone())),
             Some((chat.clone(), chat)),
             Arc::new(RecordingPush::new()),
             "root",
@@ -81,6 +84,8 @@ impl Deployment {
             Limits::DEPLOYED,
             accounts,
         );
+        app.deliver_from_stream(&table);
+        app.deliver_manually();
         let settings = Settings::new("root", "https://app.example", scope());
         let ctx = Context {
             store: app.store.clone(),
@@ -98,6 +103,11 @@ impl Deployment {
             push: push.clone(),
             ..app.chat.clone()
         };
+        // As the ws-deliver binary wires it: the chat store and the WebSocket push.
+        let deliver = DeliveryLoop::new(
+            TestApp::open_feed(&app.feed_source()).await,
+            Arc::new(Delivery::new(chat.chat.clone(), push.clone())),
+        );
         let verifier = app.signer.verifier().clone();
         let wallet = Wallet::new(ctx.clone(), verifier.clone(), push.clone());
         app.insert_function("wallet", Box::new(wallet));
@@ -132,6 +142,7 @@ impl Deployment {
             disconnect: WsDisconnect::new(app.store.clone(), connections),
             app,
             rec,
+            deliver,
         }
     }
 
@@ -144,15 +155,26 @@ impl Deployment {
         token: Option<&str>,
     ) -> Reply {
         self.serve_route(method, path);
-        self.app.call(method, path, body, token).await
+        let reply = self.app.call(method, path, body, token).await;
+        self.deliver().await;
+        reply
+    }
+
+    /// The `ws-deliver` function's run over what the last request recorded.
+    async fn deliver(&self) {
+        self.rec.serving("ws-deliver");
+        self.deliver.drain().await.expect("deliver the outbox");
     }
 
     /// A money-moving POST with `Idempotency-Key: key`.
     pub async fn keyed(&self, path: &str, body: Value, who: &Account, key: &str) -> Reply {
         self.serve_route("POST", path);
-        self.app
+        let reply = self
+            .app
             .post_keyed(path, &body, &who.access, Some(key))
-            .await
+            .await;
+        self.deliver().await;
+        reply
     }
 
     fn serve_route(&self, method: &str, path: &str) {
@@ -191,7 +213,9 @@ impl Deployment {
         let route = frame["action"].as_str().unwrap_or("$default").to_owned();
         let body = frame.to_string();
         let event = ws_event(id, &route, MESSAGE, None, Some(body.as_bytes()));
-        self.message.handle(event).await
+        let response = self.message.handle(event).await;
+        self.deliver().await;
+        response
     }
 
     /// The error code a frame answered with, or `None` when it answered nothing.

@@ -27,6 +27,7 @@ use chatman::ports::{LedgerStore, Push};
 use chatman::security::jwt::{TokenScope, TokenSigner};
 use chatman::security::otp::OtpKey;
 use chatman::services::chat::ChatPorts;
+use chatman::services::delivery::{Delivery, DeliveryLoop};
 use chatman::services::socket_sweep::SocketSweep;
 use chatman::services::uploads::UploadService;
 use chatman::settings::{Limits, Settings};
@@ -160,6 +161,20 @@ pub struct TestApp {
     ctx: Context,
     mailer: Arc<dyn Mailer>,
     functions: HashMap<&'static str, Box<dyn Function>>,
+    /// Where the chat's outbox is read from: the memory store's queue, or a table's stream.
+    feed: FeedSource,
+    /// The delivery worker, made on first use (a stream feed needs a request to open).
+    delivery: tokio::sync::OnceCell<DeliveryLoop>,
+    /// Whether each request is followed by a delivery run (off when a test runs the worker).
+    auto_deliver: bool,
+}
+
+/// Where a test app's delivery worker reads the chat's outbox.
+#[derive(Clone)]
+pub enum FeedSource {
+    Memory(Arc<chatman::adapters::memory_outbox::MemoryOutbox>),
+    /// The stream of this DynamoDB Local table.
+    Stream(String),
 }
 
 pub fn scope() -> TokenScope {
@@ -202,6 +217,7 @@ impl TestApp {
             Limits::LOCAL,
             accounts,
         );
+        app.deliver_from_stream(&table);
         app.use_connections(Arc::new(
             chatman::adapters::dynamodb::DynamoConnections::new(client, table),
         ));
@@ -318,10 +334,14 @@ impl TestApp {
         limits: Limits,
         upload_store: Arc<dyn UploadStore>,
     ) -> Self {
+        let mut feed = None;
         let (chat_store, limiter) = chat.unwrap_or_else(|| {
             let memory = Arc::new(MemoryChat::new());
+            feed = Some(FeedSource::Memory(memory.outbox()));
             (memory.clone(), memory)
         });
+        // A store given from outside is a DynamoDB Local table: `deliver_from_stream` names it.
+        let feed = feed.unwrap_or(FeedSource::Stream(String::new()));
         let files = Arc::new(MemoryFiles::new());
         let uploads = UploadService::new(upload_store, files.clone());
         let chat = ChatPorts {
@@ -443,7 +463,66 @@ impl TestApp {
             ctx,
             mailer,
             functions,
+            feed,
+            delivery: tokio::sync::OnceCell::new(),
+            auto_deliver: true,
         }
+    }
+
+    /// Requests no longer run the delivery worker: the test runs its own (the IAM deployment
+    /// runs it as the `ws-deliver` function).
+    pub fn deliver_manually(&mut self) {
+        self.auto_deliver = false;
+    }
+
+    /// The outbox this app's chat store writes.
+    pub fn feed_source(&self) -> FeedSource {
+        self.feed.clone()
+    }
+
+    /// Reads the chat's outbox from the stream of DynamoDB Local table `table` (the table the
+    /// chat store given to `assemble_*` writes).
+    pub fn deliver_from_stream(&mut self, table: &str) {
+        self.deliver_from(FeedSource::Stream(table.to_owned()));
+    }
+
+    /// Reads the chat's outbox from `feed` (a store given to `assemble_*` names its own).
+    pub fn deliver_from(&mut self, feed: FeedSource) {
+        self.feed = feed;
+        self.delivery = tokio::sync::OnceCell::new();
+    }
+
+    /// Opens `source` for reading.
+    pub async fn open_feed(source: &FeedSource) -> Arc<dyn chatman::ports::OutboxFeed> {
+        match source {
+            FeedSource::Memory(outbox) => outbox.clone(),
+            FeedSource::Stream(table) => {
+                assert!(
+                    !table.is_empty(),
+                    "a test app on DynamoDB needs deliver_from_stream(table)"
+                );
+                let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+                Arc::new(
+                    chatman::adapters::dynamodb::StreamFeed::of_table(&aws, table)
+                        .await
+                        .expect("open the table's stream"),
+                )
+            }
+        }
+    }
+
+    /// Runs the delivery worker until the outbox is empty, as the event source mapping would
+    /// after each request: every event recorded so far has reached `push`.
+    pub async fn deliver(&self) {
+        let worker = self
+            .delivery
+            .get_or_init(|| async {
+                let feed = Self::open_feed(&self.feed).await;
+                let push: Arc<dyn Push> = self.push.clone();
+                DeliveryLoop::new(feed, Arc::new(Delivery::new(self.chat.chat.clone(), push)))
+            })
+            .await;
+        worker.drain().await.expect("deliver the outbox");
     }
 
     /// Serves `name`'s routes with `function` instead (another push, another store).
@@ -512,6 +591,9 @@ impl TestApp {
         });
         let request = to_request(event).expect("a valid event");
         let response = self.functions[function].handle(request).await;
+        if self.auto_deliver {
+            self.deliver().await;
+        }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();

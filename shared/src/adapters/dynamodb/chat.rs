@@ -6,14 +6,15 @@
 
 use super::chat_items::*;
 use super::items::{Item, n, s, sdk_error};
+use super::outbox_items::outbox_item;
 use super::tx::{self, TxOutcome};
 use crate::domain::time::to_millis;
 use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Page, RateDecision, SlidingWindow, StoreError,
-    admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, RateDecision, SlidingWindow,
+    StoreError, admit,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -158,7 +159,8 @@ impl DynamoChat {
         &self.meter
     }
 
-    pub(super) fn table(&self) -> &str {
+    /// The table it keeps the chat in (whose stream carries its outbox).
+    pub fn table(&self) -> &str {
         &self.table
     }
 
@@ -650,7 +652,12 @@ impl ChatStore for DynamoChat {
         }
     }
 
-    async fn append_message(&self, room: &Room, message: &Message) -> Result<(), StoreError> {
+    async fn append_message(
+        &self,
+        room: &Room,
+        message: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError> {
         if message.seq != room.seq + 1 || room.last_id.is_some_and(|id| id >= message.id) {
             return Err(StoreError::Conflict);
         }
@@ -684,6 +691,9 @@ impl ChatStore for DynamoChat {
             let mut guard = transfer_guard_key(&room.id, transfer_id);
             guard.insert("message_id".into(), s(message.id.to_string()));
             items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
+        }
+        for record in announce {
+            items.push(put(&self.table, outbox_item(record), None)?);
         }
         self.transact(items).await.map_err(tx_to_store)
     }
@@ -736,6 +746,7 @@ impl ChatStore for DynamoChat {
         room: &Room,
         message: &Message,
         last: Option<&Message>,
+        announce: &[Outgoing],
     ) -> Result<(), StoreError> {
         let was_last = room.last_message.as_ref().map(|m| m.id) == Some(message.id);
         let mut vals = values([
@@ -761,7 +772,7 @@ impl ChatStore for DynamoChat {
         if was_last {
             u = u.expression_attribute_names("#last", "last");
         }
-        let items = vec![
+        let mut items = vec![
             delete(
                 &self.table,
                 message_key(&room.id, &message.id),
@@ -771,7 +782,28 @@ impl ChatStore for DynamoChat {
                 .update(u.build().map_err(|e| anyhow!(e))?)
                 .build(),
         ];
+        for record in announce {
+            items.push(put(&self.table, outbox_item(record), None)?);
+        }
         self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {
+        // One PutItem each, in order: records of one room are one partition, and the stream
+        // keeps a partition's writes in the order they happened.
+        for record in records {
+            let out = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(outbox_item(record)))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(sdk_error("PutItem"))?;
+            self.meter.add(true, out.consumed_capacity());
+        }
+        Ok(())
     }
 }
 

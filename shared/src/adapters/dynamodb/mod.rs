@@ -36,7 +36,9 @@ mod file_items;
 mod items;
 mod ledger;
 mod ledger_items;
+pub mod outbox_items;
 pub mod schema;
+mod stream_feed;
 mod tx;
 mod uploads;
 
@@ -46,6 +48,7 @@ pub use ledger::{DynamoLedger, Meter, Metered};
 use aws_sdk_dynamodb::Client;
 
 pub use connections::DynamoConnections;
+pub use stream_feed::StreamFeed;
 
 /// The account store over one DynamoDB table.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 pub const USERNAME_INDEX: &str = "by_username";
@@ -42,7 +42,51 @@ fn attr(name: &str) -> anyhow::Result<AttributeDefinition> {
         .context("attribute definition")
 }
 
-/// Creates the accounts table unless it exists.
+fn outbox_stream() -> anyhow::Result<StreamSpecification> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewImage)
+        .build()
+        .context("stream specification")
+}
+
+/// A table made before the outbox existed gets its stream.
+async fn ensure_stream(client: &Client, table: &str) -> anyhow::Result<()> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "describing table {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let enabled = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled());
+    if enabled {
+        return Ok(());
+    }
+    client
+        .update_table()
+        .table_name(table)
+        .stream_specification(outbox_stream()?)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "enabling the stream of {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(())
+}
+
+/// Creates the accounts table (with the outbox's stream) unless it exists, and gives an
+/// existing one its stream.
 pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Result<()> {
     let index = GlobalSecondaryIndex::builder()
         .index_name(USERNAME_INDEX)
@@ -82,6 +126,8 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(index)
         .global_secondary_indexes(inbox)
+        // The outbox's stream: new images only (the worker needs nothing else).
+        .stream_specification(outbox_stream()?)
         .send()
         .await;
     match created {
@@ -90,7 +136,7 @@ pub async fn create_accounts_table(client: &Client, table: &str) -> anyhow::Resu
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) =>
         {
-            Ok(())
+            ensure_stream(client, table).await
         }
         Err(e) => Err(anyhow::anyhow!(
             "creating table {table}: {}",
