@@ -104,6 +104,8 @@ pub struct DeliveryLoop {
     pub stats: Arc<DeliveryStats>,
     /// One reader at a time, as the mapping reads a shard: two would deliver each record twice.
     reading: tokio::sync::Mutex<()>,
+    /// The first retry's wait; each next one doubles it (up to 128 times).
+    backoff: Duration,
 }
 
 impl DeliveryLoop {
@@ -113,6 +115,15 @@ impl DeliveryLoop {
             delivery,
             stats: Arc::default(),
             reading: tokio::sync::Mutex::new(()),
+            backoff: Duration::from_millis(10),
+        }
+    }
+
+    /// Waits `first` before the first retry (tests make it short).
+    pub fn with_backoff(self, first: Duration) -> Self {
+        Self {
+            backoff: first,
+            ..self
         }
     }
 
@@ -156,8 +167,7 @@ impl DeliveryLoop {
                         continue;
                     }
                     self.stats.retried.fetch_add(1, Ordering::Relaxed);
-                    let backoff = 10u64 << attempts.min(7);
-                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    tokio::time::sleep(self.backoff * (1u32 << attempts.min(7))).await;
                 }
             }
         }
