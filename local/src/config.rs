@@ -68,6 +68,10 @@ pub struct LocalConfig {
     /// Take this many milliseconds to "send" each email, like a real mail service.
     #[arg(long, default_value_t = 0)]
     pub mail_latency_ms: u64,
+    /// Take this many milliseconds to answer each `@connections` POST, like API Gateway's
+    /// management API across the network (the realtime benchmark injects 15).
+    #[arg(long, default_value_t = 0)]
+    pub ws_post_latency_ms: u64,
     /// Port of the in-process S3 that upload and download URLs point at (0 picks a free one).
     #[arg(long, env = "CHATMAN_S3_PORT", default_value_t = 3002)]
     pub s3_port: u16,
@@ -103,6 +107,7 @@ impl LocalConfig {
             quiet_mail: true,
             ws_idle_timeout: 600,
             mail_latency_ms: 0,
+            ws_post_latency_ms: 0,
             s3_port: 0,
             // Each embedded server (a test) keeps its files apart.
             s3_data_dir: Some(std::env::temp_dir().join(format!(

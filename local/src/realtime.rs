@@ -132,6 +132,7 @@ pub fn serve(
         domain: addr.to_string(),
         hosts: crate::host_check::AllowedHosts::new(&config.host),
         idle_timeout: std::time::Duration::from_secs(config.ws_idle_timeout.max(1)),
+        post_latency: std::time::Duration::from_millis(config.ws_post_latency_ms),
     });
     tokio::spawn(async move {
         loop {

@@ -8,7 +8,14 @@
 //! 3. Idle connections: a `chatman-local` child process holding 1,000 open sockets; its resident
 //!    memory before and after, per connection.
 //!
+//! 4. `--scale`: delivery after the request by room size and share online (`scale.rs`); only
+//!    this scenario runs when it is given.
+//!
 //!   scripts/bench --realtime [--rounds N] [--connections N] [--idle N] [--server PATH]
+//!   scripts/bench --realtime --scale [--sizes 2,100,1000] [--online 10,100] [--rounds 20]
+//!                 [--post-latency-ms 15]
+
+mod scale;
 
 use anyhow::{Context as _, bail};
 use chatman::domain::UserId;
@@ -305,15 +312,42 @@ async fn idle_memory(server: &str, idle: usize) -> anyhow::Result<Value> {
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut rounds, mut connections, mut idle, mut server) = (200usize, 100usize, 1000usize, None);
+    let mut scaled: Option<scale::Options> = None;
+    let list = |raw: String| -> anyhow::Result<Vec<usize>> {
+        raw.split(',')
+            .map(|n| n.trim().parse().context("a list of numbers"))
+            .collect()
+    };
+    let defaults = || scale::Options {
+        sizes: vec![2, 100, 1000],
+        online_percent: vec![10, 100],
+        rounds: 20,
+        post_latency_ms: 15,
+    };
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value after the flag");
         match arg.as_str() {
+            "--scale" => scaled = Some(scaled.take().unwrap_or_else(defaults)),
+            "--sizes" => scaled.get_or_insert_with(defaults).sizes = list(value()?)?,
+            "--online" => scaled.get_or_insert_with(defaults).online_percent = list(value()?)?,
+            "--post-latency-ms" => {
+                scaled.get_or_insert_with(defaults).post_latency_ms = value()?.parse()?
+            }
+            "--rounds" if scaled.is_some() => {
+                if let Some(s) = scaled.as_mut() {
+                    s.rounds = value()?.parse()?;
+                }
+            }
             "--rounds" => rounds = value()?.parse()?,
             "--connections" => connections = value()?.parse()?,
             "--idle" => idle = value()?.parse()?,
             "--server" => server = Some(value()?),
             other => bail!("unknown argument {other}"),
         }
+    }
+    if let Some(options) = scaled {
+        scale::run(&options).await?;
+        return Ok(());
     }
     let sent = send_fan_out(connections, rounds).await?;
     println!("send fan-out: {sent}");

@@ -32,6 +32,8 @@ pub struct WsGateway {
     pub domain: String,
     /// A connection with no frame from its client for this long is closed (API Gateway: 10 min).
     pub idle_timeout: Duration,
+    /// Added to every `@connections` POST (latency injection for the benchmark; zero normally).
+    pub post_latency: Duration,
     /// The `Host` values this listener answers (DNS rebinding: `crate::host_check`).
     pub hosts: crate::host_check::AllowedHosts,
 }
@@ -61,6 +63,9 @@ impl WsGateway {
                 return refused;
             }
             let id = id.to_owned();
+            if req.method() == hyper::Method::POST && !self.post_latency.is_zero() {
+                tokio::time::sleep(self.post_latency).await;
+            }
             return management::serve(&self.registry, req, &id).await;
         }
         if handshake::is_upgrade(&req) {
