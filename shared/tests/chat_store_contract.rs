@@ -482,6 +482,46 @@ fn memory() -> Stores {
     }
 }
 
+/// Of many deliveries racing to move a channel up its members' lists, one wins per interval.
+async fn a_chat_list_move_is_claimed_once_per_interval(s: Stores) {
+    let owner = UserId::new();
+    let room = room_with(&s, owner, &[]).await;
+    let every = Duration::minutes(5);
+    let at = start_time() + Duration::minutes(1);
+    let racers: Vec<_> = (0..12)
+        .map(|_| {
+            let chat = s.chat.clone();
+            tokio::spawn(async move { chat.claim_chat_list_move(&room.id, at, every).await })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap().unwrap());
+    }
+    assert_eq!(won, 1, "one move per interval");
+    let soon = at + Duration::minutes(4);
+    assert!(
+        !s.chat
+            .claim_chat_list_move(&room.id, soon, every)
+            .await
+            .unwrap()
+    );
+    let later = at + Duration::minutes(5);
+    assert!(
+        s.chat
+            .claim_chat_list_move(&room.id, later, every)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.chat
+            .claim_chat_list_move(&RoomId::new(), later, every)
+            .await
+            .unwrap(),
+        "an unknown room moves nobody"
+    );
+}
+
 async fn dynamodb() -> Stores {
     let (_, chat) = support::dynamo_chat_stores().await;
     Stores {
@@ -515,4 +555,5 @@ contract!(
     rooms_are_read_in_batches_and_unknown_ids_skipped,
     the_send_window_admits_60_in_any_60_seconds,
     sixty_one_parallel_reservations_admit_exactly_sixty,
+    a_chat_list_move_is_claimed_once_per_interval,
 );

@@ -209,6 +209,14 @@ impl ChatStore for CrashingChat {
     async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: time::OffsetDateTime) {
         self.inner.touch_inbox(room, users, at).await
     }
+    async fn claim_chat_list_move(
+        &self,
+        room: &RoomId,
+        at: time::OffsetDateTime,
+        every: time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_chat_list_move(room, at, every).await
+    }
     async fn append_message(
         &self,
         room: &Room,

@@ -121,8 +121,8 @@ async fn measure(
     let mut arrivals = Vec::with_capacity(online);
     let mut listeners = Vec::with_capacity(online);
     for (_, token) in people.iter().take(online) {
-        let (socket, _) = tokio_tungstenite::connect_async(ticket_url(client, base, token).await?)
-            .await?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async(ticket_url(client, base, token).await?).await?;
         let seen: Arrivals = Arc::default();
         listeners.push(listen(socket, seen.clone()));
         arrivals.push(seen);

@@ -30,6 +30,8 @@ struct State {
     invitations: HashMap<UserId, BTreeMap<RoomId, Invitation>>,
     /// Who left which room on their own (only an accepted invitation brings them back).
     left: HashSet<(UserId, RoomId)>,
+    /// When each large room last moved its members' chat lists.
+    chat_list_moves: HashMap<RoomId, OffsetDateTime>,
 }
 
 impl State {
@@ -390,6 +392,26 @@ impl ChatStore for MemoryChat {
                 m.activity_at = at;
             }
         }
+    }
+
+    async fn claim_chat_list_move(
+        &self,
+        room: &RoomId,
+        at: OffsetDateTime,
+        every: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if !s.rooms.contains_key(room) {
+            return Ok(false);
+        }
+        let due = s
+            .chat_list_moves
+            .get(room)
+            .is_none_or(|last| *last <= at - every);
+        if due {
+            s.chat_list_moves.insert(*room, at);
+        }
+        Ok(due)
     }
 
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {

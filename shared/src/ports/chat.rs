@@ -157,6 +157,15 @@ pub trait ChatStore: Send + Sync {
     /// Moves `room` up to `at` in each of `users`' chat lists (never back). Best effort after a
     /// send: a failure is logged and only delays the room's place until its next message.
     async fn touch_inbox(&self, room: &RoomId, users: &[UserId], at: OffsetDateTime);
+    /// Whether a message at `at` may move `room` up its members' chat lists: `true` for the
+    /// first caller since `at - every` (recorded on the room in one conditional write), so a
+    /// busy large room moves its members' lists at most once per `every`, not per message.
+    async fn claim_chat_list_move(
+        &self,
+        room: &RoomId,
+        at: OffsetDateTime,
+        every: time::Duration,
+    ) -> Result<bool, StoreError>;
     /// Moves the read marker forward to `seq` (never back); `Ok(false)` when it was already
     /// there or past it. `Conflict` when the person is not a member.
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError>;

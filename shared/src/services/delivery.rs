@@ -8,7 +8,7 @@
 //! and the client drops the repeat (events carry the room's seq); nothing is stored twice,
 //! because the history was written before the record existed.
 
-use crate::domain::UserId;
+use crate::domain::{RoomKind, UserId};
 use crate::ports::{Audience, ChatStore, OutboxFeed, Outgoing, Push};
 use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeMap;
@@ -18,6 +18,10 @@ use std::time::Duration;
 
 /// Rooms delivered at once within a batch; each room's records go one after another.
 const ROOMS_AT_ONCE: usize = 8;
+/// How often a busy channel moves up its members' chat lists (each move writes one item per
+/// member): a 10,000-member channel costs ~30,000 write units per move, so once per this
+/// interval however many messages it gets, instead of per message.
+pub const CHANNEL_CHAT_LIST_EVERY: time::Duration = time::Duration::minutes(5);
 
 pub struct Delivery {
     chat: Arc<dyn ChatStore>,
@@ -41,7 +45,7 @@ impl Delivery {
                     .into_iter()
                     .map(|m| m.user_id)
                     .collect();
-                if record.event.kind == "message" {
+                if record.event.kind == "message" && self.moves_chat_lists(record).await? {
                     // The room moves up every member's chat list: here, not in the send, so
                     // the sender's answer never waits for it.
                     self.chat
@@ -51,6 +55,22 @@ impl Delivery {
                 self.push.push(&members, &record.event).await
             }
         }
+    }
+
+    /// Whether this message moves its room up the members' chat lists: always in a direct room
+    /// or a group; in a channel (thousands of members, ~3 write units each) at most once per
+    /// `CHANNEL_CHAT_LIST_EVERY`, claimed on the room item.
+    async fn moves_chat_lists(&self, record: &Outgoing) -> anyhow::Result<bool> {
+        let Some(room) = self.chat.room(&record.room).await? else {
+            return Ok(false);
+        };
+        if room.kind != RoomKind::Channel {
+            return Ok(true);
+        }
+        Ok(self
+            .chat
+            .claim_chat_list_move(&record.room, record.at, CHANNEL_CHAT_LIST_EVERY)
+            .await?)
     }
 
     /// Delivers `batch`, each room's records in order, rooms side by side. `Err(i)`: record

@@ -624,6 +624,36 @@ impl ChatStore for DynamoChat {
         self.move_up(room, users, at).await;
     }
 
+    async fn claim_chat_list_move(
+        &self,
+        room: &RoomId,
+        at: OffsetDateTime,
+        every: Duration,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(room_key(room)))
+            .update_expression("SET chat_list_moved_at = :at")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(chat_list_moved_at) OR chat_list_moved_at <= :due)",
+            )
+            .expression_attribute_values(":at", n(to_millis(at)))
+            .expression_attribute_values(":due", n(to_millis(at - every)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.add(true, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => Ok(false),
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
     async fn mark_read(&self, user: &UserId, room: &RoomId, seq: u64) -> Result<bool, StoreError> {
         let result = self
             .client
