@@ -472,6 +472,172 @@ async fn racing_connects_and_logout_all_leave_no_live_connection(stores: Stores)
     }
 }
 
+async fn a_push_lookup_reads_each_users_live_connections_once(stores: Stores) {
+    let store = stores.connections.clone();
+    let (alice, alice_session) = signed_in(&*stores.accounts).await;
+    let (bob, bob_session) = signed_in(&*stores.accounts).await;
+    let (carol, carol_session) = signed_in(&*stores.accounts).await;
+    open(&*store, alice_session, "alice1", start_time()).await;
+    open(&*store, alice_session, "alice2", start_time()).await;
+    open(&*store, bob_session, "bob1", start_time()).await;
+    // Carol's one connection lapses before the lookup: she costs nothing and gets nothing.
+    open(
+        &*store,
+        carol_session,
+        "carol1",
+        start_time() - CONNECTION_LIFETIME,
+    )
+    .await;
+    // Well over one 100-key request of users, most never connected, the real ones repeated.
+    let mut users: Vec<UserId> = (0..250).map(|_| UserId::new()).collect();
+    users.extend([alice.id, bob.id, carol.id, alice.id, bob.id]);
+    users.rotate_right(120);
+    let mut found: Vec<String> = store
+        .connections_of_users(&users, start_time())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{}:{}", c.user_id == alice.id || c.user_id == bob.id, c.id))
+        .collect();
+    found.sort();
+    assert_eq!(found, ["true:alice1", "true:alice2", "true:bob1"]);
+    assert!(
+        store
+            .connections_of_users(&[], start_time())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_disconnect_leaves_no_record_for_any_lookup(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    open(&*store, session, "kept", start_time()).await;
+    let gone = open(&*store, session, "gone", start_time()).await;
+    let stale = open(&*store, session, "stale", start_time()).await;
+    store.disconnect(&gone.id).await.unwrap();
+    // The 410 Gone path: the connection as the push read it, removed in one write.
+    store.forget(&stale).await.unwrap();
+    store.forget(&stale).await.unwrap();
+    for id in [&gone.id, &stale.id] {
+        assert!(store.connection(id, start_time()).await.unwrap().is_none());
+    }
+    let ids = |v: Vec<Connection>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.connections_of(&user.id, start_time()).await.unwrap()),
+        vec![id("kept")]
+    );
+    assert_eq!(
+        ids(store
+            .connections_of_users(&[user.id], start_time())
+            .await
+            .unwrap()),
+        vec![id("kept")]
+    );
+}
+
+async fn lapsed_connections_do_not_count_against_the_cap(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    // Ten records whose `$disconnect` never came, lapsed by now; one still live.
+    let long_ago = start_time() - CONNECTION_LIFETIME - Duration::seconds(1);
+    for i in 0..MAX_CONNECTIONS_PER_USER {
+        open(&*store, session, &format!("old{i}"), long_ago).await;
+    }
+    open(
+        &*store,
+        session,
+        "live",
+        start_time() - Duration::seconds(5),
+    )
+    .await;
+    let hash = ticket(&*store, session).await;
+    let opened = store
+        .connect(&hash, &id("fresh"), start_time())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        opened.evicted.is_empty(),
+        "lapsed records hold no seat: {:?}",
+        opened.evicted
+    );
+    let mut held: Vec<ConnectionId> = store
+        .connections_of(&user.id, start_time())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    held.sort();
+    assert_eq!(held, vec![id("fresh"), id("live")]);
+    // The connect's write dropped them: still absent looking back from before they lapsed.
+    let mut before: Vec<ConnectionId> = store
+        .connections_of(&user.id, long_ago)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    before.sort();
+    assert_eq!(before, vec![id("fresh"), id("live")]);
+}
+
+async fn racing_disconnects_and_connects_keep_exactly_the_live_ones(stores: Stores) {
+    let store = stores.connections.clone();
+    let (user, session) = signed_in(&*stores.accounts).await;
+    for round in 0..3 {
+        let mut old = Vec::new();
+        for i in 0..4 {
+            old.push(open(&*store, session, &format!("d{round}x{i}"), start_time()).await);
+        }
+        let mut tickets = Vec::new();
+        for _ in 0..4 {
+            tickets.push(ticket(&*store, session).await);
+        }
+        let connects = tickets.into_iter().enumerate().map(|(i, hash)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .connect(&hash, &id(&format!("n{round}x{i}")), start_time())
+                    .await
+            })
+        });
+        let disconnects = old.into_iter().map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move { store.disconnect(&c.id).await })
+        });
+        let (connected, disconnected) = tokio::join!(
+            futures_util::future::join_all(connects),
+            futures_util::future::join_all(disconnects)
+        );
+        for r in disconnected {
+            r.unwrap().unwrap();
+        }
+        for r in connected {
+            assert!(r.unwrap().unwrap().unwrap().evicted.is_empty());
+        }
+        let mut held: Vec<String> = store
+            .connections_of_users(&[user.id], start_time())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        held.sort();
+        let fresh: Vec<String> = (0..4).map(|i| format!("n{round}x{i}")).collect();
+        assert!(
+            held.iter().all(|h| h.starts_with('n')),
+            "round {round}: a disconnected connection came back: {held:?}"
+        );
+        assert!(fresh.iter().all(|f| held.contains(f)), "{held:?}");
+        for c in fresh {
+            store.disconnect(&id(&c)).await.unwrap();
+        }
+    }
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory_store {
@@ -494,4 +660,8 @@ contract!(
     the_eleventh_connection_evicts_the_oldest,
     thirty_racing_connects_leave_at_most_ten,
     racing_connects_and_logout_all_leave_no_live_connection,
+    a_push_lookup_reads_each_users_live_connections_once,
+    a_disconnect_leaves_no_record_for_any_lookup,
+    lapsed_connections_do_not_count_against_the_cap,
+    racing_disconnects_and_connects_keep_exactly_the_live_ones,
 );

@@ -60,7 +60,7 @@ impl MemoryConnections {
     /// Records `connection`, removing the user's oldest beyond the cap; returns those removed.
     fn record(state: &mut State, connection: &Connection) -> Vec<ConnectionId> {
         let user = connection.user_id;
-        let mut held: Vec<Connection> = state
+        let held: Vec<Connection> = state
             .by_user
             .get(&user)
             .into_iter()
@@ -68,9 +68,17 @@ impl MemoryConnections {
             .filter_map(|id| state.connections.get(id))
             .cloned()
             .collect();
-        held.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
-        let excess = (held.len() + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
-        let evicted: Vec<ConnectionId> = held.into_iter().take(excess).map(|c| c.id).collect();
+        // Lapsed records are dropped by this write (as the DynamoDB adapter's put drops their
+        // entries) and count for nothing; then the oldest live ones beyond the cap go.
+        let now = connection.connected_at;
+        let (lapsed, mut live): (Vec<Connection>, Vec<Connection>) =
+            held.into_iter().partition(|c| now >= c.expires_at);
+        for gone in &lapsed {
+            Self::forget(state, &gone.id);
+        }
+        live.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
+        let excess = (live.len() + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
+        let evicted: Vec<ConnectionId> = live.into_iter().take(excess).map(|c| c.id).collect();
         for id in &evicted {
             Self::forget(state, id);
         }
@@ -161,8 +169,30 @@ impl ConnectionStore for MemoryConnections {
             .collect())
     }
 
+    async fn connections_of_users(
+        &self,
+        users: &[UserId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let unique: BTreeSet<&UserId> = users.iter().collect();
+        let state = self.state();
+        Ok(unique
+            .into_iter()
+            .filter_map(|user| state.by_user.get(user))
+            .flatten()
+            .filter_map(|id| state.connections.get(id))
+            .filter(|c| now < c.expires_at)
+            .cloned()
+            .collect())
+    }
+
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
         Self::forget(&mut self.state(), id);
+        Ok(())
+    }
+
+    async fn forget(&self, connection: &Connection) -> Result<(), StoreError> {
+        Self::forget(&mut self.state(), &connection.id);
         Ok(())
     }
 }

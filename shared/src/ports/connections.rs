@@ -1,6 +1,7 @@
 //! WebSocket connections: the tickets that open them and the record of who holds which.
-//! Tickets are single-use even under racing `$connect`s; a user's connections are found by key
-//! (a Query on DynamoDB, never a Scan), so a push costs reads in proportion to its recipients.
+//! Tickets are single-use even under racing `$connect`s; a user's connections live in one item
+//! (DynamoDB), found by key and read in batches for a push's recipients, so a push costs reads in
+//! proportion to its recipients, never one query each.
 //! A connection is recorded only while the session of its ticket is alive, and a user holds at
 //! most `MAX_CONNECTIONS_PER_USER`: both decided in the write that records it.
 
@@ -43,6 +44,19 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<Connection>, StoreError>;
 
-    /// Forgets a connection; forgetting an unknown one is not an error.
+    /// Every live connection of these users (each user once, whatever `users` repeats), read in
+    /// batches and possibly a moment stale: the recipient lookup of a push.
+    async fn connections_of_users(
+        &self,
+        users: &[UserId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError>;
+
+    /// Forgets a connection: every record of it, in one write. Forgetting an unknown one is not
+    /// an error.
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError>;
+
+    /// `disconnect` of a connection already read (a post answered 410 Gone, a session sweep):
+    /// the same one write, without looking the owner up first.
+    async fn forget(&self, connection: &Connection) -> Result<(), StoreError>;
 }

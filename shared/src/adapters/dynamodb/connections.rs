@@ -4,18 +4,24 @@
 //! |---|---|---|
 //! | `WSTICKET#{sha256}` | `WSTICKET` | a ticket (`user_id`, `session_id`, `epoch`, `expires_at`; TTL) |
 //! | `WSCONN#{connection id}` | `WSCONN` | a connection by id: who holds it, under which session and epoch (TTL) |
-//! | `WSUSER#{id}` | `WSCONN#{connection id}` | the same connection under its owner, so a push finds a user's connections with one Query |
-//! | `WSUSER#{id}` | `WSVERSION` | bumped by every connect of the user, so racing connects settle the cap one at a time |
+//! | `WSUSER#{id}` | `WSVERSION` | the user's connections item: `conns`, a map connection id -> {`session_id`, `epoch`, `connected_at`, `expires_at`} of their (at most 10) connections, and `version`, bumped by every write of it |
 //!
 //! Own partitions (not `USER#`), so the functions that push get IAM rights on these prefixes only.
+//! A push reads its recipients' connections items with `BatchGetItem` (100 users a request,
+//! eventually consistent, ~0.5 RCU per user however many connections they hold); an entry whose
+//! `expires_at` has passed is ignored on read and dropped by the next connect of that user.
 //!
 //! A ticket is spent by one conditional `DeleteItem` (exists and not expired) returning the old
 //! item: of racing `$connect`s exactly one delete succeeds. The connection is then recorded by
 //! one transaction that also checks the ticket's session (`SESSION#`: not revoked) and its user
-//! (`USER#`: `session_epoch` unchanged), bumps `WSVERSION` from the value read with the user's
-//! connections, and deletes the oldest beyond `MAX_CONNECTIONS_PER_USER`. A logout that commits
-//! first fails the connect's conditions; one that commits after finds the connection.
+//! (`USER#`: `session_epoch` unchanged), puts the connections item from the `version` read
+//! (the new entry in, lapsed entries and the oldest beyond `MAX_CONNECTIONS_PER_USER` out) and
+//! the new `WSCONN#` item, and deletes the `WSCONN#` items of those taken out. A logout that
+//! commits first fails the connect's conditions; one that commits after finds the connection.
+//! A disconnect (or a post answered 410 Gone) removes the `WSCONN#` item and the entry in one
+//! transaction that also bumps `version`, so a racing connect cannot put the entry back.
 
+use super::batch::batch_get;
 use super::items::{Item, Read, key, n, s, sdk_error, session_key, user_key};
 use super::tx::{TxOutcome, transact};
 use crate::domain::time::{from_millis, to_millis};
@@ -30,12 +36,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
+use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
 /// Rounds of racing connects one connect may lose before it gives up (each round one wins):
 /// well above the tickets one user can take per minute.
 const CONNECT_ROUNDS: usize = 64;
-/// The transaction items of `connect` before the evictions: session, user, version, 2 puts.
+/// The transaction items of `connect` before the evictions: session, user, connections item, `WSCONN#`.
 const SESSION_CHECK: usize = 0;
 const EPOCH_CHECK: usize = 1;
 const VERSION_BUMP: usize = 2;
@@ -61,6 +68,7 @@ impl DynamoConnections {
 }
 
 const CONNECTION_PREFIX: &str = "WSCONN#";
+const USER_PREFIX: &str = "WSUSER#";
 
 fn ticket_key(hash: &TokenHash) -> Item {
     key(format!("WSTICKET#{}", hash.to_hex()), "WSTICKET")
@@ -70,15 +78,8 @@ fn connection_key(id: &ConnectionId) -> Item {
     key(format!("{CONNECTION_PREFIX}{id}"), "WSCONN")
 }
 
-fn owner_key(user: &UserId, id: &ConnectionId) -> Item {
-    key(
-        format!("WSUSER#{user}"),
-        &format!("{CONNECTION_PREFIX}{id}"),
-    )
-}
-
 fn version_key(user: &UserId) -> Item {
-    key(format!("WSUSER#{user}"), "WSVERSION")
+    key(format!("{USER_PREFIX}{user}"), "WSVERSION")
 }
 
 /// DynamoDB TTL wants epoch seconds; `expires_at` keeps milliseconds for the code's own check.
@@ -127,10 +128,69 @@ fn session_from_ticket(item: &Item) -> anyhow::Result<SessionBinding> {
     })
 }
 
-/// What one read of a user's partition says: the version to bump and the connections held.
+/// What one read of a user's connections item says: the version to bump, the connections
+/// held (lapsed ones included) and the item itself (kept whole by the next put).
 struct Held {
     version: Option<u64>,
     connections: Vec<Connection>,
+    item: Item,
+}
+
+fn entry(c: &Connection) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("session_id".to_owned(), s(c.session_id.to_string())),
+        ("epoch".to_owned(), n(c.epoch)),
+        ("connected_at".to_owned(), n(to_millis(c.connected_at))),
+        ("expires_at".to_owned(), n(to_millis(c.expires_at))),
+    ]))
+}
+
+fn entry_from(user: UserId, id: &str, value: &AttributeValue) -> anyhow::Result<Connection> {
+    let fields = value
+        .as_m()
+        .map_err(|_| anyhow!("stored connection entry is not a map"))?;
+    let r = Read(fields);
+    Ok(Connection {
+        id: ConnectionId::parse(id).map_err(|e| anyhow!("stored connection id is invalid: {e}"))?,
+        user_id: user,
+        session_id: SessionId::parse(r.s("session_id")?)
+            .map_err(|e| anyhow!("stored session id is invalid: {e}"))?,
+        epoch: r.n("epoch")?,
+        connected_at: from_millis(r.n("connected_at")?),
+        expires_at: from_millis(r.n("expires_at")?),
+    })
+}
+
+/// The connections item of `user` as read (`None`: the user never connected).
+fn held_from(user: UserId, item: Option<Item>) -> anyhow::Result<Held> {
+    let Some(item) = item.filter(|i| !i.is_empty()) else {
+        return Ok(Held {
+            version: None,
+            connections: Vec::new(),
+            item: version_key(&user),
+        });
+    };
+    let mut connections = Vec::new();
+    if let Some(AttributeValue::M(conns)) = item.get("conns") {
+        for (id, value) in conns {
+            connections.push(entry_from(user, id, value)?);
+        }
+    }
+    Ok(Held {
+        version: Some(Read(&item).n("version")?),
+        connections,
+        item,
+    })
+}
+
+/// The owner named by a connections item's key.
+fn owner_of(item: &Item) -> anyhow::Result<UserId> {
+    let read = Read(item);
+    let pk = read.s("pk")?;
+    let raw = pk
+        .strip_prefix(USER_PREFIX)
+        .ok_or_else(|| anyhow!("not a connections item: {pk}"))?;
+    UserId::parse(raw).map_err(|e| anyhow!("stored connections owner is invalid: {e}"))
 }
 
 impl DynamoConnections {
@@ -143,6 +203,18 @@ impl DynamoConnections {
                     .build()?,
             )
             .build())
+    }
+
+    /// The put of the user's connections item, on condition nobody wrote it since `read`.
+    fn put_held(&self, item: Item, read: Option<u64>) -> anyhow::Result<TransactWriteItem> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        put = match read {
+            Some(v) => put
+                .condition_expression("version = :read")
+                .expression_attribute_values(":read", n(v)),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
     fn delete(&self, key: Item) -> anyhow::Result<TransactWriteItem> {
@@ -174,50 +246,41 @@ impl DynamoConnections {
             .build())
     }
 
-    /// The version item and every connection record of `user` (lapsed ones included).
+    /// The connections item of `user`, read consistently (lapsed entries included).
     async fn held(&self, user: &UserId) -> Result<Held, StoreError> {
-        let mut held = Held {
-            version: None,
-            connections: Vec::new(),
-        };
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :ws)")
-                .expression_attribute_values(":pk", s(format!("WSUSER#{user}")))
-                .expression_attribute_values(":ws", s("WS"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error("Query"))?;
-            for item in page.items() {
-                if Read(item).s("sk")? == "WSVERSION" {
-                    held.version = Some(Read(item).n("version")?);
-                } else {
-                    held.connections.push(connection_from(item)?);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(held),
-            }
-        }
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(version_key(user)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        Ok(held_from(*user, found.item)?)
     }
 
     /// One attempt at recording `c` against the user's connections as read now.
     async fn try_record(&self, c: &Connection, now: OffsetDateTime) -> Result<Attempt, StoreError> {
         let held = self.held(&c.user_id).await?;
-        // Lapsed records go first (they hold nothing), then the oldest live ones beyond the cap.
+        // Lapsed entries go first (they hold nothing), then the oldest live ones beyond the cap.
         let mut by_age = held.connections;
         by_age.sort_by_key(|x| (now < x.expires_at, x.connected_at, x.id.clone()));
         let lapsed = by_age.iter().filter(|x| now >= x.expires_at).count();
         let live = by_age.len() - lapsed;
         let excess = (live + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
-        let evicted: Vec<Connection> = by_age.into_iter().take(lapsed + excess).collect();
+        let kept = by_age.split_off(lapsed + excess);
+        let evicted = by_age;
+
+        let mut conns: HashMap<String, AttributeValue> = kept
+            .iter()
+            .chain(std::iter::once(c))
+            .map(|x| (x.id.as_str().to_owned(), entry(x)))
+            .collect();
+        conns.shrink_to_fit();
+        let mut item = held.item;
+        item.insert("conns".to_owned(), AttributeValue::M(conns));
+        item.insert("version".to_owned(), n(held.version.map_or(1, |v| v + 1)));
 
         let mut items = vec![
             self.check(
@@ -233,17 +296,13 @@ impl DynamoConnections {
                 "session_epoch = :epoch",
                 vec![(":epoch", n(c.epoch))],
             )?,
-            self.bump(&c.user_id, held.version)?,
+            self.put_held(item, held.version)?,
         ];
         let mut by_id = connection_key(&c.id);
         by_id.extend(connection_fields(c));
-        let mut by_owner = owner_key(&c.user_id, &c.id);
-        by_owner.extend(connection_fields(c));
         items.push(self.put(by_id)?);
-        items.push(self.put(by_owner)?);
         for old in &evicted {
             items.push(self.delete(connection_key(&old.id))?);
-            items.push(self.delete(owner_key(&old.user_id, &old.id))?);
         }
         match transact(&self.client, items, 3, 10).await {
             Ok(_) => Ok(Attempt::Recorded(
@@ -267,23 +326,43 @@ impl DynamoConnections {
         }
     }
 
-    /// The update of the user's version item from the value `read` (absent: not yet written).
-    fn bump(&self, user: &UserId, read: Option<u64>) -> anyhow::Result<TransactWriteItem> {
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(version_key(user)))
-            .update_expression("SET version = :next");
-        update = match read {
-            Some(v) => update
-                .condition_expression("version = :read")
-                .expression_attribute_values(":read", n(v))
-                .expression_attribute_values(":next", n(v + 1)),
-            None => update
-                .condition_expression("attribute_not_exists(pk)")
-                .expression_attribute_values(":next", n(1)),
-        };
-        Ok(TransactWriteItem::builder().update(update.build()?).build())
+    /// Removes the `WSCONN#` item of `id` and its entry in `user`'s connections item, in one
+    /// transaction that bumps `version` (a connect that read the entry must read again).
+    async fn remove(&self, user: &UserId, id: &ConnectionId) -> Result<(), StoreError> {
+        let entry = TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(version_key(user)))
+                    .update_expression("REMOVE conns.#id SET version = version + :one")
+                    .condition_expression("attribute_exists(conns)")
+                    .expression_attribute_names("#id", id.as_str())
+                    .expression_attribute_values(":one", n(1))
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
+            )
+            .build();
+        let items = vec![self.delete(connection_key(id))?, entry];
+        match transact(&self.client, items, 5, 10).await {
+            Ok(_) => Ok(()),
+            // No connections item (never written): the `WSCONN#` item is all there is.
+            Err(outcome @ TxOutcome::ConditionFailed(_)) if outcome.failed_at(1) => {
+                transact(&self.client, vec![self.delete(connection_key(id))?], 3, 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|o| tx_error("disconnect", o))
+            }
+            Err(o) => Err(tx_error("disconnect", o)),
+        }
     }
+}
+
+fn tx_error(what: &str, outcome: TxOutcome) -> StoreError {
+    StoreError::Unexpected(match outcome {
+        TxOutcome::Failed(e) => e,
+        TxOutcome::Contended => anyhow!("{what}: kept colliding with other writes"),
+        TxOutcome::ConditionFailed(at) => anyhow!("{what}: unexpected condition failed at {at:?}"),
+    })
 }
 
 /// How one attempt to record a connection ended.
@@ -389,56 +468,54 @@ impl ConnectionStore for DynamoConnections {
         user: &UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<Connection>, StoreError> {
+        let held = self.held(user).await?;
+        Ok(live(held.connections, now))
+    }
+
+    async fn connections_of_users(
+        &self,
+        users: &[UserId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let unique: BTreeSet<&UserId> = users.iter().collect();
+        let keys: Vec<Item> = unique.into_iter().map(version_key).collect();
+        // Eventually consistent (half the price): a connection recorded within the last second
+        // may miss one event, which the client's catch-up on (re)connect covers anyway.
+        let items = batch_get(&self.client, &self.table, &keys, false, None).await?;
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("WSUSER#{user}")))
-                .expression_attribute_values(":prefix", s(CONNECTION_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error("Query"))?;
-            for item in page.items() {
-                let c = connection_from(item)?;
-                if now < c.expires_at {
-                    out.push(c);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(out),
-            }
+        for item in items {
+            let held = held_from(owner_of(&item)?, Some(item))?;
+            out.extend(live(held.connections, now));
         }
+        Ok(out)
     }
 
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
-        let removed = self
+        let found = self
             .client
-            .delete_item()
+            .get_item()
             .table_name(&self.table)
             .set_key(Some(connection_key(id)))
-            .return_values(ReturnValue::AllOld)
+            .consistent_read(true)
             .send()
             .await
-            .map_err(sdk_error("DeleteItem"))?;
-        let Some(old) = removed.attributes.filter(|a| !a.is_empty()) else {
+            .map_err(sdk_error("GetItem"))?;
+        let Some(item) = found.item.filter(|a| !a.is_empty()) else {
             return Ok(());
         };
-        let user = UserId::parse(Read(&old).s("user_id")?)
-            .map_err(|e| anyhow!("stored connection owner is invalid: {e}"))?;
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(owner_key(&user, id)))
-            .send()
-            .await
-            .map_err(sdk_error("DeleteItem"))?;
-        Ok(())
+        let owner = connection_from(&item)?.user_id;
+        self.remove(&owner, id).await
     }
+
+    async fn forget(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.remove(&connection.user_id, &connection.id).await
+    }
+}
+
+/// The connections that have not lapsed at `now`.
+fn live(connections: Vec<Connection>, now: OffsetDateTime) -> Vec<Connection> {
+    connections
+        .into_iter()
+        .filter(|c| now < c.expires_at)
+        .collect()
 }
