@@ -7,10 +7,13 @@
 //! that lands before the second check refuses the connect (its record is taken back), and one
 //! that lands after it finds the connection in its sweep. Either way no connection of an ended
 //! session stays (the DynamoDB adapter gets the same from one transaction's condition checks).
+//!
+//! The subscription index lives under the same lock: recording, forgetting, subscribing and
+//! unsubscribing change it in the same step as the connection or the user's rooms.
 
 use crate::domain::{
-    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, SessionBinding, TokenHash, UserId,
-    WsTicket,
+    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, RoomId, SessionBinding, TokenHash,
+    UserId, WsTicket, subscription_shard,
 };
 use crate::ports::{AccountStore, ConnectionStore, StoreError};
 use async_trait::async_trait;
@@ -22,8 +25,12 @@ use time::OffsetDateTime;
 struct State {
     tickets: HashMap<TokenHash, WsTicket>,
     connections: HashMap<ConnectionId, Connection>,
-    /// Each user's connection ids: the memory twin of the DynamoDB per-user partition.
+    /// Each user's connection ids: the memory twin of the DynamoDB connections item.
     by_user: HashMap<UserId, BTreeSet<ConnectionId>>,
+    /// The subscribed rooms each user is a member of (the `rooms` of the connections item).
+    rooms_of: HashMap<UserId, BTreeSet<RoomId>>,
+    /// Each subscribed room's index: the connection ids in it (sharded on read).
+    subscribers: HashMap<RoomId, BTreeSet<ConnectionId>>,
 }
 
 pub struct MemoryConnections {
@@ -90,17 +97,61 @@ impl MemoryConnections {
             .entry(user)
             .or_default()
             .insert(connection.id.clone());
+        for room in state.rooms_of.get(&user).into_iter().flatten() {
+            state
+                .subscribers
+                .entry(*room)
+                .or_default()
+                .insert(connection.id.clone());
+        }
         evicted
     }
 
     fn forget(state: &mut State, id: &ConnectionId) {
-        if let Some(gone) = state.connections.remove(id)
-            && let Some(ids) = state.by_user.get_mut(&gone.user_id)
-        {
+        let Some(gone) = state.connections.remove(id) else {
+            return;
+        };
+        if let Some(ids) = state.by_user.get_mut(&gone.user_id) {
             ids.remove(id);
             if ids.is_empty() {
                 state.by_user.remove(&gone.user_id);
             }
+        }
+        for room in state.rooms_of.get(&gone.user_id).into_iter().flatten() {
+            if let Some(index) = state.subscribers.get_mut(room) {
+                index.remove(id);
+            }
+        }
+    }
+
+    /// Adds (`true`) or removes `user`'s connections in `room`'s index, and the room in theirs.
+    fn set_subscribed(state: &mut State, user: &UserId, room: &RoomId, on: bool) {
+        let ids: Vec<ConnectionId> = state
+            .by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let index = state.subscribers.entry(*room).or_default();
+        for id in ids {
+            if on {
+                index.insert(id);
+            } else {
+                index.remove(&id);
+            }
+        }
+        if index.is_empty() {
+            state.subscribers.remove(room);
+        }
+        let rooms = state.rooms_of.entry(*user).or_default();
+        if on {
+            rooms.insert(*room);
+        } else {
+            rooms.remove(room);
+        }
+        if rooms.is_empty() {
+            state.rooms_of.remove(user);
         }
     }
 }
@@ -189,6 +240,35 @@ impl ConnectionStore for MemoryConnections {
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
         Self::forget(&mut self.state(), id);
         Ok(())
+    }
+
+    async fn subscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        Self::set_subscribed(&mut self.state(), user, room, true);
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        Self::set_subscribed(&mut self.state(), user, room, false);
+        Ok(())
+    }
+
+    async fn room_subscribers(
+        &self,
+        room: &RoomId,
+        shard: u16,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .subscribers
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter(|id| subscription_shard(id) == shard)
+            .filter_map(|id| state.connections.get(id))
+            .filter(|c| now < c.expires_at)
+            .cloned()
+            .collect())
     }
 
     async fn forget(&self, connection: &Connection) -> Result<(), StoreError> {

@@ -208,6 +208,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            subscribed: false,
         };
         let members: Vec<Member> = pair
             .iter()
@@ -302,6 +303,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            subscribed: Room::subscribes(kind),
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
             .chain(joining.iter().map(|u| (u.id, MemberRole::Member)))

@@ -4,7 +4,8 @@
 //! |---|---|---|
 //! | `WSTICKET#{sha256}` | `WSTICKET` | a ticket (`user_id`, `session_id`, `epoch`, `expires_at`; TTL) |
 //! | `WSCONN#{connection id}` | `WSCONN` | a connection by id: who holds it, under which session and epoch (TTL) |
-//! | `WSUSER#{id}` | `WSVERSION` | the user's connections item: `conns`, a map connection id -> {`session_id`, `epoch`, `connected_at`, `expires_at`} of their (at most 10) connections, and `version`, bumped by every write of it |
+//! | `WSUSER#{id}` | `WSVERSION` | the user's connections item: `conns`, a map connection id -> {`session_id`, `epoch`, `connected_at`, `expires_at`} of their (at most 10) connections; `rooms`, the subscribed rooms they are a member of (a string set); `version`, bumped by every write of it |
+//! | `ROOMSUB#{room}#{shard}` | `{connection id}` | a live connection of a member of a subscribed room, in shard `subscription_shard(id)` of 16 (the connection's fields; TTL = its expiry) |
 //!
 //! Own partitions (not `USER#`), so the functions that push get IAM rights on these prefixes only.
 //! A push reads its recipients' connections items with `BatchGetItem` (100 users a request,
@@ -18,16 +19,24 @@
 //! (the new entry in, lapsed entries and the oldest beyond `MAX_CONNECTIONS_PER_USER` out) and
 //! the new `WSCONN#` item, and deletes the `WSCONN#` items of those taken out. A logout that
 //! commits first fails the connect's conditions; one that commits after finds the connection.
-//! A disconnect (or a post answered 410 Gone) removes the `WSCONN#` item and the entry in one
-//! transaction that also bumps `version`, so a racing connect cannot put the entry back.
+//! A disconnect (or a post answered 410 Gone) removes the `WSCONN#` item, the entry and the
+//! connection's subscriptions in one transaction conditioned on the `version` read (and bumping
+//! it), so a racing connect or subscribe cannot put any of them back.
+//!
+//! Every write of the subscription index is ordered against the connections item: `subscribe`
+//! and `unsubscribe` put that item (the room in or out of `rooms`) from the `version` read in
+//! the same transaction as the index items of the connections it read; a connect writes its
+//! new connection's index items right after its own transaction, each batch conditioned on the
+//! connection still being in `conns` and every room still in `rooms`. So a connection is in a
+//! room's index only while its owner is subscribed to that room, whatever the interleaving.
 
 use super::batch::batch_get;
 use super::items::{Item, Read, key, n, s, sdk_error, session_key, user_key};
 use super::tx::{TxOutcome, transact};
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, SessionBinding, SessionId,
-    TokenHash, UserId, WsTicket,
+    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, RoomId, SessionBinding, SessionId,
+    TokenHash, UserId, WsTicket, subscription_shard,
 };
 use crate::ports::{ConnectionStore, StoreError};
 use anyhow::anyhow;
@@ -42,6 +51,10 @@ use time::OffsetDateTime;
 /// Rounds of racing connects one connect may lose before it gives up (each round one wins):
 /// well above the tickets one user can take per minute.
 const CONNECT_ROUNDS: usize = 64;
+/// Items of a transaction (DynamoDB's limit), and room index items one write puts beside the
+/// item it is conditioned on.
+const TRANSACTION_ITEMS: usize = 100;
+const INDEX_BATCH: usize = 90;
 /// The transaction items of `connect` before the evictions: session, user, connections item, `WSCONN#`.
 const SESSION_CHECK: usize = 0;
 const EPOCH_CHECK: usize = 1;
@@ -69,6 +82,7 @@ impl DynamoConnections {
 
 const CONNECTION_PREFIX: &str = "WSCONN#";
 const USER_PREFIX: &str = "WSUSER#";
+const INDEX_PREFIX: &str = "ROOMSUB#";
 
 fn ticket_key(hash: &TokenHash) -> Item {
     key(format!("WSTICKET#{}", hash.to_hex()), "WSTICKET")
@@ -80,6 +94,20 @@ fn connection_key(id: &ConnectionId) -> Item {
 
 fn version_key(user: &UserId) -> Item {
     key(format!("{USER_PREFIX}{user}"), "WSVERSION")
+}
+
+/// The key of `id`'s item in `room`'s subscription index.
+fn index_key(room: &RoomId, id: &ConnectionId) -> Item {
+    key(
+        format!("{INDEX_PREFIX}{room}#{}", subscription_shard(id)),
+        id.as_str(),
+    )
+}
+
+fn index_item(room: &RoomId, c: &Connection) -> Item {
+    let mut item = index_key(room, &c.id);
+    item.extend(connection_fields(c));
+    item
 }
 
 /// DynamoDB TTL wants epoch seconds; `expires_at` keeps milliseconds for the code's own check.
@@ -133,7 +161,27 @@ fn session_from_ticket(item: &Item) -> anyhow::Result<SessionBinding> {
 struct Held {
     version: Option<u64>,
     connections: Vec<Connection>,
+    /// The subscribed rooms the user is a member of.
+    rooms: Vec<RoomId>,
     item: Item,
+}
+
+impl Held {
+    /// The item to put next: these rooms, the version bumped (everything else as read).
+    fn next_item(&self, rooms: &BTreeSet<RoomId>) -> Item {
+        let mut item = self.item.clone();
+        if rooms.is_empty() {
+            // A string set cannot be empty.
+            item.remove("rooms");
+        } else {
+            item.insert(
+                "rooms".to_owned(),
+                AttributeValue::Ss(rooms.iter().map(ToString::to_string).collect()),
+            );
+        }
+        item.insert("version".to_owned(), n(self.version.map_or(1, |v| v + 1)));
+        item
+    }
 }
 
 fn entry(c: &Connection) -> AttributeValue {
@@ -167,6 +215,7 @@ fn held_from(user: UserId, item: Option<Item>) -> anyhow::Result<Held> {
         return Ok(Held {
             version: None,
             connections: Vec::new(),
+            rooms: Vec::new(),
             item: version_key(&user),
         });
     };
@@ -176,9 +225,18 @@ fn held_from(user: UserId, item: Option<Item>) -> anyhow::Result<Held> {
             connections.push(entry_from(user, id, value)?);
         }
     }
+    let mut rooms = Vec::new();
+    if let Some(AttributeValue::Ss(ids)) = item.get("rooms") {
+        for id in ids {
+            rooms.push(
+                RoomId::parse(id).map_err(|e| anyhow!("stored subscribed room is invalid: {e}"))?,
+            );
+        }
+    }
     Ok(Held {
         version: Some(Read(&item).n("version")?),
         connections,
+        rooms,
         item,
     })
 }
@@ -262,9 +320,9 @@ impl DynamoConnections {
 
     /// One attempt at recording `c` against the user's connections as read now.
     async fn try_record(&self, c: &Connection, now: OffsetDateTime) -> Result<Attempt, StoreError> {
-        let held = self.held(&c.user_id).await?;
+        let mut held = self.held(&c.user_id).await?;
         // Lapsed entries go first (they hold nothing), then the oldest live ones beyond the cap.
-        let mut by_age = held.connections;
+        let mut by_age = std::mem::take(&mut held.connections);
         by_age.sort_by_key(|x| (now < x.expires_at, x.connected_at, x.id.clone()));
         let lapsed = by_age.iter().filter(|x| now >= x.expires_at).count();
         let live = by_age.len() - lapsed;
@@ -278,9 +336,8 @@ impl DynamoConnections {
             .map(|x| (x.id.as_str().to_owned(), entry(x)))
             .collect();
         conns.shrink_to_fit();
-        let mut item = held.item;
+        let mut item = held.next_item(&held.rooms.iter().copied().collect());
         item.insert("conns".to_owned(), AttributeValue::M(conns));
-        item.insert("version".to_owned(), n(held.version.map_or(1, |v| v + 1)));
 
         let mut items = vec![
             self.check(
@@ -305,13 +362,10 @@ impl DynamoConnections {
             items.push(self.delete(connection_key(&old.id))?);
         }
         match transact(&self.client, items, 3, 10).await {
-            Ok(_) => Ok(Attempt::Recorded(
-                evicted
-                    .into_iter()
-                    .filter(|x| now < x.expires_at)
-                    .map(|x| x.id)
-                    .collect(),
-            )),
+            Ok(_) => Ok(Attempt::Recorded {
+                evicted,
+                rooms: held.rooms,
+            }),
             Err(outcome) if outcome.failed_at(SESSION_CHECK) || outcome.failed_at(EPOCH_CHECK) => {
                 Ok(Attempt::SessionEnded)
             }
@@ -326,35 +380,167 @@ impl DynamoConnections {
         }
     }
 
-    /// Removes the `WSCONN#` item of `id` and its entry in `user`'s connections item, in one
-    /// transaction that bumps `version` (a connect that read the entry must read again).
+    /// Removes the `WSCONN#` item of `id`, its entry in `user`'s connections item and its index
+    /// items, in one transaction conditioned on the version read (bumping it), so a connect or
+    /// a subscribe that read the entry must read again. Index items beyond one transaction's
+    /// room go right after (they point at a connection that no longer exists).
     async fn remove(&self, user: &UserId, id: &ConnectionId) -> Result<(), StoreError> {
-        let entry = TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(version_key(user)))
-                    .update_expression("REMOVE conns.#id SET version = version + :one")
-                    .condition_expression("attribute_exists(conns)")
-                    .expression_attribute_names("#id", id.as_str())
-                    .expression_attribute_values(":one", n(1))
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            )
-            .build();
-        let items = vec![self.delete(connection_key(id))?, entry];
-        match transact(&self.client, items, 5, 10).await {
-            Ok(_) => Ok(()),
-            // No connections item (never written): the `WSCONN#` item is all there is.
-            Err(outcome @ TxOutcome::ConditionFailed(_)) if outcome.failed_at(1) => {
-                transact(&self.client, vec![self.delete(connection_key(id))?], 3, 10)
-                    .await
-                    .map(|_| ())
-                    .map_err(|o| tx_error("disconnect", o))
+        for _ in 0..CONNECT_ROUNDS {
+            let held = self.held(user).await?;
+            let Some(version) = held.version else {
+                // No connections item: the `WSCONN#` item is all there is.
+                return self.delete_all(vec![connection_key(id)]).await;
+            };
+            let entry = TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(version_key(user)))
+                        .update_expression("REMOVE conns.#id SET version = :next")
+                        .condition_expression("version = :read")
+                        .expression_attribute_names("#id", id.as_str())
+                        .expression_attribute_values(":read", n(version))
+                        .expression_attribute_values(":next", n(version + 1))
+                        .build()
+                        .map_err(|e| anyhow!(e))?,
+                )
+                .build();
+            let mut index: Vec<Item> = held.rooms.iter().map(|r| index_key(r, id)).collect();
+            let later = index.split_off(index.len().min(TRANSACTION_ITEMS - 2));
+            let mut items = vec![self.delete(connection_key(id))?, entry];
+            for key in index {
+                items.push(self.delete(key)?);
             }
-            Err(o) => Err(tx_error("disconnect", o)),
+            match transact(&self.client, items, 3, 10).await {
+                Ok(_) => return self.delete_all(later).await,
+                Err(outcome @ TxOutcome::ConditionFailed(_)) if outcome.failed_at(1) => {}
+                Err(TxOutcome::Contended) => {}
+                Err(o) => return Err(tx_error("disconnect", o)),
+            }
+            pause().await;
         }
+        Err(StoreError::Unexpected(anyhow!(
+            "disconnect kept losing to other writes of the same user"
+        )))
     }
+
+    /// Deletes these items, unconditionally, a transaction at a time.
+    async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in keys.chunks(TRANSACTION_ITEMS) {
+            let items = chunk
+                .iter()
+                .map(|k| self.delete(k.clone()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            transact(&self.client, items, 5, 10)
+                .await
+                .map_err(|o| tx_error("deleting index items", o))?;
+        }
+        Ok(())
+    }
+
+    /// Puts the new connection `c` into the index of each of `rooms` (read in the transaction
+    /// that recorded it), a batch at a time, each batch conditioned on `c` still being recorded
+    /// and every room of the batch still subscribed: a leave or a disconnect that commits first
+    /// takes those out of the batch (read again), one that commits after finds the items.
+    async fn index_new(&self, c: &Connection, rooms: &[RoomId]) -> Result<(), StoreError> {
+        for batch in rooms.chunks(INDEX_BATCH) {
+            let mut batch: Vec<RoomId> = batch.to_vec();
+            for round in 0.. {
+                if batch.is_empty() {
+                    break;
+                }
+                if round == CONNECT_ROUNDS {
+                    return Err(StoreError::Unexpected(anyhow!(
+                        "subscribing a new connection kept losing to other writes"
+                    )));
+                }
+                let mut guard = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(version_key(&c.user_id)))
+                    .expression_attribute_names("#id", c.id.as_str());
+                let mut condition = "attribute_exists(conns.#id)".to_owned();
+                for (i, room) in batch.iter().enumerate() {
+                    condition.push_str(&format!(" AND contains(rooms, :r{i})"));
+                    guard =
+                        guard.expression_attribute_values(format!(":r{i}"), s(room.to_string()));
+                }
+                let mut items = vec![
+                    TransactWriteItem::builder()
+                        .condition_check(
+                            guard
+                                .condition_expression(condition)
+                                .build()
+                                .map_err(|e| anyhow!(e))?,
+                        )
+                        .build(),
+                ];
+                for room in &batch {
+                    items.push(self.put(index_item(room, c))?);
+                }
+                match transact(&self.client, items, 3, 10).await {
+                    Ok(_) => break,
+                    Err(outcome @ TxOutcome::ConditionFailed(_)) if outcome.failed_at(0) => {
+                        let held = self.held(&c.user_id).await?;
+                        if !held.connections.iter().any(|x| x.id == c.id) {
+                            // Disconnected meanwhile: its disconnect found nothing to take out.
+                            return Ok(());
+                        }
+                        batch.retain(|r| held.rooms.contains(r));
+                    }
+                    Err(TxOutcome::Contended) => pause().await,
+                    Err(o) => return Err(tx_error("subscribing a connection", o)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `user`'s connections item with `room` in (`on`) or out of `rooms`, from the version
+    /// read, with the index items of every connection it holds put or deleted.
+    async fn set_subscribed(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        for _ in 0..CONNECT_ROUNDS {
+            let held = self.held(user).await?;
+            if !on && held.version.is_none() {
+                return Ok(());
+            }
+            let mut rooms: BTreeSet<RoomId> = held.rooms.iter().copied().collect();
+            if on {
+                rooms.insert(*room);
+            } else {
+                rooms.remove(room);
+            }
+            let mut items = vec![self.put_held(held.next_item(&rooms), held.version)?];
+            // Lapsed connections too (ignored on read; the next connect takes them out).
+            for c in &held.connections {
+                items.push(if on {
+                    self.put(index_item(room, c))?
+                } else {
+                    self.delete(index_key(room, &c.id))?
+                });
+            }
+            match transact(&self.client, items, 3, 10).await {
+                Ok(_) => return Ok(()),
+                Err(outcome @ TxOutcome::ConditionFailed(_)) if outcome.failed_at(0) => {}
+                Err(TxOutcome::Contended) => {}
+                Err(o) => return Err(tx_error("subscribing", o)),
+            }
+            pause().await;
+        }
+        Err(StoreError::Unexpected(anyhow!(
+            "subscribing kept losing to other writes of the same user"
+        )))
+    }
+}
+
+/// A short random pause before reading again after losing a race.
+async fn pause() {
+    let ms = rand::random_range(1..=20);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 fn tx_error(what: &str, outcome: TxOutcome) -> StoreError {
@@ -367,8 +553,12 @@ fn tx_error(what: &str, outcome: TxOutcome) -> StoreError {
 
 /// How one attempt to record a connection ended.
 enum Attempt {
-    /// Committed; these live connections were evicted.
-    Recorded(Vec<ConnectionId>),
+    /// Committed; these connections (lapsed or the oldest live) were taken out, and the user is
+    /// subscribed to `rooms`.
+    Recorded {
+        evicted: Vec<Connection>,
+        rooms: Vec<RoomId>,
+    },
     /// The ticket's session was revoked or the user's epoch moved on.
     SessionEnded,
     /// Another connect of the same user committed first: read again.
@@ -425,17 +615,28 @@ impl ConnectionStore for DynamoConnections {
         let connection = Connection::opened(id.clone(), session_from_ticket(&old)?, now);
         for _ in 0..CONNECT_ROUNDS {
             match self.try_record(&connection, now).await? {
-                Attempt::Recorded(evicted) => {
+                Attempt::Recorded { evicted, rooms } => {
+                    if let Err(e) = self.index_new(&connection, &rooms).await {
+                        // Not subscribed where it should be: refuse the handshake instead.
+                        self.remove(&connection.user_id, &connection.id).await?;
+                        return Err(e);
+                    }
+                    let gone: Vec<Item> = evicted
+                        .iter()
+                        .flat_map(|old| rooms.iter().map(|r| index_key(r, &old.id)))
+                        .collect();
+                    self.delete_all(gone).await?;
                     return Ok(Some(Opened {
                         connection,
-                        evicted,
+                        evicted: evicted
+                            .into_iter()
+                            .filter(|x| now < x.expires_at)
+                            .map(|x| x.id)
+                            .collect(),
                     }));
                 }
                 Attempt::SessionEnded => return Ok(None),
-                Attempt::Lost => {
-                    let pause = rand::random_range(1..=20);
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
+                Attempt::Lost => pause().await,
             }
         }
         Err(StoreError::Unexpected(anyhow!(
@@ -505,6 +706,48 @@ impl ConnectionStore for DynamoConnections {
         };
         let owner = connection_from(&item)?.user_id;
         self.remove(&owner, id).await
+    }
+
+    async fn subscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        self.set_subscribed(user, room, true).await
+    }
+
+    async fn unsubscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        self.set_subscribed(user, room, false).await
+    }
+
+    async fn room_subscribers(
+        &self,
+        room: &RoomId,
+        shard: u16,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            // Eventually consistent: a connection subscribed within the last second may miss
+            // one event (the client catches up by `after_seq`); half the RCU.
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("{INDEX_PREFIX}{room}#{shard}")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error("Query"))?;
+            for item in page.items() {
+                let c = connection_from(item)?;
+                if now < c.expires_at {
+                    out.push(c);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn forget(&self, connection: &Connection) -> Result<(), StoreError> {
