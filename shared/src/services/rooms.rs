@@ -322,6 +322,7 @@ impl RoomService {
             Err(CreateRoomError::Unexpected(e)) => return Err(e.into()),
         }
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+        self.ports.subscribe(&room, &ids).await?;
         self.ports.room_event(&ids, "added", &id).await;
         self.invite(me, &id, &invited, now).await?;
         tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
@@ -601,6 +602,8 @@ impl RoomService {
         }
         self.ports.room_event(&members, "deleted", &room.id).await;
         tracing::info!(room_id = %room.id, "room deleted");
+        // Its index goes with it (nothing is sent to a deleted room; leftovers expire by TTL).
+        self.ports.unsubscribe_all(&room, &members).await;
         // Deleted: its avatar and every file its messages held are nobody's now.
         self.ports.uploads.forget(&files).await;
         Ok(())
@@ -698,6 +701,7 @@ impl RoomService {
         // Only once the request's direct adds committed: a refused request invites nobody.
         self.invite(me, &room.id, &invited, now).await?;
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
+        self.ports.subscribe(&room, &added).await?;
         self.ports.room_event(&added, "added", &room.id).await;
         self.ports.room_event(&before, "updated", &room.id).await;
         self.view(&room, &me.id, now).await
@@ -723,6 +727,8 @@ impl RoomService {
                 return Err(Error::Forbidden);
             }
         }
+        // Out of the index first: a failure below leaves a member unsubscribed, not the reverse.
+        self.ports.unsubscribe(&room, &target.user_id).await?;
         // Leaving is remembered: only an invitation the person accepts brings them back.
         let removed = if target.user_id == me.id {
             self.ports

@@ -96,6 +96,7 @@ impl Deployment {
         ));
         let chat = ChatPorts {
             push: push.clone(),
+            subscriptions: connections.clone(),
             ..app.chat.clone()
         };
         let verifier = app.signer.verifier().clone();

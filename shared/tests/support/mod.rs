@@ -209,8 +209,15 @@ impl TestApp {
     }
 
     /// Keeps WebSocket connections in `connections` (the store beside the accounts), with the
-    /// session-ending functions sweeping it.
+    /// session-ending functions sweeping it and the rooms function keeping its subscriptions.
     pub fn use_connections(&mut self, connections: Arc<dyn ConnectionStore>) {
+        self.chat.subscriptions = connections.clone();
+        let rooms = Rooms::new(
+            self.ctx.clone(),
+            self.chat.clone(),
+            self.signer.verifier().clone(),
+        );
+        self.functions.insert("rooms", Box::new(rooms));
         self.connections = connections;
         let sweep = self.sweep();
         let (ctx, mailer) = (self.ctx.clone(), self.mailer.clone());
@@ -324,11 +331,13 @@ impl TestApp {
         });
         let files = Arc::new(MemoryFiles::new());
         let uploads = UploadService::new(upload_store, files.clone());
+        let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new(store.clone()));
         let chat = ChatPorts {
             accounts: store.clone(),
             chat: chat_store,
             limiter,
             push: push.clone(),
+            subscriptions: connections.clone(),
             uploads: uploads.clone(),
         };
         let clock = Arc::new(ManualClock::new(start_time()));
@@ -343,7 +352,6 @@ impl TestApp {
         };
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
-        let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new(store.clone()));
         let socket_api = Arc::new(RecordingConnectionApi::new());
         let sweep = SocketSweep::new(
             connections.clone(),

@@ -1,0 +1,184 @@
+//! The subscription index of large rooms, kept by the rooms function over HTTP: a channel's
+//! members' live connections are in its index (each in its one shard) after create, add and
+//! accept, and out of it after leave, removal and deletion; a group keeps no index; members
+//! added while they connect end up with every live connection subscribed. On both stores.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use chatman::domain::{
+    ConnectionId, RoomId, SUBSCRIPTION_SHARDS, TICKET_LIFETIME, TokenHash, WsTicket,
+    subscription_shard,
+};
+use serde_json::json;
+use support::{Account, TestApp};
+
+/// Opens connection `raw` for `who` straight through the store, as `$connect` does.
+async fn online(app: &TestApp, who: &Account, raw: &str) {
+    let hash = TokenHash(rand::random());
+    let now = app.clock_now();
+    app.connections
+        .put_ticket(&WsTicket {
+            hash,
+            session: who.session(),
+            expires_at: now + TICKET_LIFETIME,
+        })
+        .await
+        .unwrap();
+    app.connections
+        .connect(&hash, &ConnectionId::parse(raw).unwrap(), now)
+        .await
+        .unwrap()
+        .expect("the ticket opens a connection");
+}
+
+/// Every connection in the room's index, as `shard/id`, sorted (each shard checked).
+async fn index_of(app: &TestApp, room: &str) -> Vec<String> {
+    let room = RoomId::parse(room).unwrap();
+    let mut all = Vec::new();
+    for shard in 0..SUBSCRIPTION_SHARDS {
+        for c in app
+            .connections
+            .room_subscribers(&room, shard, app.clock_now())
+            .await
+            .unwrap()
+        {
+            assert_eq!(subscription_shard(&c.id), shard);
+            all.push(format!("{shard}/{}", c.id));
+        }
+    }
+    all.sort();
+    all
+}
+
+fn in_shards(ids: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = ids
+        .iter()
+        .map(|raw| {
+            format!(
+                "{}/{raw}",
+                subscription_shard(&ConnectionId::parse(raw).unwrap())
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+async fn a_channels_index_follows_its_membership(app: TestApp) {
+    let (alice, bob, carol, dave) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+        app.register("dave").await,
+    );
+    online(&app, &alice, "alice1").await;
+    online(&app, &bob, "bob1").await;
+    online(&app, &bob, "bob2").await;
+    online(&app, &carol, "carol1").await;
+    let channel = app.room_of(&alice, "channel", &[&bob]).await;
+    let group = app.room_of(&alice, "group", &[&bob, &carol]).await;
+    assert_eq!(
+        index_of(&app, &channel).await,
+        in_shards(&["alice1", "bob1", "bob2"])
+    );
+    assert!(
+        index_of(&app, &group).await.is_empty(),
+        "a group has no index"
+    );
+
+    // Added: her live connection goes in, and so does the one she opens next.
+    let added = app
+        .post_as(
+            &alice,
+            &format!("/rooms/{channel}/members"),
+            json!({"usernames": ["carol"]}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    online(&app, &carol, "carol2").await;
+    assert_eq!(
+        index_of(&app, &channel).await,
+        in_shards(&["alice1", "bob1", "bob2", "carol1", "carol2"])
+    );
+
+    // Leaving and being removed take every connection of theirs out; a disconnect takes one.
+    assert_eq!(
+        app.delete_as(&bob, &format!("/rooms/{channel}/members/bob"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.delete_as(&alice, &format!("/rooms/{channel}/members/carol"))
+            .await
+            .status,
+        204
+    );
+    online(&app, &bob, "bob3").await;
+    app.connections
+        .disconnect(&ConnectionId::parse("alice1").unwrap())
+        .await
+        .unwrap();
+    online(&app, &alice, "alice2").await;
+    online(&app, &dave, "dave1").await;
+    assert_eq!(index_of(&app, &channel).await, in_shards(&["alice2"]));
+
+    // Deleted: nothing stays.
+    assert_eq!(
+        app.delete_as(&alice, &format!("/rooms/{channel}"))
+            .await
+            .status,
+        204
+    );
+    assert!(index_of(&app, &channel).await.is_empty());
+}
+
+async fn members_added_while_they_connect_have_every_connection_subscribed(app: TestApp) {
+    let owner = app.register("owner").await;
+    let channel = app.room_of(&owner, "channel", &[]).await;
+    let mut people = Vec::new();
+    for i in 0..6 {
+        people.push(app.register(&format!("member{i}")).await);
+    }
+    let members_path = format!("/rooms/{channel}/members");
+    let adds = people
+        .iter()
+        .map(|p| app.post_as(&owner, &members_path, json!({"usernames": [p.username]})));
+    let connects = people.iter().enumerate().flat_map(|(i, p)| {
+        let app = &app;
+        (0..2).map(move |c| async move { online(app, p, &format!("m{i}c{c}")).await })
+    });
+    let (added, ()) = tokio::join!(futures_util::future::join_all(adds), async {
+        futures_util::future::join_all(connects).await;
+    });
+    for r in added {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let all: Vec<String> = (0..6)
+        .flat_map(|i| (0..2).map(move |c| format!("m{i}c{c}")))
+        .collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert_eq!(index_of(&app, &channel).await, in_shards(&all));
+}
+
+#[tokio::test]
+async fn a_channels_index_follows_its_membership_in_memory() {
+    a_channels_index_follows_its_membership(TestApp::new()).await;
+}
+
+#[tokio::test]
+async fn a_channels_index_follows_its_membership_on_dynamodb_local() {
+    a_channels_index_follows_its_membership(TestApp::on_dynamodb().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_added_while_they_connect_are_subscribed_in_memory() {
+    members_added_while_they_connect_have_every_connection_subscribed(TestApp::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_added_while_they_connect_are_subscribed_on_dynamodb_local() {
+    members_added_while_they_connect_have_every_connection_subscribed(TestApp::on_dynamodb().await)
+        .await;
+}
