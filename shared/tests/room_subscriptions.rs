@@ -1,6 +1,6 @@
 //! The subscription index of large rooms, kept by the rooms function over HTTP: a channel's
 //! members' live connections are in its index (each in its one shard) after create, add and
-//! accept, and out of it after leave, removal and deletion; a group keeps no index; members
+//! accepting an invitation, and out of it after leave, removal and deletion; a group keeps no index; members
 //! added while they connect end up with every live connection subscribed. On both stores.
 #![allow(clippy::unwrap_used)]
 
@@ -134,6 +134,31 @@ async fn a_channels_index_follows_its_membership(app: TestApp) {
     assert!(index_of(&app, &channel).await.is_empty());
 }
 
+async fn an_invitation_subscribes_when_it_is_accepted(app: TestApp) {
+    let (alice, carol) = (app.register("alice").await, app.register("carol").await);
+    let private = app
+        .patch_as(&carol, "/me", json!({"group_adds": "nobody"}))
+        .await;
+    assert_eq!(private.status, 200, "{}", private.body);
+    online(&app, &carol, "carol1").await;
+    let channel = app.room_of(&alice, "channel", &[]).await;
+    let invited = app
+        .post_as(
+            &alice,
+            &format!("/rooms/{channel}/members"),
+            json!({"usernames": ["carol"]}),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    assert!(
+        index_of(&app, &channel).await.is_empty(),
+        "invited, not a member"
+    );
+    let accept = format!("/me/invitations/{channel}/accept");
+    assert_eq!(app.post_as(&carol, &accept, json!({})).await.status, 200);
+    assert_eq!(index_of(&app, &channel).await, in_shards(&["carol1"]));
+}
+
 async fn members_added_while_they_connect_have_every_connection_subscribed(app: TestApp) {
     let owner = app.register("owner").await;
     let channel = app.room_of(&owner, "channel", &[]).await;
@@ -170,6 +195,16 @@ async fn a_channels_index_follows_its_membership_in_memory() {
 #[tokio::test]
 async fn a_channels_index_follows_its_membership_on_dynamodb_local() {
     a_channels_index_follows_its_membership(TestApp::on_dynamodb().await).await;
+}
+
+#[tokio::test]
+async fn an_invitation_subscribes_when_it_is_accepted_in_memory() {
+    an_invitation_subscribes_when_it_is_accepted(TestApp::new()).await;
+}
+
+#[tokio::test]
+async fn an_invitation_subscribes_when_it_is_accepted_on_dynamodb_local() {
+    an_invitation_subscribes_when_it_is_accepted(TestApp::on_dynamodb().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

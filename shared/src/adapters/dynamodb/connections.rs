@@ -45,6 +45,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
+use futures_util::stream::{self, StreamExt};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
@@ -55,6 +56,8 @@ const CONNECT_ROUNDS: usize = 64;
 /// item it is conditioned on.
 const TRANSACTION_ITEMS: usize = 100;
 const INDEX_BATCH: usize = 90;
+/// `BatchGetItem` requests of one recipient lookup in flight at once.
+const LOOKUPS_IN_FLIGHT: usize = 8;
 /// The transaction items of `connect` before the evictions: session, user, connections item, `WSCONN#`.
 const SESSION_CHECK: usize = 0;
 const EPOCH_CHECK: usize = 1;
@@ -682,11 +685,22 @@ impl ConnectionStore for DynamoConnections {
         let keys: Vec<Item> = unique.into_iter().map(version_key).collect();
         // Eventually consistent (half the price): a connection recorded within the last second
         // may miss one event, which the client's catch-up on (re)connect covers anyway.
-        let items = batch_get(&self.client, &self.table, &keys, false, None).await?;
+        // 100 keys a request, a few requests in flight (a 10,000-member room is 100 requests).
+        let chunks: Vec<Vec<Item>> = keys.chunks(100).map(<[Item]>::to_vec).collect();
+        let pages: Vec<anyhow::Result<Vec<Item>>> = stream::iter(chunks)
+            .map(|chunk| {
+                let (client, table) = (self.client.clone(), self.table.clone());
+                async move { batch_get(&client, &table, &chunk, false, None).await }
+            })
+            .buffer_unordered(LOOKUPS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut out = Vec::new();
-        for item in items {
-            let held = held_from(owner_of(&item)?, Some(item))?;
-            out.extend(live(held.connections, now));
+        for page in pages {
+            for item in page? {
+                let held = held_from(owner_of(&item)?, Some(item))?;
+                out.extend(live(held.connections, now));
+            }
         }
         Ok(out)
     }
