@@ -6,7 +6,6 @@
 mod ws_support;
 
 use chatman::domain::{ConnectionId, RoomId, SUBSCRIPTION_SHARDS, UserId};
-use futures_util::SinkExt;
 use serde_json::json;
 use std::time::Duration;
 use ws_support::*;
