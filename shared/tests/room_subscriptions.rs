@@ -1,16 +1,22 @@
 //! The subscription index of large rooms, kept by the rooms function over HTTP: a channel's
 //! members' live connections are in its index (each in its one shard) after create, add and
-//! accepting an invitation, and out of it after leave, removal and deletion; a group keeps no index; members
-//! added while they connect end up with every live connection subscribed. On both stores.
+//! accepting an invitation, and out of it after leave, removal and deletion; a small group keeps
+//! no index; members added while they connect end up with every live connection subscribed; a
+//! group gets the index
+//! once it passes `subscribe_above_members`, with joins and leaves racing the flip. On both
+//! stores.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+use chatman::adapters::memory::MemoryAccounts;
 use chatman::domain::{
     ConnectionId, RoomId, SUBSCRIPTION_SHARDS, TICKET_LIFETIME, TokenHash, WsTicket,
     subscription_shard,
 };
+use chatman::settings::Limits;
 use serde_json::json;
+use std::sync::Arc;
 use support::{Account, TestApp};
 
 /// Opens connection `raw` for `who` straight through the store, as `$connect` does.
@@ -185,6 +191,122 @@ async fn members_added_while_they_connect_have_every_connection_subscribed(app: 
         .collect();
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     assert_eq!(index_of(&app, &channel).await, in_shards(&all));
+}
+
+/// Subscribed above 4 members (instead of 256), so the tests can cross it.
+fn small_threshold() -> Limits {
+    Limits {
+        subscribe_above_members: 4,
+        ..Limits::LOCAL
+    }
+}
+
+async fn a_group_gets_the_index_once_it_passes_the_threshold(app: TestApp) {
+    let names = ["per0", "per1", "per2", "per3", "per4", "per5"];
+    let mut people = Vec::new();
+    for name in names {
+        let who = app.register(name).await;
+        online(&app, &who, &format!("{name}x")).await;
+        people.push(who);
+    }
+    // 4 members: at the threshold, no index.
+    let group = app
+        .room_of(&people[0], "group", &[&people[1], &people[2], &people[3]])
+        .await;
+    assert!(index_of(&app, &group).await.is_empty());
+    // The 5th member flips it: every member's connections go in, the newcomer's too.
+    let members_path = format!("/rooms/{group}/members");
+    let add = |who: &str| app.post_as(&people[0], &members_path, json!({"usernames": [who]}));
+    assert_eq!(add("per4").await.status, 200);
+    assert_eq!(
+        index_of(&app, &group).await,
+        in_shards(&["per0x", "per1x", "per2x", "per3x", "per4x"])
+    );
+    // Once subscribed it stays so: below the threshold again, joins and leaves still count.
+    for who in ["per3", "per4", "per2"] {
+        let gone = app
+            .delete_as(&people[0], &format!("/rooms/{group}/members/{who}"))
+            .await;
+        assert_eq!(gone.status, 204);
+    }
+    assert_eq!(add("per5").await.status, 200);
+    assert_eq!(
+        index_of(&app, &group).await,
+        in_shards(&["per0x", "per1x", "per5x"])
+    );
+}
+
+async fn joins_and_leaves_racing_the_flip_leave_exactly_the_members(app: TestApp) {
+    let owner = app.register("owner").await;
+    online(&app, &owner, "ownerx").await;
+    let mut stay = Vec::new();
+    let mut go = Vec::new();
+    for i in 0..3 {
+        let who = app.register(&format!("go{i}")).await;
+        online(&app, &who, &format!("go{i}x")).await;
+        go.push(who);
+    }
+    for i in 0..6 {
+        let who = app.register(&format!("stay{i}")).await;
+        online(&app, &who, &format!("stay{i}x")).await;
+        stay.push(who);
+    }
+    let group = app
+        .room_of(&owner, "group", &[&go[0], &go[1], &go[2]])
+        .await;
+    // Six joins (crossing 4 members) race three leaves.
+    let members_path = format!("/rooms/{group}/members");
+    let joins = stay
+        .iter()
+        .map(|p| app.post_as(&owner, &members_path, json!({"usernames": [p.username]})));
+    let app_ref = &app;
+    let leaves = go.iter().map(|p| {
+        let path = format!("/rooms/{group}/members/{}", p.username);
+        async move { app_ref.delete_as(p, &path).await }
+    });
+    let (joined, left) = tokio::join!(
+        futures_util::future::join_all(joins),
+        futures_util::future::join_all(leaves)
+    );
+    for r in joined {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for r in left {
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let expected: Vec<String> = std::iter::once("ownerx".to_owned())
+        .chain((0..6).map(|i| format!("stay{i}x")))
+        .collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(index_of(&app, &group).await, in_shards(&expected));
+}
+
+#[tokio::test]
+async fn a_group_gets_the_index_once_it_passes_the_threshold_in_memory() {
+    let app = TestApp::with_limits(Arc::new(MemoryAccounts::new()), small_threshold());
+    a_group_gets_the_index_once_it_passes_the_threshold(app).await;
+}
+
+#[tokio::test]
+async fn a_group_gets_the_index_once_it_passes_the_threshold_on_dynamodb_local() {
+    let app = TestApp::on_dynamodb_with_limits(small_threshold()).await;
+    a_group_gets_the_index_once_it_passes_the_threshold(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_leaves_racing_the_flip_leave_exactly_the_members_in_memory() {
+    for _ in 0..3 {
+        let app = TestApp::with_limits(Arc::new(MemoryAccounts::new()), small_threshold());
+        joins_and_leaves_racing_the_flip_leave_exactly_the_members(app).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_leaves_racing_the_flip_leave_exactly_the_members_on_dynamodb_local() {
+    for _ in 0..3 {
+        let app = TestApp::on_dynamodb_with_limits(small_threshold()).await;
+        joins_and_leaves_racing_the_flip_leave_exactly_the_members(app).await;
+    }
 }
 
 #[tokio::test]

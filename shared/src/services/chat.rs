@@ -1,6 +1,6 @@
 //! What the room and message services share: their ports, the membership check that makes every
-//! room 404 to non-members, looking people up, handing events to `Push`, and keeping the
-//! subscription index of large rooms in step with their membership.
+//! room 404 to non-members, looking people up, and handing events to `Push` (keeping large
+//! rooms' subscription index in step with their membership is `room_index`).
 
 use super::chat_views::People;
 use crate::domain::{Member, Room, RoomId, User, UserId, Username};
@@ -8,14 +8,11 @@ use crate::error::{Error, Result};
 use crate::ports::{
     AccountStore, ChatStore, ConnectionStore, Event, Push, SlidingWindow, push_or_log,
 };
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
 use std::sync::Arc;
 
 pub const LIST_DEFAULT_LIMIT: usize = 20;
 pub const LIST_MAX_LIMIT: usize = 100;
-/// People subscribed or unsubscribed at once (each a read and a transaction).
-const SUBSCRIBING: usize = 16;
 
 /// The ports the chat services use.
 #[derive(Clone)]
@@ -24,8 +21,7 @@ pub struct ChatPorts {
     pub chat: Arc<dyn ChatStore>,
     pub limiter: Arc<dyn SlidingWindow>,
     pub push: Arc<dyn Push>,
-    /// The subscription index of large rooms (`Room::subscribed`): members in on join, out
-    /// before they leave.
+    /// The subscription index of large rooms (`Room::subscribed`; `room_index`).
     pub subscriptions: Arc<dyn ConnectionStore>,
     /// Attaching files to messages and room avatars, and signing their download URLs.
     pub uploads: super::uploads::UploadService,
@@ -47,54 +43,6 @@ impl ChatPorts {
             (Some(room), Some(me)) => Ok(Seat { room, me }),
             _ => Err(Error::NotFound("room")),
         }
-    }
-
-    /// Subscribes these people, members of `room` now, to its index (nothing for a room that
-    /// does not use one). After the membership committed: a failure leaves a member without
-    /// live events (history still has everything), never a non-member with them.
-    pub async fn subscribe(&self, room: &Room, users: &[UserId]) -> Result<()> {
-        if !room.subscribed {
-            return Ok(());
-        }
-        let room_id = room.id;
-        stream::iter(users.to_vec())
-            .map(|user| {
-                let store = self.subscriptions.clone();
-                async move { store.subscribe(&user, &room_id).await }
-            })
-            .buffer_unordered(SUBSCRIBING)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
-    }
-
-    /// Takes `user` out of `room`'s index, before their membership ends (see `subscribe`).
-    pub async fn unsubscribe(&self, room: &Room, user: &UserId) -> Result<()> {
-        if room.subscribed {
-            self.subscriptions.unsubscribe(user, &room.id).await?;
-        }
-        Ok(())
-    }
-
-    /// Takes every one of `users` out of a deleted room's index, logging failures (a leftover
-    /// costs an index write per connect of that person and points at a room that never sends).
-    pub async fn unsubscribe_all(&self, room: &Room, users: &[UserId]) {
-        if !room.subscribed {
-            return;
-        }
-        let room_id = room.id;
-        stream::iter(users.to_vec())
-            .map(|user| {
-                let store = self.subscriptions.clone();
-                async move {
-                    if let Err(e) = store.unsubscribe(&user, &room_id).await {
-                        tracing::warn!(error = %e, room_id = %room_id, "unsubscribing from a deleted room failed");
-                    }
-                }
-            })
-            .buffer_unordered(SUBSCRIBING)
-            .for_each(|()| async {})
-            .await;
     }
 
     /// Accounts by id (unknown ones left out).

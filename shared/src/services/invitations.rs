@@ -157,7 +157,8 @@ impl InvitationService {
         }
         // A member now (or already, on a retry, which also mends a subscribe that failed).
         if let Some(room) = self.ports.chat.room(&id).await? {
-            self.ports.subscribe(&room, &[me.id]).await?;
+            let above = self.limits.subscribe_above_members;
+            self.ports.joined(&room, &[me.id], above).await?;
         }
         self.ports.room_event(&[me.id], "added", &id).await;
         let others: Vec<UserId> = before.into_iter().filter(|u| *u != me.id).collect();

@@ -322,7 +322,8 @@ impl RoomService {
             Err(CreateRoomError::Unexpected(e)) => return Err(e.into()),
         }
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
-        self.ports.subscribe(&room, &ids).await?;
+        let above = self.limits.subscribe_above_members;
+        self.ports.joined(&room, &ids, above).await?;
         self.ports.room_event(&ids, "added", &id).await;
         self.invite(me, &id, &invited, now).await?;
         tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
@@ -701,7 +702,8 @@ impl RoomService {
         // Only once the request's direct adds committed: a refused request invites nobody.
         self.invite(me, &room.id, &invited, now).await?;
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
-        self.ports.subscribe(&room, &added).await?;
+        let above = self.limits.subscribe_above_members;
+        self.ports.joined(&room, &added, above).await?;
         self.ports.room_event(&added, "added", &room.id).await;
         self.ports.room_event(&before, "updated", &room.id).await;
         self.view(&room, &me.id, now).await
@@ -728,7 +730,7 @@ impl RoomService {
             }
         }
         // Out of the index first: a failure below leaves a member unsubscribed, not the reverse.
-        self.ports.unsubscribe(&room, &target.user_id).await?;
+        self.ports.leaving(&room, &target.user_id).await?;
         // Leaving is remembered: only an invitation the person accepts brings them back.
         let removed = if target.user_id == me.id {
             self.ports
@@ -747,6 +749,7 @@ impl RoomService {
             Err(StoreError::Conflict) => return Err(Error::Conflict),
             Err(e) => return Err(e.into()),
         }
+        self.ports.left(&room.id, &target.user_id).await?;
         self.ports
             .room_event(&[target.user_id], "removed", &room.id)
             .await;

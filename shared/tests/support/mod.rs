@@ -184,6 +184,11 @@ impl TestApp {
 
     /// Accounts, chat and WebSocket connections in one fresh DynamoDB Local table.
     pub async fn on_dynamodb() -> Self {
+        Self::on_dynamodb_with_limits(Limits::LOCAL).await
+    }
+
+    /// As `on_dynamodb`, with these limits.
+    pub async fn on_dynamodb_with_limits(limits: Limits) -> Self {
         let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
         let client = aws_sdk_dynamodb::Client::new(&aws);
         let table = format!("test-{}", uuid::Uuid::now_v7().simple());
@@ -199,7 +204,7 @@ impl TestApp {
             Arc::new(RecordingPush::new()),
             "root",
             None,
-            Limits::LOCAL,
+            limits,
             accounts,
         );
         app.use_connections(Arc::new(
