@@ -53,6 +53,9 @@ pub struct LocalConfig {
     /// Most members one room may have.
     #[arg(long, env = "ROOM_MEMBER_CEILING", default_value_t = Limits::LOCAL.room_member_ceiling)]
     pub room_member_ceiling: u32,
+    /// A group with more members than this gets the subscription index (channels always do).
+    #[arg(long, env = "SUBSCRIBE_ABOVE_MEMBERS", default_value_t = Limits::LOCAL.subscribe_above_members)]
+    pub subscribe_above_members: u32,
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
@@ -102,6 +105,7 @@ impl LocalConfig {
             rooms_per_user: 0,
             member_adds_per_user: 0,
             room_member_ceiling: Limits::LOCAL.room_member_ceiling,
+            subscribe_above_members: Limits::LOCAL.subscribe_above_members,
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
@@ -138,6 +142,7 @@ impl LocalConfig {
             rooms_per_user: self.rooms_per_user,
             member_adds_per_user: self.member_adds_per_user,
             room_member_ceiling: self.room_member_ceiling,
+            subscribe_above_members: self.subscribe_above_members,
         }
         .checked()
     }

@@ -219,6 +219,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         chat: chat_store,
         limiter,
         push: port.clone(),
+        subscriptions: connections.clone(),
         uploads: uploads.clone(),
     };
 

@@ -177,7 +177,8 @@ pub fn ws_url() -> anyhow::Result<String> {
 
 /// The chat's ports on AWS: rooms, messages and send windows in the same table (`TABLE_NAME`);
 /// events delivered to WebSocket connections by the real push (`WS_MANAGEMENT_URL`); files and
-/// room avatars in the bucket `BUCKET_NAME`.
+/// room avatars in the bucket `BUCKET_NAME`; large rooms' subscription index beside the
+/// connections.
 pub fn chat(
     aws: &aws_config::SdkConfig,
     ctx: &Context,
@@ -191,6 +192,7 @@ pub fn chat(
         chat: chat.clone(),
         limiter: chat,
         push: push(ctx, aws)?,
+        subscriptions: connections(aws)?,
         uploads: uploads(aws)?,
     })
 }

@@ -42,6 +42,10 @@ pub struct Limits {
     /// Most members a room may have: held by a count on the room item, reserved in the same
     /// transaction as the member writes. Never 0.
     pub room_member_ceiling: u32,
+    /// A group with more members than this gets the subscription index of large rooms (once,
+    /// for good; channels have it from creation): delivery then reads its online connections
+    /// instead of every member's (docs/REALTIME.md).
+    pub subscribe_above_members: u32,
 }
 
 impl Limits {
@@ -55,6 +59,7 @@ impl Limits {
         rooms_per_user: 50,
         member_adds_per_user: 500,
         room_member_ceiling: 10_000,
+        subscribe_above_members: 256,
     };
 
     /// The local server's defaults: no per-address or per-user creation limits, so a developer
@@ -72,7 +77,7 @@ impl Limits {
 
     /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
     /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER` and
-    /// `ROOM_MEMBER_CEILING`, each defaulting to `DEPLOYED`.
+    /// `ROOM_MEMBER_CEILING` and `SUBSCRIBE_ABOVE_MEMBERS`, each defaulting to `DEPLOYED`.
     pub fn from_env() -> anyhow::Result<Self> {
         let read = |name: &str, default: u32| -> anyhow::Result<u32> {
             match std::env::var(name) {
@@ -96,6 +101,7 @@ impl Limits {
             rooms_per_user: read("ROOMS_PER_USER", d.rooms_per_user)?,
             member_adds_per_user: read("MEMBER_ADDS_PER_USER", d.member_adds_per_user)?,
             room_member_ceiling: read("ROOM_MEMBER_CEILING", d.room_member_ceiling)?,
+            subscribe_above_members: read("SUBSCRIBE_ABOVE_MEMBERS", d.subscribe_above_members)?,
         }
         .checked()
     }

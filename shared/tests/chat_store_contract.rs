@@ -36,6 +36,7 @@ fn group(kind: RoomKind) -> Room {
         deleted_seqs: vec![],
         version: 0,
         avatar_key: None,
+        subscribed: Room::subscribes(kind),
     }
 }
 

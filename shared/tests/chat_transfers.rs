@@ -91,6 +91,9 @@ impl ChatStore for CrashingChat {
     async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
         self.inner.delete_room(id).await
     }
+    async fn subscribe_room_above(&self, id: &RoomId, members: u32) -> Result<bool, StoreError> {
+        self.inner.subscribe_room_above(id, members).await
+    }
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {
         let member = self.inner.member(room, user).await;
         if let Some(Interlude::RenameAfterCheck {

@@ -125,6 +125,11 @@ async fn accounts(d: &Deployment) {
     )
     .await;
     assert_eq!(login.status, 200);
+    // Alice owns a channel: the sockets the sweeps close below are in its subscription index.
+    let channel = json!({"kind": "channel", "name": "Own", "members": []});
+    let access = login.str("access_token");
+    let channel = d.call("POST", "/rooms", Some(channel), Some(&access)).await;
+    assert_eq!(channel.status, 201, "{}", channel.body);
     let by_email = post(
         "/auth/token",
         json!({"login": "alice@example.com", "password": PASSWORD}),

@@ -168,6 +168,9 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
         chat: chat.clone(),
         limiter: chat.clone(),
         push: Arc::new(RecordingPush::new()),
+        subscriptions: Arc::new(
+            chatman::adapters::memory_connections::MemoryConnections::new(accounts.clone()),
+        ),
         // No files in this benchmark: attaching and signing stay in memory.
         uploads: chatman::services::uploads::UploadService::new(
             Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),

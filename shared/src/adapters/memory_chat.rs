@@ -159,6 +159,18 @@ impl ChatStore for MemoryChat {
         Ok(())
     }
 
+    async fn subscribe_room_above(&self, id: &RoomId, members: u32) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let count = s.members.get(id).map_or(0, BTreeMap::len);
+        match s.rooms.get_mut(id) {
+            Some(room) if !room.subscribed && count > members as usize => {
+                room.subscribed = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
         let mut s = self.state();
         s.rooms.remove(id).ok_or(StoreError::Conflict)?;

@@ -7,10 +7,13 @@
 //! that lands before the second check refuses the connect (its record is taken back), and one
 //! that lands after it finds the connection in its sweep. Either way no connection of an ended
 //! session stays (the DynamoDB adapter gets the same from one transaction's condition checks).
+//!
+//! The subscription index lives under the same lock: recording, forgetting, subscribing and
+//! unsubscribing change it in the same step as the connection or the user's rooms.
 
 use crate::domain::{
-    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, SessionBinding, TokenHash, UserId,
-    WsTicket,
+    Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened, RoomId, SessionBinding, TokenHash,
+    UserId, WsTicket, subscription_shard,
 };
 use crate::ports::{AccountStore, ConnectionStore, StoreError};
 use async_trait::async_trait;
@@ -22,8 +25,12 @@ use time::OffsetDateTime;
 struct State {
     tickets: HashMap<TokenHash, WsTicket>,
     connections: HashMap<ConnectionId, Connection>,
-    /// Each user's connection ids: the memory twin of the DynamoDB per-user partition.
+    /// Each user's connection ids: the memory twin of the DynamoDB connections item.
     by_user: HashMap<UserId, BTreeSet<ConnectionId>>,
+    /// The subscribed rooms each user is a member of (the `rooms` of the connections item).
+    rooms_of: HashMap<UserId, BTreeSet<RoomId>>,
+    /// Each subscribed room's index: the connection ids in it (sharded on read).
+    subscribers: HashMap<RoomId, BTreeSet<ConnectionId>>,
 }
 
 pub struct MemoryConnections {
@@ -60,7 +67,7 @@ impl MemoryConnections {
     /// Records `connection`, removing the user's oldest beyond the cap; returns those removed.
     fn record(state: &mut State, connection: &Connection) -> Vec<ConnectionId> {
         let user = connection.user_id;
-        let mut held: Vec<Connection> = state
+        let held: Vec<Connection> = state
             .by_user
             .get(&user)
             .into_iter()
@@ -68,9 +75,17 @@ impl MemoryConnections {
             .filter_map(|id| state.connections.get(id))
             .cloned()
             .collect();
-        held.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
-        let excess = (held.len() + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
-        let evicted: Vec<ConnectionId> = held.into_iter().take(excess).map(|c| c.id).collect();
+        // Lapsed records are dropped by this write (as the DynamoDB adapter's put drops their
+        // entries) and count for nothing; then the oldest live ones beyond the cap go.
+        let now = connection.connected_at;
+        let (lapsed, mut live): (Vec<Connection>, Vec<Connection>) =
+            held.into_iter().partition(|c| now >= c.expires_at);
+        for gone in &lapsed {
+            Self::forget(state, &gone.id);
+        }
+        live.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
+        let excess = (live.len() + 1).saturating_sub(MAX_CONNECTIONS_PER_USER);
+        let evicted: Vec<ConnectionId> = live.into_iter().take(excess).map(|c| c.id).collect();
         for id in &evicted {
             Self::forget(state, id);
         }
@@ -82,17 +97,61 @@ impl MemoryConnections {
             .entry(user)
             .or_default()
             .insert(connection.id.clone());
+        for room in state.rooms_of.get(&user).into_iter().flatten() {
+            state
+                .subscribers
+                .entry(*room)
+                .or_default()
+                .insert(connection.id.clone());
+        }
         evicted
     }
 
     fn forget(state: &mut State, id: &ConnectionId) {
-        if let Some(gone) = state.connections.remove(id)
-            && let Some(ids) = state.by_user.get_mut(&gone.user_id)
-        {
+        let Some(gone) = state.connections.remove(id) else {
+            return;
+        };
+        if let Some(ids) = state.by_user.get_mut(&gone.user_id) {
             ids.remove(id);
             if ids.is_empty() {
                 state.by_user.remove(&gone.user_id);
             }
+        }
+        for room in state.rooms_of.get(&gone.user_id).into_iter().flatten() {
+            if let Some(index) = state.subscribers.get_mut(room) {
+                index.remove(id);
+            }
+        }
+    }
+
+    /// Adds (`true`) or removes `user`'s connections in `room`'s index, and the room in theirs.
+    fn set_subscribed(state: &mut State, user: &UserId, room: &RoomId, on: bool) {
+        let ids: Vec<ConnectionId> = state
+            .by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let index = state.subscribers.entry(*room).or_default();
+        for id in ids {
+            if on {
+                index.insert(id);
+            } else {
+                index.remove(&id);
+            }
+        }
+        if index.is_empty() {
+            state.subscribers.remove(room);
+        }
+        let rooms = state.rooms_of.entry(*user).or_default();
+        if on {
+            rooms.insert(*room);
+        } else {
+            rooms.remove(room);
+        }
+        if rooms.is_empty() {
+            state.rooms_of.remove(user);
         }
     }
 }
@@ -161,8 +220,59 @@ impl ConnectionStore for MemoryConnections {
             .collect())
     }
 
+    async fn connections_of_users(
+        &self,
+        users: &[UserId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let unique: BTreeSet<&UserId> = users.iter().collect();
+        let state = self.state();
+        Ok(unique
+            .into_iter()
+            .filter_map(|user| state.by_user.get(user))
+            .flatten()
+            .filter_map(|id| state.connections.get(id))
+            .filter(|c| now < c.expires_at)
+            .cloned()
+            .collect())
+    }
+
     async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
         Self::forget(&mut self.state(), id);
+        Ok(())
+    }
+
+    async fn subscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        Self::set_subscribed(&mut self.state(), user, room, true);
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
+        Self::set_subscribed(&mut self.state(), user, room, false);
+        Ok(())
+    }
+
+    async fn room_subscribers(
+        &self,
+        room: &RoomId,
+        shard: u16,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .subscribers
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter(|id| subscription_shard(id) == shard)
+            .filter_map(|id| state.connections.get(id))
+            .filter(|c| now < c.expires_at)
+            .cloned()
+            .collect())
+    }
+
+    async fn forget(&self, connection: &Connection) -> Result<(), StoreError> {
+        Self::forget(&mut self.state(), &connection.id);
         Ok(())
     }
 }

@@ -1,21 +1,19 @@
-//! The real `Push`: each recipient's connections come from the connection store (a key lookup
-//! per recipient, never a scan), the frame is serialized once and posted to every connection
+//! The real `Push`: the recipients' connections come from the connection store in one batched
+//! lookup (`connections_of_users`: on DynamoDB one `BatchGetItem` per 100 recipients, never a
+//! query per recipient), the frame is serialized once and posted to every connection
 //! concurrently, at most `FAN_OUT` at a time. A connection that answers 410 Gone vanished
-//! without a `$disconnect`: that one record is deleted, and every other connection still gets
-//! the event.
+//! without a `$disconnect`: all its records are removed in one write, and every other
+//! connection still gets the event.
 
 use crate::domain::{Connection, UserId};
 use crate::ports::{Clock, ConnectionApi, ConnectionStore, Event, PostError, Push};
 use async_trait::async_trait;
 use futures_util::stream::{self, StreamExt};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Posts in flight at once: enough to hide round trips, few enough not to trip API Gateway's
 /// per-account limits or exhaust sockets.
 pub const FAN_OUT: usize = 32;
-/// Connection lookups in flight at once.
-const LOOKUPS: usize = 16;
 
 pub struct WebSocketPush {
     connections: Arc<dyn ConnectionStore>,
@@ -36,29 +34,13 @@ impl WebSocketPush {
         }
     }
 
-    /// Every live connection of the recipients (each recipient once).
-    async fn connections_of(&self, recipients: &[UserId]) -> anyhow::Result<Vec<Connection>> {
-        let now = self.clock.now();
-        let unique: BTreeSet<UserId> = recipients.iter().copied().collect();
-        let found: Vec<_> = stream::iter(unique)
-            .map(|user| async move { self.connections.connections_of(&user, now).await })
-            .buffer_unordered(LOOKUPS)
-            .collect()
-            .await;
-        let mut all = Vec::new();
-        for result in found {
-            all.extend(result?);
-        }
-        Ok(all)
-    }
-
     /// Posts `frame` to one connection; a Gone one is forgotten.
     async fn deliver(&self, connection: &Connection, frame: &[u8]) -> bool {
         match self.api.post(&connection.id, frame).await {
             Ok(()) => true,
             Err(PostError::Gone) => {
                 tracing::debug!(connection = %connection.id, "stale connection removed");
-                if let Err(e) = self.connections.disconnect(&connection.id).await {
+                if let Err(e) = self.connections.forget(connection).await {
                     tracing::warn!(error = %e, "removing a stale connection failed");
                 }
                 false
@@ -74,7 +56,10 @@ impl WebSocketPush {
 #[async_trait]
 impl Push for WebSocketPush {
     async fn push(&self, recipients: &[UserId], event: &Event) -> anyhow::Result<()> {
-        let connections = self.connections_of(recipients).await?;
+        let connections = self
+            .connections
+            .connections_of_users(recipients, self.clock.now())
+            .await?;
         let frame = serde_json::to_vec(&event.to_json())?;
         let frame = frame.as_slice();
         stream::iter(connections)

@@ -60,9 +60,20 @@ pub struct Room {
     pub version: u64,
     /// Storage key of a group's or channel's avatar (a direct room shows the other person's).
     pub avatar_key: Option<String>,
+    /// Whether its members' live connections are kept in the sharded subscription index
+    /// (`ROOMSUB#`), so delivery reads the online audience instead of every member: set at
+    /// creation for channels (`Room::subscribes`), never changed.
+    pub subscribed: bool,
 }
 
 impl Room {
+    /// The subscription rule: channels (the rooms that grow to thousands of members) use the
+    /// index from creation; direct rooms and groups (at most a few hundred) look their members'
+    /// connections up per push.
+    pub fn subscribes(kind: RoomKind) -> bool {
+        kind == RoomKind::Channel
+    }
+
     /// Messages after `last_read_seq` that are still there: exact while fewer than
     /// `DELETED_MEMORY` messages are unread.
     pub fn unread_after(&self, last_read_seq: u64) -> u64 {
@@ -144,6 +155,7 @@ mod tests {
             deleted_seqs: deleted,
             version: 0,
             avatar_key: None,
+            subscribed: false,
         }
     }
 

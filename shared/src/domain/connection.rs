@@ -23,6 +23,19 @@ pub const CONNECTION_LIFETIME: Duration = Duration::minutes(130);
 /// account multiplies every event it is sent (or the connection table) without bound.
 pub const MAX_CONNECTIONS_PER_USER: usize = 10;
 
+/// Shards of a room's subscription index (`ROOMSUB#{room}#{shard}`): a send to a large room
+/// reads them as parallel tasks, and no one partition takes a whole room's connections.
+pub const SUBSCRIPTION_SHARDS: u16 = 16;
+
+/// The shard of the subscription index a connection sits in, the same in every process (FNV-1a
+/// of the id: API Gateway's ids are random, so connections spread evenly).
+pub fn subscription_shard(id: &ConnectionId) -> u16 {
+    let hash = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(SUBSCRIPTION_SHARDS)) as u16
+}
+
 /// API Gateway's connection id (e.g. `L0SM9cOFvHcCIhw=`): opaque, printable, short.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(String);
@@ -123,5 +136,21 @@ mod tests {
         assert!(ConnectionId::parse("a b").is_err());
         assert!(ConnectionId::parse("../x").is_err());
         assert!(ConnectionId::parse(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn connections_spread_over_every_shard() {
+        let mut counts = [0u32; SUBSCRIPTION_SHARDS as usize];
+        for i in 0..1_600 {
+            let id = ConnectionId::parse(&format!("Conn{i:05}x=")).unwrap();
+            let shard = subscription_shard(&id);
+            assert_eq!(shard, subscription_shard(&id), "stable");
+            counts[usize::from(shard)] += 1;
+        }
+        // 100 expected per shard; none empty, none hot.
+        assert!(
+            counts.iter().all(|&c| (50..=150).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

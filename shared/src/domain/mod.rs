@@ -28,7 +28,7 @@ pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, Room
 pub use chat_records::{DELETED_MEMORY, Invitation, Member, Membership, Message, Room};
 pub use connection::{
     CONNECTION_LIFETIME, Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened,
-    SessionBinding, TICKET_LIFETIME, WsTicket,
+    SUBSCRIPTION_SHARDS, SessionBinding, TICKET_LIFETIME, WsTicket, subscription_shard,
 };
 pub use email::Email;
 pub use group_adds::GroupAdds;

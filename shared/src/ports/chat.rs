@@ -64,6 +64,10 @@ pub trait ChatStore: Send + Sync {
     /// messages go with it: at once for the room's authority (everything checks the room item),
     /// and item by item afterwards.
     async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError>;
+    /// Marks the room `subscribed` if it is not yet and holds more than `members` members, in
+    /// one conditional write: `true` for the one call that flipped it, `false` otherwise
+    /// (already subscribed, not that many members, or gone).
+    async fn subscribe_room_above(&self, id: &RoomId, members: u32) -> Result<bool, StoreError>;
 
     // --- members ---
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError>;

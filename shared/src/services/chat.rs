@@ -1,10 +1,13 @@
 //! What the room and message services share: their ports, the membership check that makes every
-//! room 404 to non-members, looking people up, and handing events to `Push`.
+//! room 404 to non-members, looking people up, and handing events to `Push` (keeping large
+//! rooms' subscription index in step with their membership is `room_index`).
 
 use super::chat_views::People;
 use crate::domain::{Member, Room, RoomId, User, UserId, Username};
 use crate::error::{Error, Result};
-use crate::ports::{AccountStore, ChatStore, Event, Outgoing, Push, SlidingWindow, push_or_log};
+use crate::ports::{
+    AccountStore, ChatStore, ConnectionStore, Event, Outgoing, Push, SlidingWindow, push_or_log,
+};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ pub struct ChatPorts {
     pub chat: Arc<dyn ChatStore>,
     pub limiter: Arc<dyn SlidingWindow>,
     pub push: Arc<dyn Push>,
+    /// The subscription index of large rooms (`Room::subscribed`; `room_index`).
+    pub subscriptions: Arc<dyn ConnectionStore>,
     /// Attaching files to messages and room avatars, and signing their download URLs.
     pub uploads: super::uploads::UploadService,
 }

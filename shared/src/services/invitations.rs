@@ -155,6 +155,11 @@ impl InvitationService {
             Err(AddMembersError::Full) => return Err(Error::Refused("room_full")),
             Err(AddMembersError::Unexpected(e)) => return Err(e.into()),
         }
+        // A member now (or already, on a retry, which also mends a subscribe that failed).
+        if let Some(room) = self.ports.chat.room(&id).await? {
+            let above = self.limits.subscribe_above_members;
+            self.ports.joined(&room, &[me.id], above).await?;
+        }
         self.ports.room_event(&[me.id], "added", &id).await;
         let others: Vec<UserId> = before.into_iter().filter(|u| *u != me.id).collect();
         self.ports.room_event(&others, "updated", &id).await;

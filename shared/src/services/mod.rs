@@ -16,6 +16,7 @@ pub mod messages;
 pub mod password;
 pub mod profile;
 pub mod realtime;
+pub mod room_index;
 pub mod rooms;
 pub mod send_limit;
 pub mod sessions;

@@ -208,6 +208,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            subscribed: false,
         };
         let members: Vec<Member> = pair
             .iter()
@@ -302,6 +303,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            subscribed: Room::subscribes(kind),
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
             .chain(joining.iter().map(|u| (u.id, MemberRole::Member)))
@@ -320,6 +322,8 @@ impl RoomService {
             Err(CreateRoomError::Unexpected(e)) => return Err(e.into()),
         }
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+        let above = self.limits.subscribe_above_members;
+        self.ports.joined(&room, &ids, above).await?;
         self.ports.room_event(&ids, "added", &id).await;
         self.invite(me, &id, &invited, now).await?;
         tracing::info!(room_id = %id, kind = kind.as_str(), "room created");
@@ -599,6 +603,8 @@ impl RoomService {
         }
         self.ports.room_event(&members, "deleted", &room.id).await;
         tracing::info!(room_id = %room.id, "room deleted");
+        // Its index goes with it (nothing is sent to a deleted room; leftovers expire by TTL).
+        self.ports.unsubscribe_all(&room, &members).await;
         // Deleted: its avatar and every file its messages held are nobody's now.
         self.ports.uploads.forget(&files).await;
         Ok(())
@@ -696,6 +702,8 @@ impl RoomService {
         // Only once the request's direct adds committed: a refused request invites nobody.
         self.invite(me, &room.id, &invited, now).await?;
         let added: Vec<UserId> = new.iter().map(|m| m.user_id).collect();
+        let above = self.limits.subscribe_above_members;
+        self.ports.joined(&room, &added, above).await?;
         self.ports.room_event(&added, "added", &room.id).await;
         self.ports.room_event(&before, "updated", &room.id).await;
         self.view(&room, &me.id, now).await
@@ -721,6 +729,8 @@ impl RoomService {
                 return Err(Error::Forbidden);
             }
         }
+        // Out of the index first: a failure below leaves a member unsubscribed, not the reverse.
+        self.ports.leaving(&room, &target.user_id).await?;
         // Leaving is remembered: only an invitation the person accepts brings them back.
         let removed = if target.user_id == me.id {
             self.ports
@@ -739,6 +749,7 @@ impl RoomService {
             Err(StoreError::Conflict) => return Err(Error::Conflict),
             Err(e) => return Err(e.into()),
         }
+        self.ports.left(&room.id, &target.user_id).await?;
         self.ports
             .room_event(&[target.user_id], "removed", &room.id)
             .await;

@@ -56,21 +56,15 @@ impl SocketSweep {
                 return;
             }
         };
-        let ids: Vec<ConnectionId> = held
-            .into_iter()
-            .filter(|c| ended(c))
-            .map(|c| c.id)
-            .collect();
-        self.close_all(&ids).await;
-        if !ids.is_empty() {
-            tracing::info!(user_id = %user, sockets = ids.len(), "sockets of ended sessions closed");
+        let ended: Vec<Connection> = held.into_iter().filter(|c| ended(c)).collect();
+        for connection in &ended {
+            if let Err(e) = self.connections.forget(connection).await {
+                tracing::error!(error = %e, connection = %connection.id, "forgetting a connection failed");
+            }
+            self.shut(&connection.id).await;
         }
-    }
-
-    /// Forgets and closes these connections.
-    pub async fn close_all(&self, ids: &[ConnectionId]) {
-        for id in ids {
-            self.close(id).await;
+        if !ended.is_empty() {
+            tracing::info!(user_id = %user, sockets = ended.len(), "sockets of ended sessions closed");
         }
     }
 

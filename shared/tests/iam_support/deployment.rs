@@ -99,8 +99,12 @@ impl Deployment {
             Arc::new(GoneForStale),
             ctx.clock.clone(),
         ));
+        // token and reset sweep the sockets of the sessions they end, in the table (first: it
+        // also replaces the rooms function, which the one below replaces again).
+        app.use_connections(connections.clone());
         let chat = ChatPorts {
             push: push.clone(),
+            subscriptions: connections.clone(),
             ..app.chat.clone()
         };
         // As the ws-deliver binary wires it: the chat store and the WebSocket push.
@@ -128,8 +132,6 @@ impl Deployment {
             "wss://ws.test/live",
         );
         app.insert_function("ws-ticket", Box::new(ticket));
-        // token and reset sweep the sockets of the sessions they end, in the table.
-        app.use_connections(connections.clone());
         let api: Arc<dyn ConnectionApi> = Arc::new(GoneForStale);
         Self {
             connect: WsConnect::new(ctx.clone(), connections.clone(), api.clone()),
@@ -186,9 +188,17 @@ impl Deployment {
     }
 
     /// Someone who exists before the scenario starts: their signup is not any function's record.
+    /// Each owns a channel (made through the rooms function), so every function that records,
+    /// forgets or closes their connections also keeps the channel's subscription index.
     pub async fn person(&self, username: &str) -> Account {
         self.rec.serving("setup");
-        self.app.register(username).await
+        let who = self.app.register(username).await;
+        let channel = serde_json::json!({"kind": "channel", "name": "Own", "members": []});
+        let made = self
+            .call("POST", "/rooms", Some(channel), Some(&who.access))
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        who
     }
 
     /// A ticket (ws-ticket) spent on `$connect` (ws-connect) for connection `id`.

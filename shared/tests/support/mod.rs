@@ -199,6 +199,11 @@ impl TestApp {
 
     /// Accounts, chat and WebSocket connections in one fresh DynamoDB Local table.
     pub async fn on_dynamodb() -> Self {
+        Self::on_dynamodb_with_limits(Limits::LOCAL).await
+    }
+
+    /// As `on_dynamodb`, with these limits.
+    pub async fn on_dynamodb_with_limits(limits: Limits) -> Self {
         let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
         let client = aws_sdk_dynamodb::Client::new(&aws);
         let table = format!("test-{}", uuid::Uuid::now_v7().simple());
@@ -214,7 +219,7 @@ impl TestApp {
             Arc::new(RecordingPush::new()),
             "root",
             None,
-            Limits::LOCAL,
+            limits,
             accounts,
         );
         app.deliver_from_stream(&table);
@@ -225,8 +230,15 @@ impl TestApp {
     }
 
     /// Keeps WebSocket connections in `connections` (the store beside the accounts), with the
-    /// session-ending functions sweeping it.
+    /// session-ending functions sweeping it and the rooms function keeping its subscriptions.
     pub fn use_connections(&mut self, connections: Arc<dyn ConnectionStore>) {
+        self.chat.subscriptions = connections.clone();
+        let rooms = Rooms::new(
+            self.ctx.clone(),
+            self.chat.clone(),
+            self.signer.verifier().clone(),
+        );
+        self.functions.insert("rooms", Box::new(rooms));
         self.connections = connections;
         let sweep = self.sweep();
         let (ctx, mailer) = (self.ctx.clone(), self.mailer.clone());
@@ -344,11 +356,13 @@ impl TestApp {
         let feed = feed.unwrap_or(FeedSource::Stream(String::new()));
         let files = Arc::new(MemoryFiles::new());
         let uploads = UploadService::new(upload_store, files.clone());
+        let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new(store.clone()));
         let chat = ChatPorts {
             accounts: store.clone(),
             chat: chat_store,
             limiter,
             push: push.clone(),
+            subscriptions: connections.clone(),
             uploads: uploads.clone(),
         };
         let clock = Arc::new(ManualClock::new(start_time()));
@@ -363,7 +377,6 @@ impl TestApp {
         };
         let mailer: Arc<dyn Mailer> = mailer.unwrap_or_else(|| outbox.clone());
         let signer = TokenSigner::ephemeral(scope());
-        let connections: Arc<dyn ConnectionStore> = Arc::new(MemoryConnections::new(store.clone()));
         let socket_api = Arc::new(RecordingConnectionApi::new());
         let sweep = SocketSweep::new(
             connections.clone(),

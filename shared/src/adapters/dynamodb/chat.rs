@@ -365,6 +365,33 @@ impl ChatStore for DynamoChat {
         }
     }
 
+    async fn subscribe_room_above(&self, id: &RoomId, members: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(room_key(id)))
+            .update_expression("SET subscribed = :yes")
+            .condition_expression(
+                "attribute_exists(pk) AND #count > :members AND (attribute_not_exists(subscribed) OR subscribed = :no)",
+            )
+            .expression_attribute_names("#count", MEMBER_COUNT)
+            .expression_attribute_values(":members", n(members))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.add(true, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => Ok(false),
+            Err(e) => Err(StoreError::Unexpected(sdk_error("UpdateItem")(e))),
+        }
+    }
+
     async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
         let result = self
             .client

@@ -142,6 +142,7 @@ pub fn room_item(room: &Room) -> Item {
             ("seq", n(room.seq)),
             ("deleted", seq_list(&room.deleted_seqs)),
             ("version", n(room.version)),
+            ("subscribed", AttributeValue::Bool(room.subscribed)),
         ],
     );
     if let Some(id) = &room.last_id {
@@ -199,6 +200,8 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         deleted_seqs,
         version: r.n("version")?,
         avatar_key: r.s("avatar_key").ok().map(str::to_owned),
+        // Rooms stored before the subscription index have no flag: not subscribed.
+        subscribed: r.bool("subscribed").unwrap_or(false),
     })
 }
 

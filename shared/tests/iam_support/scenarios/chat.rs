@@ -28,6 +28,12 @@ pub async fn run(d: &Deployment) {
     let blocked = d.call("POST", "/rooms", Some(blocked), me).await;
     let group = json!({"kind": "group", "name": "Team", "members": ["member"]});
     let group = d.call("POST", "/rooms", Some(group), me).await;
+    // A channel subscribes its members' live connections; removing one unsubscribes them.
+    let channel = json!({"kind": "channel", "name": "News", "members": ["member"]});
+    let channel = d.call("POST", "/rooms", Some(channel), me).await;
+    let unsubscribed = format!("/rooms/{}/members/member", field(&channel.body, "id"));
+    let unsubscribed = d.call("DELETE", &unsubscribed, None, me).await;
+    assert_eq!(statuses(&[&channel, &unsubscribed]), [201, 204]);
     let room = format!("/rooms/{}", field(&group.body, "id"));
     let list = d.call("GET", "/rooms?limit=5", None, me).await;
     let one = d.call("GET", &room, None, me).await;

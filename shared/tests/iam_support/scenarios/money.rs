@@ -1,6 +1,7 @@
 //! deposit, transfer, donate and wallet. Each receiver has a live connection and a stale one
-//! (`gone-*`), so every function that pushes `transfer_received` looks up connections (Query
-//! WSUSER#) and removes a Gone one (DeleteItem WSCONN# and WSUSER#), as deployed.
+//! (`gone-*`), so every function that pushes `transfer_received` looks up connections
+//! (BatchGetItem WSUSER#) and removes a Gone one (one transaction: DeleteItem WSCONN#,
+//! UpdateItem WSUSER#), as deployed.
 
 use super::{field, key, statuses};
 use crate::iam_support::deployment::Deployment;
