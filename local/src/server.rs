@@ -210,7 +210,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     // The delivery worker: the store's outbox to the sockets, after each request answered.
     let delivery = DeliveryLoop::new(
         feed,
-        Arc::new(Delivery::new(chat_store.clone(), port.clone())),
+        Arc::new(Delivery::new(
+            chat_store.clone(),
+            port.clone(),
+            connections.clone(),
+            ctx.clock.clone(),
+        )),
     );
     let delivery_stats = delivery.stats.clone();
     let delivery_task = tokio::spawn(delivery.run(std::time::Duration::from_millis(500)));

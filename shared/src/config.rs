@@ -167,6 +167,8 @@ pub fn delivery(
     Ok(crate::services::delivery::Delivery::new(
         Arc::new(chat),
         push(ctx, aws)?,
+        connections(aws)?,
+        ctx.clock.clone(),
     ))
 }
 

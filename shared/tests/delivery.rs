@@ -50,6 +50,15 @@ impl Push for FlakyPush {
         }
         self.inner.push(recipients, event).await
     }
+
+    async fn push_to(
+        &self,
+        connections: &[chatman::domain::Connection],
+        event: &Event,
+    ) -> anyhow::Result<()> {
+        let owners: Vec<UserId> = connections.iter().map(|c| c.user_id).collect();
+        self.push(&owners, event).await
+    }
 }
 
 /// An app whose requests leave delivery to the test.
@@ -65,8 +74,17 @@ async fn app(on_dynamodb: bool) -> TestApp {
 
 async fn worker(app: &TestApp, push: Arc<dyn Push>) -> DeliveryLoop {
     let feed = TestApp::open_feed(&app.feed_source()).await;
-    DeliveryLoop::new(feed, Arc::new(Delivery::new(app.chat.chat.clone(), push)))
-        .with_backoff(Duration::from_millis(1))
+    DeliveryLoop::new(feed, Arc::new(delivery(app, push))).with_backoff(Duration::from_millis(1))
+}
+
+fn delivery(app: &TestApp, push: Arc<dyn Push>) -> Delivery {
+    let clock: Arc<dyn chatman::ports::Clock> = app.clock.clone();
+    Delivery::new(
+        app.chat.chat.clone(),
+        push,
+        app.chat.subscriptions.clone(),
+        clock,
+    )
 }
 
 fn uid(who: &Account) -> UserId {
@@ -158,7 +176,8 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice(app: T
         ..FlakyPush::default()
     });
     let first = worker(&app, dying.clone()).await;
-    let killed = tokio::time::timeout(Duration::from_millis(500), first.drain()).await;
+    // It hangs for ever after its 7th push: the timeout is only how long we wait to see that.
+    let killed = tokio::time::timeout(Duration::from_secs(5), first.drain()).await;
     assert!(killed.is_err(), "the first worker was stopped mid-batch");
     assert_eq!(received(&dying.inner, &bob).len(), 7);
     drop(first);
@@ -228,6 +247,45 @@ async fn failures_are_retried_and_a_hopeless_record_is_set_aside(app: TestApp) {
     assert!(!after.iter().any(|(kind, _)| kind == "deleted"));
 }
 
+/// A channel (a room with a subscription index) is delivered by shard: only connections that
+/// are online cost anything, each gets the event, offline members are never looked up.
+async fn a_channel_is_delivered_to_its_online_connections_by_shard(app: TestApp) {
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let room = app.room_of(&alice, "channel", &[&bob, &carol]).await;
+    app.open_connection(&bob, "bob-phone").await;
+    app.open_connection(&bob, "bob-laptop").await;
+    app.deliver().await;
+    let before = app.push.events().len();
+    let sent = app.say(&alice, &room, "to the channel").await.str("id");
+    app.deliver().await;
+    let pushes: Vec<_> = app.push.events().into_iter().skip(before).collect();
+    assert!(!pushes.is_empty(), "the message was delivered");
+    for (to, event) in &pushes {
+        assert_eq!(event.kind, "message");
+        assert_eq!(event.to_json()["message"]["id"], sent.as_str());
+        assert_eq!(to, &vec![uid(&bob)], "only the online member's connections");
+    }
+    let shards: std::collections::BTreeSet<u16> = ["bob-phone", "bob-laptop"]
+        .iter()
+        .map(|raw| {
+            chatman::domain::subscription_shard(&chatman::domain::ConnectionId::parse(raw).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        pushes.len(),
+        shards.len(),
+        "one push per shard holding a connection"
+    );
+    assert!(received(&app.push, &carol).is_empty());
+    // The members' chat lists moved (the first message of the interval).
+    assert_eq!(
+        app.summary(&carol, &room).await["last_message"]["id"],
+        sent.as_str()
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod in_memory {
@@ -244,6 +302,7 @@ on_both_stores!(
     events_arrive_in_the_order_of_the_changes,
     a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice,
     failures_are_retried_and_a_hopeless_record_is_set_aside,
+    a_channel_is_delivered_to_its_online_connections_by_shard,
 );
 
 /// DynamoDB JSON of an item, as a Lambda stream event carries a new image.
@@ -295,7 +354,7 @@ async fn ws_deliver_reports_the_first_record_that_failed() {
         refuse: Some("deleted"),
         ..FlakyPush::default()
     });
-    let function = WsDeliver::new(Delivery::new(app.chat.chat.clone(), push.clone()));
+    let function = WsDeliver::new(delivery(&app, push.clone()));
     let answer = function
         .handle(event(vec![
             insert("100", &record("message")),

@@ -58,7 +58,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Value>> {
     eprintln!("signing up {most} people ...");
     let mut people = Vec::with_capacity(most);
     for i in 0..most {
-        people.push(person(&client, &base, &format!("p{i}")).await?);
+        people.push(person(&client, &base, &format!("person{i}")).await?);
         if (i + 1) % 500 == 0 {
             eprintln!("  {} / {most}", i + 1);
         }
@@ -85,7 +85,7 @@ async fn group(
     people: &[(String, String)],
     size: usize,
 ) -> anyhow::Result<String> {
-    let names: Vec<String> = (1..size).map(|i| format!("p{i}")).collect();
+    let names: Vec<String> = (1..size).map(|i| format!("person{i}")).collect();
     let mut chunks = names.chunks(40);
     let room = call(
         client,

@@ -58,6 +58,13 @@ impl ConnectionApi for ApiGatewayConnections {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
                 Err(PostError::Gone)
             }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_limit_exceeded_exception())
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 429) =>
+            {
+                Err(PostError::Throttled)
+            }
             Err(e) => Err(unexpected("PostToConnection", e)),
         }
     }

@@ -3,7 +3,7 @@
 //! connected yet, so nothing is lost; the realtime issue replaces it with the API Gateway
 //! management adapter.
 
-use crate::domain::UserId;
+use crate::domain::{Connection, UserId};
 use crate::ports::{Event, Push};
 use async_trait::async_trait;
 
@@ -17,6 +17,15 @@ impl Push for LogPush {
             kind = event.kind,
             recipients = recipients.len(),
             "event (no WebSocket delivery yet)"
+        );
+        Ok(())
+    }
+
+    async fn push_to(&self, connections: &[Connection], event: &Event) -> anyhow::Result<()> {
+        tracing::debug!(
+            kind = event.kind,
+            connections = connections.len(),
+            "event (no WebSocket delivery)"
         );
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! witness of who would receive what, and the local server's stand-in until the WebSocket side
 //! delivers for real.
 
-use crate::domain::UserId;
+use crate::domain::{Connection, UserId};
 use crate::ports::{Event, Push};
 use async_trait::async_trait;
 use std::sync::Mutex;
@@ -56,5 +56,13 @@ impl Push for RecordingPush {
             anyhow::bail!("push refused (test)");
         }
         Ok(())
+    }
+
+    /// Recorded as a push to the connections' owners (each once).
+    async fn push_to(&self, connections: &[Connection], event: &Event) -> anyhow::Result<()> {
+        let mut owners: Vec<UserId> = connections.iter().map(|c| c.user_id).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        self.push(&owners, event).await
     }
 }

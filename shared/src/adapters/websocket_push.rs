@@ -34,7 +34,8 @@ impl WebSocketPush {
         }
     }
 
-    /// Posts `frame` to one connection; a Gone one is forgotten.
+    /// Posts `frame` to one connection; a Gone one is forgotten. `false` when it was throttled
+    /// (the event must be tried again); other failures are logged and given up.
     async fn deliver(&self, connection: &Connection, frame: &[u8]) -> bool {
         match self.api.post(&connection.id, frame).await {
             Ok(()) => true,
@@ -43,13 +44,34 @@ impl WebSocketPush {
                 if let Err(e) = self.connections.forget(connection).await {
                     tracing::warn!(error = %e, "removing a stale connection failed");
                 }
+                true
+            }
+            Err(PostError::Throttled) => {
+                tracing::warn!(connection = %connection.id, "post throttled");
                 false
             }
             Err(PostError::Unexpected(e)) => {
                 tracing::warn!(error = %e, connection = %connection.id, "post failed");
-                false
+                true
             }
         }
+    }
+
+    /// Posts to every connection, `FAN_OUT` at a time; an error when any was throttled, so the
+    /// delivery is retried (the others may then see the event twice; clients drop repeats).
+    async fn post_all(&self, connections: &[Connection], event: &Event) -> anyhow::Result<()> {
+        let frame = serde_json::to_vec(&event.to_json())?;
+        let frame = frame.as_slice();
+        let landed: Vec<bool> = stream::iter(connections.iter().cloned())
+            .map(|c| async move { self.deliver(&c, frame).await })
+            .buffer_unordered(FAN_OUT)
+            .collect()
+            .await;
+        let throttled = landed.iter().filter(|l| !**l).count();
+        if throttled > 0 {
+            anyhow::bail!("{throttled} posts throttled by API Gateway");
+        }
+        Ok(())
     }
 }
 
@@ -60,13 +82,10 @@ impl Push for WebSocketPush {
             .connections
             .connections_of_users(recipients, self.clock.now())
             .await?;
-        let frame = serde_json::to_vec(&event.to_json())?;
-        let frame = frame.as_slice();
-        stream::iter(connections)
-            .map(|c| async move { self.deliver(&c, frame).await })
-            .buffer_unordered(FAN_OUT)
-            .for_each(|_| async {})
-            .await;
-        Ok(())
+        self.post_all(&connections, event).await
+    }
+
+    async fn push_to(&self, connections: &[Connection], event: &Event) -> anyhow::Result<()> {
+        self.post_all(connections, event).await
     }
 }

@@ -9,6 +9,10 @@ pub enum PostError {
     /// 410: the connection no longer exists (it vanished without a `$disconnect`, or closed).
     #[error("connection gone")]
     Gone,
+    /// 429 `LimitExceededException` after the SDK's own retries: the account's API Gateway
+    /// throttle. Worth trying again later, never worth dropping the event over.
+    #[error("throttled by API Gateway")]
+    Throttled,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -3,7 +3,7 @@
 //! posts. Delivery is best effort: a failed push is logged and never undoes or fails the change
 //! that caused it.
 
-use crate::domain::UserId;
+use crate::domain::{Connection, UserId};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -38,6 +38,10 @@ impl Event {
 pub trait Push: Send + Sync {
     /// Delivers `event` to every open connection of each recipient.
     async fn push(&self, recipients: &[UserId], event: &Event) -> anyhow::Result<()>;
+
+    /// Delivers `event` to these connections (found already: a large room's subscription
+    /// shard). An error means some post should be tried again (throttling), not that none landed.
+    async fn push_to(&self, connections: &[Connection], event: &Event) -> anyhow::Result<()>;
 }
 
 /// Pushes and only logs a failure: the change that caused the event has happened either way.

@@ -8,8 +8,8 @@
 //! and the client drops the repeat (events carry the room's seq); nothing is stored twice,
 //! because the history was written before the record existed.
 
-use crate::domain::{RoomKind, UserId};
-use crate::ports::{Audience, ChatStore, OutboxFeed, Outgoing, Push};
+use crate::domain::{Room, RoomId, SUBSCRIPTION_SHARDS, UserId};
+use crate::ports::{Audience, ChatStore, Clock, ConnectionStore, OutboxFeed, Outgoing, Push};
 use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,59 +18,94 @@ use std::time::Duration;
 
 /// Rooms delivered at once within a batch; each room's records go one after another.
 const ROOMS_AT_ONCE: usize = 8;
-/// How often a busy channel moves up its members' chat lists (each move writes one item per
-/// member): a 10,000-member channel costs ~30,000 write units per move, so once per this
-/// interval however many messages it gets, instead of per message.
+/// How often a busy large room (one with a subscription index) moves up its members' chat
+/// lists (each move writes one item per member): a 10,000-member channel costs ~30,000 write
+/// units per move, so once per this interval however many messages it gets, not per message.
 pub const CHANNEL_CHAT_LIST_EVERY: time::Duration = time::Duration::minutes(5);
 
 pub struct Delivery {
     chat: Arc<dyn ChatStore>,
     push: Arc<dyn Push>,
+    connections: Arc<dyn ConnectionStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Delivery {
-    pub fn new(chat: Arc<dyn ChatStore>, push: Arc<dyn Push>) -> Self {
-        Self { chat, push }
+    pub fn new(
+        chat: Arc<dyn ChatStore>,
+        push: Arc<dyn Push>,
+        connections: Arc<dyn ConnectionStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            chat,
+            push,
+            connections,
+            clock,
+        }
     }
 
     /// Delivers one record to its audience as it is now.
     pub async fn deliver(&self, record: &Outgoing) -> anyhow::Result<()> {
         match &record.audience {
             Audience::Users(users) => self.push.push(users, &record.event).await,
-            Audience::Members | Audience::Shard(_) => {
-                let members: Vec<UserId> = self
-                    .chat
-                    .members(&record.room)
-                    .await?
-                    .into_iter()
-                    .map(|m| m.user_id)
-                    .collect();
-                if record.event.kind == "message" && self.moves_chat_lists(record).await? {
-                    // The room moves up every member's chat list: here, not in the send, so
-                    // the sender's answer never waits for it.
-                    self.chat
-                        .touch_inbox(&record.room, &members, record.at)
-                        .await;
+            Audience::Members => {
+                let Some(room) = self.chat.room(&record.room).await? else {
+                    return Ok(()); // deleted meanwhile: nobody to tell
+                };
+                if room.subscribed {
+                    self.split(&room, record).await
+                } else {
+                    let members = self.member_ids(&room.id).await?;
+                    if record.event.kind == "message" {
+                        // The room moves up every member's chat list: here, not in the send,
+                        // so the sender's answer never waits for it.
+                        self.chat.touch_inbox(&room.id, &members, record.at).await;
+                    }
+                    self.push.push(&members, &record.event).await
                 }
-                self.push.push(&members, &record.event).await
+            }
+            Audience::Shard(shard) => {
+                let audience = self
+                    .connections
+                    .room_subscribers(&record.room, *shard, self.clock.now())
+                    .await?;
+                if audience.is_empty() {
+                    return Ok(()); // nobody of this shard is online
+                }
+                self.push.push_to(&audience, &record.event).await
             }
         }
     }
 
-    /// Whether this message moves its room up the members' chat lists: always in a direct room
-    /// or a group; in a channel (thousands of members, ~3 write units each) at most once per
-    /// `CHANNEL_CHAT_LIST_EVERY`, claimed on the room item.
-    async fn moves_chat_lists(&self, record: &Outgoing) -> anyhow::Result<bool> {
-        let Some(room) = self.chat.room(&record.room).await? else {
-            return Ok(false);
-        };
-        if room.kind != RoomKind::Channel {
-            return Ok(true);
-        }
+    async fn member_ids(&self, room: &RoomId) -> anyhow::Result<Vec<UserId>> {
         Ok(self
             .chat
-            .claim_chat_list_move(&record.room, record.at, CHANNEL_CHAT_LIST_EVERY)
-            .await?)
+            .members(room)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect())
+    }
+
+    /// A large room's record becomes one record per subscription shard, written back to the
+    /// outbox: each is its own partition, so the stream hands them to invocations side by side
+    /// and no invocation carries the whole room. A message moves the members' chat lists at
+    /// most once per `CHANNEL_CHAT_LIST_EVERY` (each move writes one item per member).
+    async fn split(&self, room: &Room, record: &Outgoing) -> anyhow::Result<()> {
+        if record.event.kind == "message"
+            && self
+                .chat
+                .claim_chat_list_move(&room.id, record.at, CHANNEL_CHAT_LIST_EVERY)
+                .await?
+        {
+            let members = self.member_ids(&room.id).await?;
+            self.chat.touch_inbox(&room.id, &members, record.at).await;
+        }
+        let shards: Vec<Outgoing> = (0..SUBSCRIPTION_SHARDS)
+            .map(|s| record.for_shard(s))
+            .collect();
+        Ok(self.chat.publish(&shards).await?)
     }
 
     /// Delivers `batch`, each room's records in order, rooms side by side. `Err(i)`: record

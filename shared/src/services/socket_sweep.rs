@@ -87,7 +87,7 @@ impl SocketSweep {
     async fn shut(&self, id: &ConnectionId) {
         match self.api.close(id).await {
             Ok(()) | Err(PostError::Gone) => {}
-            Err(PostError::Unexpected(e)) => {
+            Err(e) => {
                 tracing::error!(error = %e, connection = %id, "closing a socket failed");
             }
         }
@@ -95,7 +95,9 @@ impl SocketSweep {
 
     /// Sends one frame to `id` before it is closed (the `unauthorized` error of a refused frame).
     pub async fn tell(&self, id: &ConnectionId, frame: &[u8]) {
-        if let Err(PostError::Unexpected(e)) = self.api.post(id, frame).await {
+        if let Err(e @ (PostError::Unexpected(_) | PostError::Throttled)) =
+            self.api.post(id, frame).await
+        {
             tracing::warn!(error = %e, connection = %id, "posting to a socket failed");
         }
     }

@@ -110,7 +110,12 @@ impl Deployment {
         // As the ws-deliver binary wires it: the chat store and the WebSocket push.
         let deliver = DeliveryLoop::new(
             TestApp::open_feed(&app.feed_source()).await,
-            Arc::new(Delivery::new(chat.chat.clone(), push.clone())),
+            Arc::new(Delivery::new(
+                chat.chat.clone(),
+                push.clone(),
+                chat.subscriptions.clone(),
+                ctx.clock.clone(),
+            )),
         );
         let verifier = app.signer.verifier().clone();
         let wallet = Wallet::new(ctx.clone(), verifier.clone(), push.clone());

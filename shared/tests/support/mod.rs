@@ -488,6 +488,30 @@ impl TestApp {
         self.auto_deliver = false;
     }
 
+    /// Opens connection `raw` for `who` straight through the connection store, as `$connect`
+    /// does with a fresh ticket.
+    pub async fn open_connection(&self, who: &Account, raw: &str) {
+        let hash = chatman::domain::TokenHash(rand::random());
+        let now = self.clock_now();
+        self.connections
+            .put_ticket(&chatman::domain::WsTicket {
+                hash,
+                session: who.session(),
+                expires_at: now + chatman::domain::TICKET_LIFETIME,
+            })
+            .await
+            .expect("store a ticket");
+        self.connections
+            .connect(
+                &hash,
+                &chatman::domain::ConnectionId::parse(raw).expect("an id"),
+                now,
+            )
+            .await
+            .expect("connect")
+            .expect("the ticket opens a connection");
+    }
+
     /// The outbox this app's chat store writes.
     pub fn feed_source(&self) -> FeedSource {
         self.feed.clone()
@@ -532,7 +556,13 @@ impl TestApp {
             .get_or_init(|| async {
                 let feed = Self::open_feed(&self.feed).await;
                 let push: Arc<dyn Push> = self.push.clone();
-                DeliveryLoop::new(feed, Arc::new(Delivery::new(self.chat.chat.clone(), push)))
+                let delivery = Delivery::new(
+                    self.chat.chat.clone(),
+                    push,
+                    self.chat.subscriptions.clone(),
+                    self.clock.clone() as Arc<dyn Clock>,
+                );
+                DeliveryLoop::new(feed, Arc::new(delivery))
             })
             .await;
         worker.drain().await.expect("deliver the outbox");

@@ -173,6 +173,11 @@ impl Held {
     /// The item to put next: these rooms, the version bumped (everything else as read).
     fn next_item(&self, rooms: &BTreeSet<RoomId>) -> Item {
         let mut item = self.item.clone();
+        // No empty map either: DynamoDB Local's stream renders one as `{}`, which no SDK can
+        // read, and that stops the whole page of records the delivery worker reads.
+        if matches!(item.get("conns"), Some(AttributeValue::M(m)) if m.is_empty()) {
+            item.remove("conns");
+        }
         if rooms.is_empty() {
             // A string set cannot be empty.
             item.remove("rooms");
@@ -394,14 +399,24 @@ impl DynamoConnections {
                 // No connections item: the `WSCONN#` item is all there is.
                 return self.delete_all(vec![connection_key(id)]).await;
             };
+            // The last entry takes the map with it (never an empty map, see `next_item`).
+            let last = held.connections.iter().all(|c| &c.id == id);
+            let (expression, name) = if last {
+                ("REMOVE conns SET version = :next", "conns")
+            } else {
+                ("REMOVE conns.#id SET version = :next", id.as_str())
+            };
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(version_key(user)))
+                .update_expression(expression)
+                .condition_expression("version = :read");
+            if !last {
+                update = update.expression_attribute_names("#id", name);
+            }
             let entry = TransactWriteItem::builder()
                 .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(version_key(user)))
-                        .update_expression("REMOVE conns.#id SET version = :next")
-                        .condition_expression("version = :read")
-                        .expression_attribute_names("#id", id.as_str())
+                    update
                         .expression_attribute_values(":read", n(version))
                         .expression_attribute_values(":next", n(version + 1))
                         .build()
