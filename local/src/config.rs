@@ -53,6 +53,12 @@ pub struct LocalConfig {
     /// Most members one room may have.
     #[arg(long, env = "ROOM_MEMBER_CEILING", default_value_t = Limits::LOCAL.room_member_ceiling)]
     pub room_member_ceiling: u32,
+    /// `read` events fan out only in rooms of at most this many members.
+    #[arg(long, env = "READ_RECEIPTS_MAX_MEMBERS", default_value_t = Limits::LOCAL.read_receipts_max_members)]
+    pub read_receipts_max_members: u32,
+    /// `typing` is relayed only in rooms of at most this many members.
+    #[arg(long, env = "TYPING_MAX_MEMBERS", default_value_t = Limits::LOCAL.typing_max_members)]
+    pub typing_max_members: u32,
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
@@ -98,6 +104,8 @@ impl LocalConfig {
             rooms_per_user: 0,
             member_adds_per_user: 0,
             room_member_ceiling: Limits::LOCAL.room_member_ceiling,
+            read_receipts_max_members: Limits::LOCAL.read_receipts_max_members,
+            typing_max_members: Limits::LOCAL.typing_max_members,
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
@@ -133,6 +141,8 @@ impl LocalConfig {
             rooms_per_user: self.rooms_per_user,
             member_adds_per_user: self.member_adds_per_user,
             room_member_ceiling: self.room_member_ceiling,
+            read_receipts_max_members: self.read_receipts_max_members,
+            typing_max_members: self.typing_max_members,
         }
         .checked()
     }

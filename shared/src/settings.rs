@@ -42,6 +42,12 @@ pub struct Limits {
     /// Most members a room may have: held by a count on the room item, reserved in the same
     /// transaction as the member writes. Never 0.
     pub room_member_ceiling: u32,
+    /// `read` events fan out only in rooms of at most this many members; in larger ones only the
+    /// reader's marker moves (one conditional write), and nobody is told.
+    pub read_receipts_max_members: u32,
+    /// `typing` is relayed only in rooms of at most this many members; in larger ones the frame
+    /// is dropped without an answer, like one the typing window drops.
+    pub typing_max_members: u32,
 }
 
 impl Limits {
@@ -55,6 +61,8 @@ impl Limits {
         rooms_per_user: 50,
         member_adds_per_user: 500,
         room_member_ceiling: 10_000,
+        read_receipts_max_members: 32,
+        typing_max_members: 256,
     };
 
     /// The local server's defaults: no per-address or per-user creation limits, so a developer
@@ -71,8 +79,9 @@ impl Limits {
     };
 
     /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
-    /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER` and
-    /// `ROOM_MEMBER_CEILING`, each defaulting to `DEPLOYED`.
+    /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER`,
+    /// `ROOM_MEMBER_CEILING`, `READ_RECEIPTS_MAX_MEMBERS` and `TYPING_MAX_MEMBERS`, each
+    /// defaulting to `DEPLOYED`.
     pub fn from_env() -> anyhow::Result<Self> {
         let read = |name: &str, default: u32| -> anyhow::Result<u32> {
             match std::env::var(name) {
@@ -96,6 +105,11 @@ impl Limits {
             rooms_per_user: read("ROOMS_PER_USER", d.rooms_per_user)?,
             member_adds_per_user: read("MEMBER_ADDS_PER_USER", d.member_adds_per_user)?,
             room_member_ceiling: read("ROOM_MEMBER_CEILING", d.room_member_ceiling)?,
+            read_receipts_max_members: read(
+                "READ_RECEIPTS_MAX_MEMBERS",
+                d.read_receipts_max_members,
+            )?,
+            typing_max_members: read("TYPING_MAX_MEMBERS", d.typing_max_members)?,
         }
         .checked()
     }

@@ -347,7 +347,7 @@ async fn a_send_whose_append_fails_gives_its_uploads_back(
     let uploads = UploadService::new(store.clone(), files.clone());
     let mut ports = app.chat.clone();
     ports.uploads = uploads.clone();
-    let messages = MessageService::new(ports);
+    let messages = MessageService::new(ports, chatman::settings::Limits::LOCAL);
     let me = app
         .store
         .user(&UserId::parse(&alice.id).unwrap())

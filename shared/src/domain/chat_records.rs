@@ -33,6 +33,16 @@ impl Message {
     pub fn transfer_id(&self) -> Option<&str> {
         self.transfer.as_ref().and_then(|t| t["id"].as_str())
     }
+
+    /// The client id that names this message among its sender's in the room, if any: a plain
+    /// message's `client_id` (a transfer's message is guarded by its transfer instead, and its
+    /// client id only pairs the frame with its answer).
+    pub fn client_guard(&self) -> Option<&str> {
+        match self.transfer {
+            Some(_) => None,
+            None => self.client_id.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +70,9 @@ pub struct Room {
     pub version: u64,
     /// Storage key of a group's or channel's avatar (a direct room shows the other person's).
     pub avatar_key: Option<String>,
+    /// Members now, as the store counts them (the count the member ceiling is reserved on):
+    /// what decides whether `read` and `typing` fan out (`Limits::read_receipts_max_members`).
+    pub member_count: u32,
 }
 
 impl Room {
@@ -144,6 +157,7 @@ mod tests {
             deleted_seqs: deleted,
             version: 0,
             avatar_key: None,
+            member_count: 2,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::ports::{Event, LedgerStore};
 use crate::services::chat::ChatPorts;
 use crate::services::chat_transfers::{ChatTransfers, Posted};
 use crate::services::wallet::{Order, WalletService, transfer_json};
+use crate::settings::Limits;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -68,9 +69,14 @@ fn key_of(raw: Option<&str>) -> Result<IdempotencyKey> {
 }
 
 impl WsTransfer {
-    pub fn new(chat: ChatPorts, ledger: Arc<dyn LedgerStore>, wallets: WalletService) -> Self {
+    pub fn new(
+        chat: ChatPorts,
+        ledger: Arc<dyn LedgerStore>,
+        wallets: WalletService,
+        limits: Limits,
+    ) -> Self {
         Self {
-            chat: ChatTransfers::new(chat),
+            chat: ChatTransfers::new(chat, limits),
             wallets,
             ledger,
         }

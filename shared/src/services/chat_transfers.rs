@@ -13,8 +13,8 @@ use super::messages::{Appended, Draft, MessageService};
 use super::send_limit::SendLimit;
 use crate::domain::{Invalid, MessageId, Room, RoomId, User};
 use crate::error::{Error, Result};
-use crate::ports::Event;
-use serde_json::{Value, json};
+use crate::settings::Limits;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 /// A transfer the chat allows: the room as read and the person paid.
@@ -43,9 +43,9 @@ fn not_a_member() -> Error {
 }
 
 impl ChatTransfers {
-    pub fn new(ports: ChatPorts) -> Self {
+    pub fn new(ports: ChatPorts, limits: Limits) -> Self {
         Self {
-            messages: MessageService::new(ports.clone()),
+            messages: MessageService::new(ports.clone(), limits),
             limit: SendLimit::new(ports.limiter.clone()),
             ports,
         }
@@ -141,13 +141,7 @@ impl ChatTransfers {
                 let view = message_view(&message, &people);
                 let members = self.ports.member_ids(&room_id).await?;
                 self.ports
-                    .emit(
-                        &members,
-                        Event::new(
-                            "message",
-                            json!({"room_id": room_id.to_string(), "message": view}),
-                        ),
-                    )
+                    .emit(&members, super::messages::message_event(&message, &view))
                     .await;
                 Ok(Posted::New(view))
             }

@@ -1,16 +1,19 @@
-//! Messages: history newest first, sending (posting rules, blocks in direct rooms, the posting
-//! limit), deleting (sender, owner or admin) and read markers. Each change is pushed to the
-//! room's members as API.md's WebSocket section names it.
+//! Messages: history newest first (or oldest first after a seq, for catching up), sending
+//! (posting rules, blocks in direct rooms, the posting limit, one message per client id),
+//! deleting (sender, owner or admin) and read markers. Each change is pushed to the room's
+//! members as API.md's WebSocket section names it, with the room's `seq` (docs/REALTIME.md).
 
 use super::chat::{ChatPorts, Seat};
 use super::chat_links::{Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
 use crate::domain::{
-    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
+    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomId,
+    RoomKind, User,
 };
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{Event, Page, StoreError};
+use crate::settings::Limits;
 use serde_json::json;
 use std::time::Duration as StdDuration;
 use time::OffsetDateTime;
@@ -35,6 +38,13 @@ pub(crate) struct Draft {
     pub created_at: OffsetDateTime,
 }
 
+/// What a send answers: the message, and whether it was stored by an earlier send with the same
+/// `client_id` (then nothing was stored now and nobody was told).
+pub struct Sent {
+    pub message: MessageView,
+    pub replayed: bool,
+}
+
 /// What `MessageService::append` did.
 pub(crate) enum Appended {
     /// Stored now, at the room's next seq.
@@ -46,10 +56,20 @@ pub(crate) enum Appended {
 pub struct MessageService {
     ports: ChatPorts,
     limit: SendLimit,
+    /// The fan-out thresholds (`read_receipts_max_members`).
+    limits: Limits,
 }
 
 fn not_found_message() -> Error {
     Error::NotFound("message")
+}
+
+/// `message {room_id, seq, message}`: `seq` is the message's own.
+pub(crate) fn message_event(message: &Message, view: &MessageView) -> Event {
+    Event::new(
+        "message",
+        json!({"room_id": message.room_id.to_string(), "seq": message.seq, "message": view}),
+    )
 }
 
 async fn backoff(attempt: usize) {
@@ -58,9 +78,13 @@ async fn backoff(attempt: usize) {
 }
 
 impl MessageService {
-    pub fn new(ports: ChatPorts) -> Self {
+    pub fn new(ports: ChatPorts, limits: Limits) -> Self {
         let limit = SendLimit::new(ports.limiter.clone());
-        Self { ports, limit }
+        Self {
+            ports,
+            limit,
+            limits,
+        }
     }
 
     /// GET /rooms/{id}/messages: newest first; `cursor` is the last id of the previous page.
@@ -88,6 +112,31 @@ impl MessageService {
             .chat
             .messages(&seat.room.id, limit, before.as_ref())
             .await?;
+        self.views(page, now).await
+    }
+
+    /// GET /rooms/{id}/messages?after_seq=N: the messages after seq `N`, OLDEST first, for a
+    /// client catching up after a gap or a reconnect; the next page's cursor is the last seq
+    /// (pass it as `after_seq`).
+    pub async fn history_after(
+        &self,
+        me: &User,
+        room: &str,
+        after_seq: u64,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Page<MessageView>> {
+        let seat = self.ports.seat(&me.id, room).await?;
+        let page = self
+            .ports
+            .chat
+            .messages_after(&seat.room.id, after_seq, limit)
+            .await?;
+        self.views(page, now).await
+    }
+
+    /// A page of messages as their readers see them: senders' names and signed file links.
+    async fn views(&self, page: Page<Message>, now: OffsetDateTime) -> Result<Page<MessageView>> {
         let people = self
             .ports
             .people(page.items.iter().map(|m| m.sender))
@@ -108,14 +157,16 @@ impl MessageService {
         })
     }
 
-    /// POST /rooms/{id}/messages.
+    /// POST /rooms/{id}/messages. With a `client_id` the send is stored once however often it is
+    /// retried: a retry (concurrent or later) answers the message the first one stored, and
+    /// stores and tells nothing.
     pub async fn send(
         &self,
         me: &User,
         room: &str,
         new: NewMessage,
         now: OffsetDateTime,
-    ) -> Result<MessageView> {
+    ) -> Result<Sent> {
         let mut fields = Fields::default();
         if let Some(ids) = &new.upload_ids {
             super::message_files::check_upload_ids(ids, &mut fields);
@@ -135,6 +186,17 @@ impl MessageService {
         };
         let (text, client_id) = fields.finish(text.zip(client_id))?;
         let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        // A later retry: answered before the limit or the uploads are touched again (one
+        // `GetItem`, only for sends that carry a client id).
+        if let Some(c) = &client_id
+            && let Some(id) = self
+                .ports
+                .chat
+                .client_message(&room.id, &me.id, c.as_str())
+                .await?
+        {
+            return self.replay(me, &room.id, &id, now).await;
+        }
         self.may_post(&room, seat.role, me).await?;
         self.limit.reserve(&me.id, now).await?;
         // Reserved before the message exists, given back if it never does: an upload is never
@@ -155,10 +217,14 @@ impl MessageService {
             transfer: None,
             created_at: now,
         };
+        let room_id = room.id;
         let message = match self.append(me, room, draft, true).await {
             Ok(Appended::New(message)) => message,
-            // A plain send (no transfer) never repeats another message.
-            Ok(Appended::Existing(_)) => Err(Error::Conflict)?,
+            // A concurrent retry stored it first: its uploads stay with that message.
+            Ok(Appended::Existing(id)) => {
+                self.ports.uploads.release_all(&attached).await;
+                return self.replay(me, &room_id, &id, now).await;
+            }
             Err(e) => {
                 self.ports.uploads.release_all(&attached).await;
                 return Err(e);
@@ -170,21 +236,42 @@ impl MessageService {
         let view = links.message(message_view(&message, &people), &message);
         let members = self.ports.member_ids(&message.room_id).await?;
         self.ports
-            .emit(
-                &members,
-                Event::new(
-                    "message",
-                    json!({"room_id": message.room_id.to_string(), "message": view}),
-                ),
-            )
+            .emit(&members, message_event(&message, &view))
             .await;
-        Ok(view)
+        Ok(Sent {
+            message: view,
+            replayed: false,
+        })
+    }
+
+    /// The message an earlier send with the same client id stored, as its sender sees it; 410
+    /// `message_deleted` when it was deleted since (the retry still posts nothing).
+    async fn replay(
+        &self,
+        me: &User,
+        room: &RoomId,
+        id: &MessageId,
+        now: OffsetDateTime,
+    ) -> Result<Sent> {
+        let message = self
+            .ports
+            .chat
+            .message(room, id)
+            .await?
+            .ok_or(Error::Gone("message_deleted"))?;
+        let people = [(me.id, me.clone())].into_iter().collect();
+        let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
+        Ok(Sent {
+            message: links.message(message_view(&message, &people), &message),
+            replayed: true,
+        })
     }
 
     /// Appends `draft` as `me`'s message at the room's next seq, retrying when another send took
-    /// it. A message posting an in-chat transfer (`draft.transfer`) is stored once per transfer:
-    /// after a conflict, the message a duplicate request posted for it first is the answer and
-    /// nothing is stored (the store guards it by the transfer id). `posting_applies` re-checks
+    /// it. A message posting an in-chat transfer (`draft.transfer`) is stored once per transfer,
+    /// and any other message with a client id once per (sender, client id): after a conflict,
+    /// the message a duplicate request posted first is the answer and nothing is stored (the
+    /// store guards both in the send's transaction). `posting_applies` re-checks
     /// the posting rule on the room as read again; a transfer's message follows money that has
     /// moved already, so it only needs the sender to be still in the room.
     pub(crate) async fn append(
@@ -230,6 +317,15 @@ impl MessageService {
                     if let Some(transfer) = message.transfer_id()
                         && let Some(id) =
                             self.ports.chat.transfer_message(&room.id, transfer).await?
+                    {
+                        return Ok(Appended::Existing(id));
+                    }
+                    if let Some(client_id) = message.client_guard()
+                        && let Some(id) = self
+                            .ports
+                            .chat
+                            .client_message(&room.id, &me.id, client_id)
+                            .await?
                     {
                         return Ok(Appended::Existing(id));
                     }
@@ -298,9 +394,14 @@ impl MessageService {
                     self.ports
                         .emit(
                             &members,
+                            // `seq`: the room's, which the delete was conditioned on.
                             Event::new(
                                 "deleted",
-                                json!({"room_id": room.id.to_string(), "message_id": message.id.to_string()}),
+                                json!({
+                                    "room_id": room.id.to_string(),
+                                    "seq": room.seq,
+                                    "message_id": message.id.to_string(),
+                                }),
                             ),
                         )
                         .await;
@@ -333,7 +434,8 @@ impl MessageService {
     }
 
     /// POST /rooms/{id}/read `{message_id}`: moves the caller's read marker forward to that
-    /// message; members get `read` when it moved.
+    /// message; members get `read` when it moved, in rooms of at most
+    /// `read_receipts_max_members` (elsewhere a read costs the marker's write alone).
     pub async fn read(&self, me: &User, room: &str, message_id: Option<&str>) -> Result<()> {
         let raw = message_id.ok_or_else(|| {
             Error::field("message_id", crate::domain::Invalid::new("is required"))
@@ -356,7 +458,7 @@ impl MessageService {
             Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
             Err(e) => return Err(e.into()),
         };
-        if moved {
+        if moved && room.member_count <= self.limits.read_receipts_max_members {
             // The marker is the reader's own and moves anyway; across a block in a direct room
             // only the reader's own connections hear of it.
             let members = if self.ports.blocked_in_direct(&room, &me.id).await? {
@@ -371,6 +473,8 @@ impl MessageService {
                         "read",
                         json!({
                             "room_id": room.id.to_string(),
+                            // The room's seq as read just before the marker moved.
+                            "seq": room.seq,
                             "username": me.username.to_string(),
                             "message_id": message.id.to_string(),
                         }),

@@ -208,6 +208,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            member_count: 2,
         };
         let members: Vec<Member> = pair
             .iter()
@@ -302,6 +303,7 @@ impl RoomService {
             deleted_seqs: vec![],
             version: 0,
             avatar_key: None,
+            member_count: (joining.len() + 1) as u32,
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
             .chain(joining.iter().map(|u| (u.id, MemberRole::Member)))

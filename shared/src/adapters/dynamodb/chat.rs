@@ -133,6 +133,16 @@ pub(super) fn tx_to_store(outcome: TxOutcome) -> StoreError {
     }
 }
 
+/// The `message_id` of a guard or seq pointer.
+fn guarded_message(item: &Item) -> anyhow::Result<MessageId> {
+    match item.get("message_id") {
+        Some(AttributeValue::S(id)) => {
+            MessageId::parse(id).map_err(|e| anyhow!("stored guard is invalid: {e}"))
+        }
+        _ => Err(anyhow!("guard without a message id")),
+    }
+}
+
 fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
@@ -270,6 +280,35 @@ impl DynamoChat {
             }
         }
         Ok(())
+    }
+
+    /// The message id of the newest seq pointer at or below `seq`, if any.
+    async fn pointer_at_or_below(
+        &self,
+        room: &RoomId,
+        seq: u64,
+    ) -> anyhow::Result<Option<MessageId>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(room_pk(room)))
+            .expression_attribute_values(":low", s(seq_sk(0)))
+            .expression_attribute_values(":high", s(seq_sk(seq)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(sdk_error("Query"))?;
+        self.meter.add(false, out.consumed_capacity());
+        out.items
+            .unwrap_or_default()
+            .first()
+            .map(guarded_message)
+            .transpose()
     }
 
     async fn messages_before(
@@ -685,7 +724,68 @@ impl ChatStore for DynamoChat {
             guard.insert("message_id".into(), s(message.id.to_string()));
             items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
         }
+        if let Some(client_id) = message.client_guard() {
+            let mut guard = client_guard_key(&room.id, &message.sender, client_id);
+            guard.insert("message_id".into(), s(message.id.to_string()));
+            items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
+        }
+        // Unconditional: the room's `seq` condition already makes this seq this message's.
+        items.push(put(&self.table, seq_pointer_item(message), None)?);
         self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn client_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let item = self.get(client_guard_key(room, sender, client_id)).await?;
+        Ok(item.map(|i| guarded_message(&i)).transpose()?)
+    }
+
+    async fn messages_after(
+        &self,
+        room: &RoomId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError> {
+        // Where to start: the message of the newest pointer at or below `after_seq` (one key
+        // condition, Limit 1). It is seq `after_seq`'s own unless that message predates the
+        // pointers; then the few messages between are read and dropped below.
+        let start = match after_seq {
+            0 => None,
+            _ => self
+                .pointer_at_or_below(room, after_seq)
+                .await?
+                .map(|id| format!("{MESSAGE_PREFIX}{id}")),
+        };
+        let mut found = Vec::with_capacity(limit + 1);
+        let mut start = start;
+        loop {
+            let want = limit + 1 - found.len();
+            let page = self
+                .query(
+                    room_pk(room),
+                    MESSAGE_PREFIX,
+                    false,
+                    Some(want),
+                    start.take(),
+                )
+                .await?;
+            let exhausted = page.len() < want;
+            for item in &page {
+                let m = message_from(item)?;
+                start = Some(format!("{MESSAGE_PREFIX}{}", m.id));
+                if m.seq > after_seq {
+                    found.push(m);
+                }
+            }
+            if exhausted || found.len() > limit {
+                break;
+            }
+        }
+        Ok(Page::from_overfetch(found, limit, |m| m.seq.to_string()))
     }
 
     async fn transfer_message(
@@ -693,15 +793,8 @@ impl ChatStore for DynamoChat {
         room: &RoomId,
         transfer_id: &str,
     ) -> Result<Option<MessageId>, StoreError> {
-        let Some(item) = self.get(transfer_guard_key(room, transfer_id)).await? else {
-            return Ok(None);
-        };
-        let id = match item.get("message_id") {
-            Some(AttributeValue::S(id)) => MessageId::parse(id)
-                .map_err(|e| anyhow!("stored transfer guard is invalid: {e}"))?,
-            _ => return Err(anyhow!("transfer guard without a message id").into()),
-        };
-        Ok(Some(id))
+        let item = self.get(transfer_guard_key(room, transfer_id)).await?;
+        Ok(item.map(|i| guarded_message(&i)).transpose()?)
     }
 
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {

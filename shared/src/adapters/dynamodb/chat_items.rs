@@ -18,6 +18,8 @@ pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
 pub const TRANSFER_GUARD_PREFIX: &str = "XFER#";
+pub const CLIENT_GUARD_PREFIX: &str = "CLIENT#";
+pub const SEQ_PREFIX: &str = "SEQ#";
 pub const INVITATION_PREFIX: &str = "INVITE#";
 pub const LEFT_PREFIX: &str = "LEFT#";
 /// The room item's member count: the member ceiling is reserved on it.
@@ -50,6 +52,26 @@ pub fn transfer_guard_key(room: &RoomId, transfer_id: &str) -> Item {
         room_pk(room),
         &format!("{TRANSFER_GUARD_PREFIX}{transfer_id}"),
     )
+}
+/// The guard of a sender's client id in a room: one message per (sender, client id).
+/// `CLIENT#` sorts apart from `MEMBER#` and `MSG#` like `XFER#`.
+pub fn client_guard_key(room: &RoomId, sender: &UserId, client_id: &str) -> Item {
+    key(
+        room_pk(room),
+        &format!("{CLIENT_GUARD_PREFIX}{sender}#{client_id}"),
+    )
+}
+/// The sort key of seq `seq`'s pointer: zero-padded to 20 digits (all of `u64`), so text order
+/// is seq order and a key condition can start at any seq.
+pub fn seq_sk(seq: u64) -> String {
+    format!("{SEQ_PREFIX}{seq:020}")
+}
+/// Seq `seq`'s pointer: the id of the message that took it (kept when the message is deleted).
+/// `after_seq` history finds where to start in `MSG#` by it.
+pub fn seq_pointer_item(m: &Message) -> Item {
+    let mut item = key(room_pk(&m.room_id), &seq_sk(m.seq));
+    item.insert("message_id".into(), s(m.id.to_string()));
+    item
 }
 /// A pending invitation, in the invitee's inbox partition (`INVITE#` sorts apart from the
 /// `ROOM#` memberships, so the chat list never reads it).
@@ -199,6 +221,8 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         deleted_seqs,
         version: r.n("version")?,
         avatar_key: r.s("avatar_key").ok().map(str::to_owned),
+        // Rooms from before the member ceiling carry no count: they count as small.
+        member_count: r.n(MEMBER_COUNT).unwrap_or(0),
     })
 }
 
