@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::http::request::from_json_value;
 use crate::ports::{Clock, Event, RateDecision};
 use crate::services::chat::ChatPorts;
-use crate::services::messages::{MessageService, NewMessage};
+use crate::services::messages::{MessageService, NewMessage, message_event};
 use crate::services::wallet::WalletService;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -131,14 +131,7 @@ impl Actions {
                     .send(&me, &f.room_id, new, self.clock.now())
                     .await?;
                 if sent.replayed {
-                    return Ok(Some(Event::new(
-                        "message",
-                        json!({
-                            "room_id": f.room_id,
-                            "seq": sent.message.seq,
-                            "message": sent.message,
-                        }),
-                    )));
+                    return Ok(Some(message_event(&sent.message)));
                 }
                 Ok(None)
             }

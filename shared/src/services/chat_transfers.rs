@@ -141,7 +141,7 @@ impl ChatTransfers {
                 let view = message_view(&message, &people);
                 let members = self.ports.member_ids(&room_id).await?;
                 self.ports
-                    .emit(&members, super::messages::message_event(&message, &view))
+                    .emit(&members, super::messages::message_event(&view))
                     .await;
                 Ok(Posted::New(view))
             }

@@ -65,10 +65,10 @@ fn not_found_message() -> Error {
 }
 
 /// `message {room_id, seq, message}`: `seq` is the message's own.
-pub(crate) fn message_event(message: &Message, view: &MessageView) -> Event {
+pub fn message_event(view: &MessageView) -> Event {
     Event::new(
         "message",
-        json!({"room_id": message.room_id.to_string(), "seq": message.seq, "message": view}),
+        json!({"room_id": view.room_id, "seq": view.seq, "message": view}),
     )
 }
 
@@ -235,9 +235,7 @@ impl MessageService {
         let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
         let view = links.message(message_view(&message, &people), &message);
         let members = self.ports.member_ids(&message.room_id).await?;
-        self.ports
-            .emit(&members, message_event(&message, &view))
-            .await;
+        self.ports.emit(&members, message_event(&view)).await;
         Ok(Sent {
             message: view,
             replayed: false,
