@@ -586,6 +586,49 @@ async fn history_after_a_seq_is_oldest_first_and_skips_deleted_messages(s: Store
     );
 }
 
+/// The room item keeps a preview of its last message (the first 200 characters); history keeps
+/// the whole text, and a promotion after a delete is a preview too.
+async fn the_room_keeps_a_preview_of_its_last_message(s: Stores) {
+    let a = UserId::new();
+    let room = room_with(&s, a, &[]).await;
+    let long = "é".repeat(150) + &"x".repeat(3850);
+    let current = s.chat.room(&room.id).await.unwrap().unwrap();
+    let mut first = message(&current, a, &long);
+    s.chat.append_message(&current, &first).await.unwrap();
+    let (room_now, second) = send(&s, &room.id, a, "short").await;
+    assert_eq!(
+        room_now.last_message.as_ref(),
+        Some(&second),
+        "a short text is whole"
+    );
+    s.chat
+        .delete_message(&room_now, &second, Some(&first))
+        .await
+        .unwrap();
+    let after = s.chat.room(&room.id).await.unwrap().unwrap();
+    let preview = after.last_message.unwrap();
+    assert_eq!(
+        preview.text,
+        "é".repeat(150) + &"x".repeat(50),
+        "200 characters, not bytes"
+    );
+    assert_eq!(preview.id, first.id);
+    let stored = s.chat.message(&room.id, &first.id).await.unwrap().unwrap();
+    assert_eq!(stored.text, long, "history keeps the whole text");
+    // Sending it anew: the room keeps the preview of what was just sent.
+    let (room_now, third) = send(&s, &room.id, a, &long).await;
+    assert_eq!(room_now.last_message.unwrap().text.chars().count(), 200);
+    assert_eq!(
+        s.chat
+            .message(&room.id, &third.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .text,
+        long
+    );
+}
+
 async fn a_room_counts_its_members(s: Stores) {
     let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
     let room = room_with(&s, a, &[b]).await;
@@ -653,6 +696,7 @@ contract!(
     a_client_id_names_one_message_of_its_sender,
     history_after_a_seq_is_oldest_first_and_skips_deleted_messages,
     a_room_counts_its_members,
+    the_room_keeps_a_preview_of_its_last_message,
 );
 
 /// On DynamoDB a catch-up reads what it returns, wherever it starts: one pointer lookup and the

@@ -444,7 +444,7 @@ impl ChatStore for MemoryChat {
         stored.seq = message.seq;
         stored.updated_at = message.created_at;
         stored.last_id = Some(message.id);
-        stored.last_message = Some(message.clone());
+        stored.last_message = Some(message.preview());
         s.messages
             .entry(room.id)
             .or_default()
@@ -577,7 +577,7 @@ impl ChatStore for MemoryChat {
         stored.deleted_seqs = deleted;
         stored.version += 1;
         if was_last {
-            stored.last_message = last.cloned();
+            stored.last_message = last.map(Message::preview);
         }
         if let Some(m) = s.messages.get_mut(&room.id) {
             m.remove(&message.id);

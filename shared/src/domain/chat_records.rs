@@ -34,6 +34,17 @@ impl Message {
         self.transfer.as_ref().and_then(|t| t["id"].as_str())
     }
 
+    /// The message as its room item keeps it for the chat list: the first `PREVIEW_CHARS`
+    /// characters of its text (files and transfer whole: both are small and bounded), so a
+    /// 4,000-character message does not make every later send rewrite it in the room item.
+    pub fn preview(&self) -> Message {
+        let mut m = self.clone();
+        if let Some((cut, _)) = m.text.char_indices().nth(PREVIEW_CHARS) {
+            m.text.truncate(cut);
+        }
+        m
+    }
+
     /// The client id that names this message among its sender's in the room, if any: a plain
     /// message's `client_id` (a transfer's message is guarded by its transfer instead, and its
     /// client id only pairs the frame with its answer).
@@ -44,6 +55,9 @@ impl Message {
         }
     }
 }
+
+/// How much of the last message's text the room item keeps (`Message::preview`).
+pub const PREVIEW_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
@@ -62,7 +76,8 @@ pub struct Room {
     pub seq: u64,
     /// The id of message `seq` (deleted or not): the next id must sort after it.
     pub last_id: Option<MessageId>,
-    /// The newest message that is not deleted.
+    /// The newest message that is not deleted, as a preview (`Message::preview`): its text cut
+    /// to `PREVIEW_CHARS` characters.
     pub last_message: Option<Message>,
     /// Seqs of deleted messages among the last `DELETED_MEMORY` ones.
     pub deleted_seqs: Vec<u64>,

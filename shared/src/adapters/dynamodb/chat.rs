@@ -704,7 +704,10 @@ impl ChatStore for DynamoChat {
                 (":seq", n(room.seq)),
                 (":at", n(to_millis(message.created_at))),
                 (":id", s(message.id.to_string())),
-                (":last", AttributeValue::M(message_fields(message))),
+                (
+                    ":last",
+                    AttributeValue::M(message_fields(&message.preview())),
+                ),
             ])))
             .build()
             .map_err(|e| anyhow!(e))?;
@@ -839,7 +842,10 @@ impl ChatStore for DynamoChat {
         ]);
         let expression = match (was_last, last) {
             (true, Some(m)) => {
-                vals.insert(":last".into(), AttributeValue::M(message_fields(m)));
+                vals.insert(
+                    ":last".into(),
+                    AttributeValue::M(message_fields(&m.preview())),
+                );
                 "SET deleted = :deleted, version = :next, #last = :last"
             }
             (true, None) => "SET deleted = :deleted, version = :next REMOVE #last",
