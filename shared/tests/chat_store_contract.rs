@@ -242,6 +242,13 @@ async fn deleting_the_last_message_promotes_the_previous_one(s: Stores) {
     let empty = s.chat.room(&room.id).await.unwrap().unwrap();
     assert_eq!(empty.last_message, None);
     assert_eq!(empty.unread_after(0), 0);
+    assert_eq!(empty.deleted_seqs, vec![1, 2]);
+    // The chat list's batch read sees the deletions too (beside a room without any).
+    let plain = room_with(&s, a, &[]).await;
+    let mut rooms = s.chat.rooms(&[room.id, plain.id]).await.unwrap();
+    rooms.sort_by_key(|r| r.id != room.id);
+    assert_eq!(rooms[0].deleted_seqs, vec![1, 2]);
+    assert_eq!(rooms[1].deleted_seqs, Vec::<u64>::new());
     assert!(
         s.chat
             .messages(&room.id, 10, None)
@@ -250,6 +257,9 @@ async fn deleting_the_last_message_promotes_the_previous_one(s: Stores) {
             .items
             .is_empty()
     );
+    let (after_send, _) = send(&s, &room.id, a, "three").await;
+    assert_eq!(after_send.deleted_seqs, vec![1, 2], "a send keeps them");
+    assert_eq!(after_send.unread_after(0), 1);
 }
 
 async fn adding_members_is_all_or_nothing(s: Stores) {
@@ -593,7 +603,7 @@ async fn the_room_keeps_a_preview_of_its_last_message(s: Stores) {
     let room = room_with(&s, a, &[]).await;
     let long = "é".repeat(150) + &"x".repeat(3850);
     let current = s.chat.room(&room.id).await.unwrap().unwrap();
-    let mut first = message(&current, a, &long);
+    let first = message(&current, a, &long);
     s.chat.append_message(&current, &first).await.unwrap();
     let (room_now, second) = send(&s, &room.id, a, "short").await;
     assert_eq!(

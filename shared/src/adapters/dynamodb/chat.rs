@@ -347,21 +347,44 @@ impl ChatStore for DynamoChat {
     }
 
     async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError> {
-        Ok(self
-            .get(room_key(id))
-            .await?
-            .map(|i| room_from(&i))
-            .transpose()?)
+        let Some(item) = self.get(room_key(id)).await? else {
+            return Ok(None);
+        };
+        let mut room = room_from(&item)?;
+        // Only a room with deletions has the second item; the others cost one read as before.
+        if has_deleted_item(&item)
+            && let Some(deleted) = self.get(deleted_key(id)).await?
+        {
+            room.deleted_seqs = deleted_from(&deleted)?;
+        }
+        Ok(Some(room))
     }
 
     async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
         let keys = ids.iter().map(room_key).collect();
-        Ok(self
-            .batch_get(keys)
-            .await?
+        let items = self.batch_get(keys).await?;
+        let mut rooms: Vec<Room> = items.iter().map(room_from).collect::<anyhow::Result<_>>()?;
+        // One more batch, of the rooms with deletions only.
+        let with_deleted: Vec<Item> = items
             .iter()
-            .map(room_from)
-            .collect::<anyhow::Result<_>>()?)
+            .zip(&rooms)
+            .filter(|(item, _)| has_deleted_item(item))
+            .map(|(_, room)| deleted_key(&room.id))
+            .collect();
+        if !with_deleted.is_empty() {
+            let mut lists = std::collections::HashMap::new();
+            for item in self.batch_get(with_deleted).await? {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    lists.insert(pk.clone(), deleted_from(&item)?);
+                }
+            }
+            for room in &mut rooms {
+                if let Some(seqs) = lists.remove(&room_pk(&room.id)) {
+                    room.deleted_seqs = seqs;
+                }
+            }
+        }
+        Ok(rooms)
     }
 
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
@@ -834,22 +857,26 @@ impl ChatStore for DynamoChat {
         last: Option<&Message>,
     ) -> Result<(), StoreError> {
         let was_last = room.last_message.as_ref().map(|m| m.id) == Some(message.id);
+        let deleted = room.deleted_with(message.seq);
+        let newest = deleted.iter().max().copied().unwrap_or(message.seq);
         let mut vals = values([
-            (":deleted", seq_list(&room.deleted_with(message.seq))),
+            (":newest", n(newest)),
             (":seq", n(room.seq)),
             (":v", n(room.version)),
             (":next", n(room.version + 1)),
         ]);
+        // The list goes to the `DELETED` item (below); a room item that still holds one from
+        // before loses it here.
         let expression = match (was_last, last) {
             (true, Some(m)) => {
                 vals.insert(
                     ":last".into(),
                     AttributeValue::M(message_fields(&m.preview())),
                 );
-                "SET deleted = :deleted, version = :next, #last = :last"
+                "SET deleted_newest = :newest, version = :next, #last = :last REMOVE deleted"
             }
-            (true, None) => "SET deleted = :deleted, version = :next REMOVE #last",
-            (false, _) => "SET deleted = :deleted, version = :next",
+            (true, None) => "SET deleted_newest = :newest, version = :next REMOVE #last, deleted",
+            (false, _) => "SET deleted_newest = :newest, version = :next REMOVE deleted",
         };
         let mut u = Update::builder()
             .table_name(&self.table)
@@ -869,6 +896,8 @@ impl ChatStore for DynamoChat {
             TransactWriteItem::builder()
                 .update(u.build().map_err(|e| anyhow!(e))?)
                 .build(),
+            // Unconditional: the room's `version` condition orders deletes, this list included.
+            put(&self.table, deleted_item(&room.id, &deleted), None)?,
         ];
         self.transact(items).await.map_err(tx_to_store)
     }

@@ -14,6 +14,10 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 pub const ROOM_SK: &str = "ROOM";
+/// The room's deleted seqs, beside the room item: a send rewrites the room item, never this.
+pub const DELETED_SK: &str = "DELETED";
+/// On the room item: the newest deleted seq (0 or absent: nothing deleted, no `DELETED` item).
+pub const NEWEST_DELETED: &str = "deleted_newest";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
@@ -35,6 +39,9 @@ pub fn inbox_pk(id: &UserId) -> String {
 }
 pub fn room_key(id: &RoomId) -> Item {
     key(room_pk(id), ROOM_SK)
+}
+pub fn deleted_key(id: &RoomId) -> Item {
+    key(room_pk(id), DELETED_SK)
 }
 pub fn member_key(room: &RoomId, user: &UserId) -> Item {
     key(room_pk(room), &format!("{MEMBER_PREFIX}{user}"))
@@ -162,7 +169,10 @@ pub fn room_item(room: &Room) -> Item {
             ("created_at", n(to_millis(room.created_at))),
             ("updated_at", n(to_millis(room.updated_at))),
             ("seq", n(room.seq)),
-            ("deleted", seq_list(&room.deleted_seqs)),
+            (
+                NEWEST_DELETED,
+                n(room.deleted_seqs.iter().max().copied().unwrap_or(0)),
+            ),
             ("version", n(room.version)),
         ],
     );
@@ -191,13 +201,11 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
             _ => Err(anyhow!("pair holds a non-string")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let deleted_seqs = list("deleted")?
-        .iter()
-        .map(|v| match v {
-            AttributeValue::N(x) => x.parse().context("deleted seq"),
-            _ => Err(anyhow!("deleted holds a non-number")),
-        })
-        .collect::<anyhow::Result<Vec<u64>>>()?;
+    // A room item written before the `DELETED` item existed holds its list itself.
+    let deleted_seqs = match item.get("deleted") {
+        Some(_) => numbers(item, "deleted")?,
+        None => vec![],
+    };
     let last_message = match item.get("last") {
         Some(AttributeValue::M(m)) => Some(message_from(m)?),
         _ => None,
@@ -224,6 +232,33 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         // Rooms from before the member ceiling carry no count: they count as small.
         member_count: r.n(MEMBER_COUNT).unwrap_or(0),
     })
+}
+
+/// Whether the room item says its deleted seqs are in a `DELETED` item (`deleted_key`).
+pub fn has_deleted_item(room_item: &Item) -> bool {
+    Read(room_item).n::<u64>(NEWEST_DELETED).unwrap_or(0) > 0
+}
+
+/// The `DELETED` item of a room: its deleted seqs among the last `DELETED_MEMORY`.
+pub fn deleted_item(room: &RoomId, seqs: &[u64]) -> Item {
+    with(deleted_key(room), [("seqs", seq_list(seqs))])
+}
+
+pub fn deleted_from(item: &Item) -> anyhow::Result<Vec<u64>> {
+    numbers(item, "seqs")
+}
+
+fn numbers(item: &Item, name: &str) -> anyhow::Result<Vec<u64>> {
+    match item.get(name) {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|v| match v {
+                AttributeValue::N(x) => x.parse().context("deleted seq"),
+                _ => Err(anyhow!("{name} holds a non-number")),
+            })
+            .collect(),
+        _ => Err(anyhow!("attribute {name} missing or not a list")),
+    }
 }
 
 pub fn member_item(m: &Member) -> Item {
@@ -326,4 +361,46 @@ pub fn window_item(k: &str, times: &[i64], version: u64, expires_ms: i64) -> Ite
             ("ttl", n(from_millis(expires_ms).unix_timestamp())),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_item_carries_no_deleted_list_and_an_old_one_still_reads() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut room = Room {
+            id: RoomId::new(),
+            kind: RoomKind::Group,
+            name: "r".into(),
+            description: String::new(),
+            posting: Posting::Everyone,
+            pair: vec![],
+            created_at: now,
+            updated_at: now,
+            seq: 9,
+            last_id: None,
+            last_message: None,
+            deleted_seqs: vec![3, 7],
+            version: 2,
+            avatar_key: None,
+            member_count: 0,
+        };
+        let mut item = room_item(&room);
+        assert!(
+            !item.contains_key("deleted"),
+            "the list is the DELETED item's"
+        );
+        assert!(has_deleted_item(&item));
+        // An item written before the DELETED item existed holds the list itself.
+        item.insert("deleted".into(), seq_list(&[3, 7]));
+        item.remove(NEWEST_DELETED);
+        assert_eq!(room_from(&item).unwrap().deleted_seqs, vec![3, 7]);
+        assert!(!has_deleted_item(&item));
+        room.deleted_seqs = vec![];
+        assert!(!has_deleted_item(&room_item(&room)));
+        let list = deleted_item(&room.id, &[3, 7]);
+        assert_eq!(deleted_from(&list).unwrap(), vec![3, 7]);
+    }
 }
