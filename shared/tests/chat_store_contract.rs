@@ -731,7 +731,9 @@ async fn history_after_a_seq_costs_the_page_not_the_room_on_dynamodb_local() {
         assert_eq!(page.items.len(), 3);
         assert_eq!(page.items[0].seq, after + 1);
         let (read, _) = meter.totals();
-        // 1 for the pointer, ~3 KB per message plus the overfetched one: 4 x 3 KB = 3 units.
-        assert!(read <= 5.0, "after_seq={after} read {read} units");
+        println!("after_seq={after}, 3 messages of 3 KB in a 600 KB room: {read} RCU");
+        // 1 for the pointer, then 4 messages of 3 KB (the overfetched one included): 4-5 units
+        // measured. Reading the room up to seq 196 would be ~150.
+        assert!(read <= 6.0, "after_seq={after} read {read} units");
     }
 }
