@@ -7,6 +7,7 @@ use super::chat::{ChatPorts, Seat};
 use super::chat_links::{Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
+use super::uploads::UploadRefusal;
 use crate::domain::{
     ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomId,
     RoomKind, User,
@@ -203,10 +204,23 @@ impl MessageService {
         // attached to two messages, nor lost to a send that failed.
         let attached = match &new.upload_ids {
             Some(ids) => {
-                self.ports
+                let result = self
+                    .ports
                     .uploads
                     .attach_message_files(&me.id, ids, now)
-                    .await?
+                    .await;
+                match (result, &client_id) {
+                    (Ok(attached), _) => attached,
+                    // A concurrent retry of this very send holds the uploads: its message is the
+                    // answer once it is stored.
+                    (Err(Error::Upload(UploadRefusal::AlreadyAttached)), Some(c)) => {
+                        return match self.stored_meanwhile(me, &room.id, c.as_str()).await? {
+                            Some(id) => self.replay(me, &room.id, &id, now).await,
+                            None => Err(Error::Upload(UploadRefusal::AlreadyAttached)),
+                        };
+                    }
+                    (Err(e), _) => return Err(e),
+                }
             }
             None => vec![],
         };
@@ -240,6 +254,28 @@ impl MessageService {
             message: view,
             replayed: false,
         })
+    }
+
+    /// The message a concurrent send under `client_id` stores, waiting a little for its commit
+    /// (it holds the uploads between attaching them and appending: ~0.6 s at most here).
+    async fn stored_meanwhile(
+        &self,
+        me: &User,
+        room: &RoomId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>> {
+        for attempt in 0..10 {
+            if let Some(id) = self
+                .ports
+                .chat
+                .client_message(room, &me.id, client_id)
+                .await?
+            {
+                return Ok(Some(id));
+            }
+            backoff(attempt + 4).await;
+        }
+        Ok(None)
     }
 
     /// The message an earlier send with the same client id stored, as its sender sees it; 410
