@@ -56,6 +56,12 @@ pub struct LocalConfig {
     /// A group with more members than this gets the subscription index (channels always do).
     #[arg(long, env = "SUBSCRIBE_ABOVE_MEMBERS", default_value_t = Limits::LOCAL.subscribe_above_members)]
     pub subscribe_above_members: u32,
+    /// `read` events fan out only in rooms of at most this many members.
+    #[arg(long, env = "READ_RECEIPTS_MAX_MEMBERS", default_value_t = Limits::LOCAL.read_receipts_max_members)]
+    pub read_receipts_max_members: u32,
+    /// `typing` is relayed only in rooms of at most this many members.
+    #[arg(long, env = "TYPING_MAX_MEMBERS", default_value_t = Limits::LOCAL.typing_max_members)]
+    pub typing_max_members: u32,
     /// Base URL of the web app, used in emailed links (default: this server).
     #[arg(long, env = "APP_URL")]
     pub app_url: Option<String>,
@@ -106,6 +112,8 @@ impl LocalConfig {
             member_adds_per_user: 0,
             room_member_ceiling: Limits::LOCAL.room_member_ceiling,
             subscribe_above_members: Limits::LOCAL.subscribe_above_members,
+            read_receipts_max_members: Limits::LOCAL.read_receipts_max_members,
+            typing_max_members: Limits::LOCAL.typing_max_members,
             app_url: None,
             cors_origin: "*".into(),
             quiet_mail: true,
@@ -143,6 +151,8 @@ impl LocalConfig {
             member_adds_per_user: self.member_adds_per_user,
             room_member_ceiling: self.room_member_ceiling,
             subscribe_above_members: self.subscribe_above_members,
+            read_receipts_max_members: self.read_receipts_max_members,
+            typing_max_members: self.typing_max_members,
         }
         .checked()
     }

@@ -203,7 +203,9 @@ async fn the_web_app_works_in_a_real_browser() {
         .until("the deleted message leaves alice's screen", "![...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'filler 7')")
         .await;
 
-    step("bob's socket drops: the app reconnects with a fresh ticket and catches up from history");
+    step(
+        "bob's socket drops: the app reconnects with a fresh ticket and catches up with after_seq",
+    );
     let (_, me) = http.call("GET", "/me", None, Some(&bob_token), None).await;
     let bob_id =
         chatman::domain::UserId::parse(me["id"].as_str().expect("an id")).expect("a user id");
@@ -224,23 +226,49 @@ async fn the_web_app_works_in_a_real_browser() {
         "document.documentElement.dataset.ws === 'closed'",
     )
     .await;
+    // More than a page (30) while the socket is closed, from both people: the app fetches them
+    // with `after_seq` after it reconnects, oldest first, and shows each once, in order.
     let alice_token = http.login("alice").await;
-    let (status, _) = http
-        .call(
-            "POST",
-            &format!("/rooms/{room_id}/messages"),
-            Some(json!({"text": "while you were away"})),
-            Some(&alice_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201);
-    bob.until("bob catches up", "[...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'while you were away')").await;
+    for i in 0..32 {
+        let token = if i % 2 == 0 { &alice_token } else { &bob_token };
+        let (status, _) = http
+            .call(
+                "POST",
+                &format!("/rooms/{room_id}/messages"),
+                Some(json!({"text": format!("away {i}"), "client_id": format!("away-{i}")})),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    bob.until("bob catches up", "[...document.querySelectorAll('[data-testid=message-text]')].some(e => e.textContent === 'away 31')").await;
     bob.until(
         "on a new socket",
         "document.documentElement.dataset.ws === 'open'",
     )
     .await;
+    let caught_up = bob
+        .js(
+            "const all = [...document.querySelectorAll('[data-testid=message]')]; \
+             const ids = all.map(m => m.dataset.id); \
+             const away = all.map(m => m.querySelector('[data-testid=message-text]')?.textContent).filter(t => t?.startsWith('away ')); \
+             return {away, unique: new Set(ids).size === ids.length, deleted_back: all.some(m => m.querySelector('[data-testid=message-text]')?.textContent === 'filler 7')};",
+            vec![],
+        )
+        .await;
+    let expected: Vec<String> = (0..32).map(|i| format!("away {i}")).collect();
+    assert_eq!(
+        caught_up["away"],
+        json!(expected),
+        "every missed message, in order, once"
+    );
+    assert_eq!(caught_up["unique"], json!(true), "no message twice");
+    assert_eq!(
+        caught_up["deleted_back"],
+        json!(false),
+        "the deleted one stays deleted"
+    );
 
     step("bob makes a donate link; carol, in a third browser, pays it; bob's balance moves");
     bob.click("nav-wallet").await;

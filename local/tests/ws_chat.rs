@@ -247,3 +247,78 @@ async fn across_a_block_typing_and_read_are_not_relayed_over_real_sockets() {
     silent_for(&mut a, 300).await;
     silent_for(&mut b, 300).await;
 }
+
+/// A `send` frame retried under its `client_id` (its socket dropped before the `message` came
+/// back) is stored once: the retry, on a new socket, gets the first message alone, and every
+/// event carries the room's `seq`. Then a catch-up with `after_seq` gives what was missed.
+async fn a_retried_send_frame_is_stored_once(local: Local) {
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let room = direct_room(&local, &alice, &bob).await;
+    let mut b = local.connect(&bob).await;
+    let frame = json!({"action": "send", "room_id": room, "text": "once", "client_id": "r-1"});
+    let mut a = local.connect(&alice).await;
+    send_json(&mut a, frame.clone()).await;
+    let first = next_of(&mut b, "message").await;
+    assert_eq!(
+        (first["seq"].clone(), first["message"]["seq"].clone()),
+        (json!(1), json!(1))
+    );
+    drop(a);
+
+    let mut again = local.connect(&alice).await;
+    for _ in 0..3 {
+        send_json(&mut again, frame.clone()).await;
+        let replay = next_of(&mut again, "message").await;
+        assert_eq!(replay, first, "the first message, same id and seq");
+    }
+    silent_for(&mut b, 300).await;
+    let (_, history) = local
+        .send(
+            "GET",
+            &format!("/rooms/{room}/messages"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1, "{history}");
+
+    // Missed while bob's socket was closed: fetched oldest first after the last seq he saw.
+    drop(b);
+    for text in ["two", "three"] {
+        send_json(
+            &mut again,
+            json!({"action": "send", "room_id": room, "text": text, "client_id": text}),
+        )
+        .await;
+        next_of(&mut again, "message").await;
+    }
+    let (status, missed) = local
+        .send(
+            "GET",
+            &format!("/rooms/{room}/messages?after_seq=1"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{missed}");
+    let texts: Vec<_> = missed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["seq"].clone(), m["text"].clone()))
+        .collect();
+    assert_eq!(
+        texts,
+        [(json!(2), json!("two")), (json!(3), json!("three"))]
+    );
+}
+
+#[tokio::test]
+async fn a_retried_send_frame_is_stored_once_in_memory() {
+    a_retried_send_frame_is_stored_once(local().await).await;
+}
+
+#[tokio::test]
+async fn a_retried_send_frame_is_stored_once_on_dynamodb_local() {
+    a_retried_send_frame_is_stored_once(local_on_dynamodb().await).await;
+}

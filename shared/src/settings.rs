@@ -46,6 +46,12 @@ pub struct Limits {
     /// for good; channels have it from creation): delivery then reads its online connections
     /// instead of every member's (docs/REALTIME.md).
     pub subscribe_above_members: u32,
+    /// `read` events fan out only in rooms of at most this many members; in larger ones only the
+    /// reader's marker moves (one conditional write), and nobody is told.
+    pub read_receipts_max_members: u32,
+    /// `typing` is relayed only in rooms of at most this many members; in larger ones the frame
+    /// is dropped without an answer, like one the typing window drops.
+    pub typing_max_members: u32,
 }
 
 impl Limits {
@@ -60,6 +66,8 @@ impl Limits {
         member_adds_per_user: 500,
         room_member_ceiling: 10_000,
         subscribe_above_members: 256,
+        read_receipts_max_members: 32,
+        typing_max_members: 256,
     };
 
     /// The local server's defaults: no per-address or per-user creation limits, so a developer
@@ -76,8 +84,9 @@ impl Limits {
     };
 
     /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
-    /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER` and
-    /// `ROOM_MEMBER_CEILING` and `SUBSCRIBE_ABOVE_MEMBERS`, each defaulting to `DEPLOYED`.
+    /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER`,
+    /// `ROOM_MEMBER_CEILING`, `SUBSCRIBE_ABOVE_MEMBERS`, `READ_RECEIPTS_MAX_MEMBERS` and
+    /// `TYPING_MAX_MEMBERS`, each defaulting to `DEPLOYED`.
     pub fn from_env() -> anyhow::Result<Self> {
         let read = |name: &str, default: u32| -> anyhow::Result<u32> {
             match std::env::var(name) {
@@ -102,6 +111,11 @@ impl Limits {
             member_adds_per_user: read("MEMBER_ADDS_PER_USER", d.member_adds_per_user)?,
             room_member_ceiling: read("ROOM_MEMBER_CEILING", d.room_member_ceiling)?,
             subscribe_above_members: read("SUBSCRIBE_ABOVE_MEMBERS", d.subscribe_above_members)?,
+            read_receipts_max_members: read(
+                "READ_RECEIPTS_MAX_MEMBERS",
+                d.read_receipts_max_members,
+            )?,
+            typing_max_members: read("TYPING_MAX_MEMBERS", d.typing_max_members)?,
         }
         .checked()
     }

@@ -143,3 +143,27 @@ async fn a_page_of_the_list_costs_the_same_in_10_or_80_rooms_on_dynamodb_local()
         "80 rooms: {eighty} RCU, 120 rooms: {more} RCU"
     );
 }
+
+/// The list shows the first 200 characters of a long last message; the history has it whole.
+async fn the_list_shows_a_preview_of_a_long_message(app: TestApp) {
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = app.room_of(&alice, "group", &[&bob]).await;
+    let long = "word ".repeat(800);
+    assert_eq!(app.say(&alice, &room, &long).await.status, 201);
+    let entry = app.summary(&bob, &room).await;
+    let preview = entry["last_message"]["text"].as_str().unwrap();
+    assert_eq!(preview, &long[..200]);
+    let history = app.get_as(&bob, &format!("/rooms/{room}/messages")).await;
+    assert_eq!(history.body["items"][0]["text"], long.as_str());
+    assert_eq!(entry["last_message"]["id"], history.body["items"][0]["id"]);
+}
+
+#[tokio::test]
+async fn the_list_shows_a_preview_of_a_long_message_in_memory() {
+    the_list_shows_a_preview_of_a_long_message(TestApp::new()).await;
+}
+
+#[tokio::test]
+async fn the_list_shows_a_preview_of_a_long_message_on_dynamodb_local() {
+    the_list_shows_a_preview_of_a_long_message(TestApp::on_dynamodb().await).await;
+}

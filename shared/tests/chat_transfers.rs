@@ -254,6 +254,22 @@ impl ChatStore for CrashingChat {
     ) -> Result<Option<MessageId>, StoreError> {
         self.inner.transfer_message(room, transfer_id).await
     }
+    async fn client_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        self.inner.client_message(room, sender, client_id).await
+    }
+    async fn messages_after(
+        &self,
+        room: &RoomId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError> {
+        self.inner.messages_after(room, after_seq, limit).await
+    }
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {
         self.inner.message(room, id).await
     }

@@ -347,7 +347,7 @@ async fn a_send_whose_append_fails_gives_its_uploads_back(
     let uploads = UploadService::new(store.clone(), files.clone());
     let mut ports = app.chat.clone();
     ports.uploads = uploads.clone();
-    let messages = MessageService::new(ports);
+    let messages = MessageService::new(ports, chatman::settings::Limits::LOCAL);
     let me = app
         .store
         .user(&UserId::parse(&alice.id).unwrap())
@@ -662,4 +662,50 @@ on_both_stores!(
     dropped_files_on_the_memory_store,
     dropped_files_on_dynamodb_local,
     dropped_files_are_deleted_from_the_storage
+);
+
+/// A send with files retried under its `client_id`, eight at once and once more later: one
+/// message holds the file, and every retry answers it (none is refused for the upload the first
+/// one holds).
+async fn retries_of_a_send_with_files_answer_the_one_message(app: TestApp) {
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = app.room_of(&alice, "group", &[&bob]).await;
+    let file = upload(&app, &alice, "message", true).await;
+    let body = json!({"text": "look", "upload_ids": [file], "client_id": "f-9"});
+    let app = Arc::new(app);
+    let mut tasks = vec![];
+    for _ in 0..8 {
+        let (app, alice, room, body) = (app.clone(), alice.clone(), room.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            send(&app, &alice, &room, body).await
+        }));
+    }
+    let mut replies = vec![];
+    for t in tasks {
+        replies.push(t.await.unwrap());
+    }
+    replies.push(send(&app, &alice, &room, body).await);
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 200),
+        "{statuses:?}"
+    );
+    let first = replies.iter().find(|r| r.status == 201).unwrap();
+    for r in &replies {
+        assert_eq!(r.body["id"], first.body["id"]);
+        assert_eq!(r.body["files"][0]["upload_id"], file.as_str());
+    }
+    assert_eq!(app.history_ids(&bob, &room).await.len(), 1);
+    assert_eq!(upload_state(&app, &file).await, UploadState::Attached);
+}
+
+on_both_stores!(
+    file_retries_on_the_memory_store,
+    file_retries_on_dynamodb_local,
+    retries_of_a_send_with_files_answer_the_one_message
 );

@@ -479,15 +479,15 @@ async fn message_events_reach_the_members_and_nobody_else() {
         app.push.events().iter().map(|(_, e)| e.to_json()).collect();
     assert_eq!(
         events[1],
-        json!({"type": "message", "room_id": room, "message": sent.body})
+        json!({"type": "message", "room_id": room, "seq": 1, "message": sent.body})
     );
     assert_eq!(
         events[2],
-        json!({"type": "read", "room_id": room, "username": "alice", "message_id": sent.str("id")})
+        json!({"type": "read", "room_id": room, "seq": 1, "username": "alice", "message_id": sent.str("id")})
     );
     assert_eq!(
         events[3],
-        json!({"type": "deleted", "room_id": room, "message_id": sent.str("id")})
+        json!({"type": "deleted", "room_id": room, "seq": 1, "message_id": sent.str("id")})
     );
     // A removed member receives no messages after removal.
     app.delete_as(&alice, &format!("/rooms/{room}/members/bob"))

@@ -27,8 +27,15 @@ struct Ws {
     message: WsMessage,
 }
 
-fn wire(mut app: TestApp) -> Ws {
-    let ctx = app.context();
+fn wire(app: TestApp) -> Ws {
+    let limits = app.context().settings.limits;
+    wire_with(app, limits)
+}
+
+/// As `wire`, the WebSocket actions with `limits` (the fan-out thresholds).
+fn wire_with(mut app: TestApp, limits: chatman::settings::Limits) -> Ws {
+    let mut ctx = app.context();
+    ctx.settings = Arc::new((*ctx.settings).clone().with_limits(limits));
     let connections: Arc<dyn ConnectionStore> = app.connections.clone();
     let api: Arc<dyn ConnectionApi> = app.socket_api.clone();
     let ticket = WsTicket::new(
@@ -385,6 +392,40 @@ async fn typing_is_relayed_at_most_once_per_two_seconds(ws: Ws) {
     assert_eq!(relayed(&ws), 2, "the next window relays again");
 }
 
+/// `typing` fans out only in rooms of at most `TYPING_MAX_MEMBERS` (2 here): a group of three
+/// hears nobody typing, and the frame is dropped without an answer.
+async fn typing_is_relayed_only_in_rooms_within_the_setting(ws: Ws) {
+    let ws = wire_with(
+        ws.app,
+        chatman::settings::Limits {
+            typing_max_members: 2,
+            ..chatman::settings::Limits::LOCAL
+        },
+    );
+    let alice = ws.app.register("alice").await;
+    let bob = ws.app.register("bob").await;
+    let carol = ws.app.register("carol").await;
+    let direct = ws.app.direct(&alice, &bob).await.str("id");
+    let group = ws.app.room_of(&alice, "group", &[&bob, &carol]).await;
+    ws.connect(&alice, "a1").await;
+    let typing = |room: &str| json!({"action": "typing", "room_id": room, "is_typing": true});
+    let heard = |who: &Account| {
+        ws.app
+            .received(who)
+            .iter()
+            .filter(|k| *k == "typing")
+            .count()
+    };
+    assert_eq!(ws.frame("a1", typing(&group)).await, None);
+    assert_eq!(
+        (heard(&bob), heard(&carol)),
+        (0, 0),
+        "three members: nobody"
+    );
+    assert_eq!(ws.frame("a1", typing(&direct)).await, None);
+    assert_eq!(heard(&bob), 1, "two members: relayed");
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory_store {
@@ -406,4 +447,5 @@ on_both_stores!(
     a_record_outliving_its_session_is_refused_on_every_frame,
     the_eleventh_socket_closes_the_oldest,
     typing_is_relayed_at_most_once_per_two_seconds,
+    typing_is_relayed_only_in_rooms_within_the_setting,
 );

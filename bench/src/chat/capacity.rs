@@ -188,7 +188,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
     for i in 0..SIZES[2] {
         people.push(b.user(&format!("user{i:04}")).await?);
     }
-    let messages = MessageService::new(b.ports.clone());
+    let messages = MessageService::new(b.ports.clone(), chatman::settings::Limits::DEPLOYED);
     let rooms = RoomService::new(b.ports.clone(), Limits::LOCAL);
     let mut by_size = Vec::new();
     for (n, size) in SIZES.iter().enumerate() {

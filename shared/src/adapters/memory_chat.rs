@@ -26,6 +26,8 @@ struct State {
     windows: HashMap<String, Vec<i64>>,
     /// Per room, the message each posted transfer got (one per transfer).
     transfer_messages: HashMap<(RoomId, String), MessageId>,
+    /// Per room, the message each sender's `client_id` got (one per client id).
+    client_messages: HashMap<(RoomId, UserId, String), MessageId>,
     /// Pending invitations per invitee, by room.
     invitations: HashMap<UserId, BTreeMap<RoomId, Invitation>>,
     /// Who left which room on their own (only an accepted invitation brings them back).
@@ -35,6 +37,13 @@ struct State {
 }
 
 impl State {
+    /// A stored room with its member count as of now.
+    fn counted(&self, room: &Room) -> Room {
+        let mut room = room.clone();
+        room.member_count = self.members.get(&room.id).map_or(0, |m| m.len() as u32);
+        room
+    }
+
     /// `add_members`' conditions and writes, shared with accepting an invitation.
     fn add(
         &mut self,
@@ -133,14 +142,15 @@ impl ChatStore for MemoryChat {
     }
 
     async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError> {
-        Ok(self.state().rooms.get(id).cloned())
+        let s = self.state();
+        Ok(s.rooms.get(id).map(|r| s.counted(r)))
     }
 
     async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
         let s = self.state();
         Ok(ids
             .iter()
-            .filter_map(|id| s.rooms.get(id).cloned())
+            .filter_map(|id| s.rooms.get(id).map(|r| s.counted(r)))
             .collect())
     }
 
@@ -458,17 +468,30 @@ impl ChatStore for MemoryChat {
             return Err(StoreError::Conflict);
         }
         let guard = message.transfer_id().map(|t| (room.id, t.to_owned()));
-        if let Some(g) = &guard {
-            if s.transfer_messages.contains_key(g) {
-                return Err(StoreError::Conflict);
-            }
-            s.transfer_messages.insert(g.clone(), message.id);
+        if let Some(g) = &guard
+            && s.transfer_messages.contains_key(g)
+        {
+            return Err(StoreError::Conflict);
+        }
+        let client = message
+            .client_guard()
+            .map(|c| (room.id, message.sender, c.to_owned()));
+        if let Some(c) = &client
+            && s.client_messages.contains_key(c)
+        {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(g) = guard {
+            s.transfer_messages.insert(g, message.id);
+        }
+        if let Some(c) = client {
+            s.client_messages.insert(c, message.id);
         }
         let stored = s.rooms.get_mut(&room.id).ok_or(StoreError::Conflict)?;
         stored.seq = message.seq;
         stored.updated_at = message.created_at;
         stored.last_id = Some(message.id);
-        stored.last_message = Some(message.clone());
+        stored.last_message = Some(message.preview());
         s.messages
             .entry(room.id)
             .or_default()
@@ -494,6 +517,41 @@ impl ChatStore for MemoryChat {
             .transfer_messages
             .get(&(*room, transfer_id.to_owned()))
             .copied())
+    }
+
+    async fn client_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        Ok(self
+            .state()
+            .client_messages
+            .get(&(*room, *sender, client_id.to_owned()))
+            .copied())
+    }
+
+    async fn messages_after(
+        &self,
+        room: &RoomId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError> {
+        let s = self.state();
+        // Ids grow with seq, so id order is seq order.
+        let items: Vec<Message> = s
+            .messages
+            .get(room)
+            .map(|all| {
+                all.values()
+                    .filter(|m| m.seq > after_seq)
+                    .take(limit + 1)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Page::from_overfetch(items, limit, |m| m.seq.to_string()))
     }
 
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {
@@ -568,7 +626,7 @@ impl ChatStore for MemoryChat {
         stored.deleted_seqs = deleted;
         stored.version += 1;
         if was_last {
-            stored.last_message = last.cloned();
+            stored.last_message = last.map(Message::preview);
         }
         if let Some(m) = s.messages.get_mut(&room.id) {
             m.remove(&message.id);

@@ -33,7 +33,31 @@ impl Message {
     pub fn transfer_id(&self) -> Option<&str> {
         self.transfer.as_ref().and_then(|t| t["id"].as_str())
     }
+
+    /// The message as its room item keeps it for the chat list: the first `PREVIEW_CHARS`
+    /// characters of its text (files and transfer whole: both are small and bounded), so a
+    /// 4,000-character message does not make every later send rewrite it in the room item.
+    pub fn preview(&self) -> Message {
+        let mut m = self.clone();
+        if let Some((cut, _)) = m.text.char_indices().nth(PREVIEW_CHARS) {
+            m.text.truncate(cut);
+        }
+        m
+    }
+
+    /// The client id that names this message among its sender's in the room, if any: a plain
+    /// message's `client_id` (a transfer's message is guarded by its transfer instead, and its
+    /// client id only pairs the frame with its answer).
+    pub fn client_guard(&self) -> Option<&str> {
+        match self.transfer {
+            Some(_) => None,
+            None => self.client_id.as_deref(),
+        }
+    }
 }
+
+/// How much of the last message's text the room item keeps (`Message::preview`).
+pub const PREVIEW_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
@@ -52,7 +76,8 @@ pub struct Room {
     pub seq: u64,
     /// The id of message `seq` (deleted or not): the next id must sort after it.
     pub last_id: Option<MessageId>,
-    /// The newest message that is not deleted.
+    /// The newest message that is not deleted, as a preview (`Message::preview`): its text cut
+    /// to `PREVIEW_CHARS` characters.
     pub last_message: Option<Message>,
     /// Seqs of deleted messages among the last `DELETED_MEMORY` ones.
     pub deleted_seqs: Vec<u64>,
@@ -64,6 +89,9 @@ pub struct Room {
     /// (`ROOMSUB#`), so delivery reads the online audience instead of every member: set at
     /// creation for channels (`Room::subscribes`), never changed.
     pub subscribed: bool,
+    /// Members now, as the store counts them (the count the member ceiling is reserved on):
+    /// what decides whether `read` and `typing` fan out (`Limits::read_receipts_max_members`).
+    pub member_count: u32,
 }
 
 impl Room {
@@ -156,6 +184,7 @@ mod tests {
             version: 0,
             avatar_key: None,
             subscribed: false,
+            member_count: 2,
         }
     }
 

@@ -25,7 +25,9 @@ mod username;
 
 pub use address::ClientAddress;
 pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
-pub use chat_records::{DELETED_MEMORY, Invitation, Member, Membership, Message, Room};
+pub use chat_records::{
+    DELETED_MEMORY, Invitation, Member, Membership, Message, PREVIEW_CHARS, Room,
+};
 pub use connection::{
     CONNECTION_LIFETIME, Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened,
     SUBSCRIPTION_SHARDS, SessionBinding, TICKET_LIFETIME, WsTicket, subscription_shard,

@@ -2,6 +2,7 @@
 
 use super::chat_dto::{ReadBody, SendBody};
 use super::{Context, Function, respond};
+use crate::domain::Invalid;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::security::jwt::TokenVerifier;
@@ -21,8 +22,8 @@ impl Messages {
     pub fn new(ctx: Context, chat: ChatPorts, verifier: TokenVerifier) -> Self {
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self {
+            messages: MessageService::new(chat, ctx.settings.limits),
             ctx,
-            messages: MessageService::new(chat),
             auth,
         }
     }
@@ -35,10 +36,19 @@ impl Messages {
             "GET /rooms/{id}/messages" => {
                 let limit = request::limit(req, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
                 let cursor = request::query_param(req, "cursor");
-                let page = self
-                    .messages
-                    .history(me, &room, limit, cursor.as_deref(), now)
-                    .await?;
+                // Newest first by `cursor`, or oldest first after `after_seq`: one or the other.
+                let page = match after_seq(req, cursor.is_some())? {
+                    Some(seq) => {
+                        self.messages
+                            .history_after(me, &room, seq, limit, now)
+                            .await?
+                    }
+                    None => {
+                        self.messages
+                            .history(me, &room, limit, cursor.as_deref(), now)
+                            .await?
+                    }
+                };
                 Ok(response::json(
                     200,
                     &json!({"items": page.items, "next_cursor": page.next_cursor}),
@@ -51,10 +61,18 @@ impl Messages {
                     upload_ids: body.upload_ids,
                     client_id: body.client_id,
                 };
-                Ok(response::json(
-                    201,
-                    &self.messages.send(me, &room, new, now).await?,
-                ))
+                let sent = self.messages.send(me, &room, new, now).await?;
+                // A retry under a used client id: 200 and the first send's message (nothing
+                // stored now), marked like the wallet's replayed answers.
+                if sent.replayed {
+                    let mut r = response::json(200, &sent.message);
+                    r.headers_mut().insert(
+                        "idempotent-replayed",
+                        lambda_http::http::HeaderValue::from_static("true"),
+                    );
+                    return Ok(r);
+                }
+                Ok(response::json(201, &sent.message))
             }
             "DELETE /rooms/{id}/messages/{message_id}" => {
                 let id =
@@ -72,6 +90,23 @@ impl Messages {
             _ => Err(Error::NoRoute),
         }
     }
+}
+
+/// `after_seq`: a whole number of at most 20 digits, never with `cursor`.
+fn after_seq(req: &Request, with_cursor: bool) -> Result<Option<u64>> {
+    let Some(raw) = request::query_param(req, "after_seq") else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| Error::field("after_seq", Invalid::new(why));
+    if with_cursor {
+        return Err(invalid("cannot be combined with cursor"));
+    }
+    if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("must be a whole number"));
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| invalid("must be a whole number"))
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::http::request::from_json_value;
 use crate::ports::{Clock, Event, RateDecision};
 use crate::services::chat::ChatPorts;
-use crate::services::messages::{MessageService, NewMessage};
+use crate::services::messages::{MessageService, NewMessage, message_event};
 use crate::services::wallet::WalletService;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,6 +57,8 @@ pub struct Actions {
     messages: Arc<MessageService>,
     transfers: Arc<WsTransfer>,
     clock: Arc<dyn Clock>,
+    /// `typing` is relayed only in rooms of at most this many members.
+    typing_max_members: u32,
 }
 
 impl Actions {
@@ -70,10 +72,16 @@ impl Actions {
             ctx.settings.currency.clone(),
         );
         Self {
-            messages: Arc::new(MessageService::new(chat.clone())),
-            transfers: Arc::new(WsTransfer::new(chat.clone(), ctx.ledger.clone(), wallets)),
+            messages: Arc::new(MessageService::new(chat.clone(), ctx.settings.limits)),
+            transfers: Arc::new(WsTransfer::new(
+                chat.clone(),
+                ctx.ledger.clone(),
+                wallets,
+                ctx.settings.limits,
+            )),
             chat,
             clock: ctx.clock.clone(),
+            typing_max_members: ctx.settings.limits.typing_max_members,
         }
     }
 
@@ -116,16 +124,25 @@ impl Actions {
                     upload_ids: f.upload_ids,
                     client_id: frame.client_id.clone(),
                 };
-                // The sender's connections get the `message` event with the others.
-                self.messages
+                // The sender's connections get the `message` event with the others; a retry under
+                // a used client id posts nothing, and the caller alone gets the first one's.
+                let sent = self
+                    .messages
                     .send(&me, &f.room_id, new, self.clock.now())
                     .await?;
+                if sent.replayed {
+                    return Ok(Some(message_event(&sent.message)));
+                }
                 Ok(None)
             }
             "typing" => {
                 let f: TypingFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 let seat = self.chat.seat(&me.id, &f.room_id).await?;
+                // A large room hears nobody typing: the frame is dropped like a windowed one.
+                if seat.room.member_count > self.typing_max_members {
+                    return Ok(None);
+                }
                 // The window first: frames it drops cost no block lookup.
                 let key = format!("typing#{}#{}", me.id, seat.room.id);
                 let slot = self

@@ -15,7 +15,9 @@ use crate::http::request::from_json_value;
 use crate::ports::{Event, LedgerStore};
 use crate::services::chat::ChatPorts;
 use crate::services::chat_transfers::{ChatTransfers, Posted};
+use crate::services::messages::message_event;
 use crate::services::wallet::{Order, WalletService, transfer_json};
+use crate::settings::Limits;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -68,9 +70,14 @@ fn key_of(raw: Option<&str>) -> Result<IdempotencyKey> {
 }
 
 impl WsTransfer {
-    pub fn new(chat: ChatPorts, ledger: Arc<dyn LedgerStore>, wallets: WalletService) -> Self {
+    pub fn new(
+        chat: ChatPorts,
+        ledger: Arc<dyn LedgerStore>,
+        wallets: WalletService,
+        limits: Limits,
+    ) -> Self {
         Self {
-            chat: ChatTransfers::new(chat),
+            chat: ChatTransfers::new(chat, limits),
             wallets,
             ledger,
         }
@@ -186,10 +193,7 @@ impl WsTransfer {
             .await
         {
             Ok(Posted::New(_) | Posted::Earlier(None)) => Ok(None),
-            Ok(Posted::Earlier(Some(view))) => Ok(Some(Event::new(
-                "message",
-                json!({"room_id": view.room_id.clone(), "message": view}),
-            ))),
+            Ok(Posted::Earlier(Some(view))) => Ok(Some(message_event(&view))),
             // The money moved but the payer left the room (or it was deleted) meanwhile: the
             // payer learns the payment; the room shows nothing, as it no longer has them.
             Err(Error::NotFound(_) | Error::Forbidden) => Ok(Some(sent_unposted(

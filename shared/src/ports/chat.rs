@@ -179,8 +179,12 @@ pub trait ChatStore: Send + Sync {
     /// `room.seq + 1`) with the message as its last, the message is stored, and the sender's read
     /// marker moves to it (the sender must still be a member). `Conflict` if any of that changed.
     /// A message carrying a transfer also writes that transfer's guard in the same transaction:
-    /// `Conflict` if the transfer has a message already (see `transfer_message`). `announce`
-    /// goes into the outbox in the same transaction: a stored message always has its event.
+    /// `Conflict` if the transfer has a message already (see `transfer_message`). A message
+    /// with a `client_id` and no transfer likewise writes the guard of (room, sender,
+    /// client_id): `Conflict` if that sender's client id has a message already (see
+    /// `client_message`). Every message also gets its seq's pointer, so `messages_after` starts
+    /// with a key lookup. `announce` goes into the outbox in the same transaction: a stored
+    /// message always has its event.
     async fn append_message(
         &self,
         room: &Room,
@@ -193,6 +197,23 @@ pub trait ChatStore: Send + Sync {
         room: &RoomId,
         transfer_id: &str,
     ) -> Result<Option<MessageId>, StoreError>;
+    /// The message `sender` posted in `room` under `client_id` (no transfer), if one did
+    /// (deleted or not): a send retried with the same client id gets it instead of another.
+    async fn client_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>, StoreError>;
+    /// Messages with a seq above `after_seq`, OLDEST first, at most `limit`; the next page's
+    /// cursor is the last one's seq (the next `after_seq`). Starts at seq `after_seq` by key,
+    /// never reading the messages before it.
+    async fn messages_after(
+        &self,
+        room: &RoomId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError>;
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError>;
     /// Messages newest first, those older than `before` when given.
     async fn messages(

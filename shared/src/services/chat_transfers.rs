@@ -14,6 +14,7 @@ use super::messages::{Appended, Draft, MessageService};
 use super::send_limit::SendLimit;
 use crate::domain::{Invalid, MessageId, Room, RoomId, User};
 use crate::error::{Error, Result};
+use crate::settings::Limits;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -43,9 +44,9 @@ fn not_a_member() -> Error {
 }
 
 impl ChatTransfers {
-    pub fn new(ports: ChatPorts) -> Self {
+    pub fn new(ports: ChatPorts, limits: Limits) -> Self {
         Self {
-            messages: MessageService::new(ports.clone()),
+            messages: MessageService::new(ports.clone(), limits),
             limit: SendLimit::new(ports.limiter.clone()),
             ports,
         }

@@ -53,6 +53,8 @@ pub struct RoomView {
 pub struct MessageView {
     pub id: String,
     pub room_id: String,
+    /// The message's place in its room (1, 2, …): what `after_seq` history continues from.
+    pub seq: u64,
     pub sender: String,
     pub kind: &'static str,
     pub text: String,
@@ -101,6 +103,7 @@ pub fn message_view(message: &Message, people: &People) -> MessageView {
     MessageView {
         id: message.id.to_string(),
         room_id: message.room_id.to_string(),
+        seq: message.seq,
         sender: username_of(people, &message.sender),
         kind: if message.transfer.is_some() {
             "transfer"

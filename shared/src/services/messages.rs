@@ -1,16 +1,21 @@
-//! Messages: history newest first, sending (posting rules, blocks in direct rooms, the posting
-//! limit), deleting (sender, owner or admin) and read markers. Each change is pushed to the
-//! room's members as API.md's WebSocket section names it.
+//! Messages: history newest first (or oldest first after a seq, for catching up), sending
+//! (posting rules, blocks in direct rooms, the posting limit, one message per client id),
+//! deleting (sender, owner or admin) and read markers. Each change is pushed to the room's
+//! members as API.md's WebSocket section names it, with the room's `seq` (docs/REALTIME.md),
+//! through the outbox: recorded with the change, delivered after the request.
 
 use super::chat::{ChatPorts, Seat};
 use super::chat_links::{Download, Links, message_keys};
 use super::chat_views::{MessageView, message_view};
 use super::send_limit::SendLimit;
+use super::uploads::UploadRefusal;
 use crate::domain::{
-    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomKind, User,
+    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomId,
+    RoomKind, User,
 };
 use crate::error::{Error, FieldError, Fields, Result};
 use crate::ports::{Audience, Event, Outgoing, Page, StoreError};
+use crate::settings::Limits;
 use serde_json::json;
 use std::time::Duration as StdDuration;
 use time::OffsetDateTime;
@@ -35,6 +40,13 @@ pub(crate) struct Draft {
     pub created_at: OffsetDateTime,
 }
 
+/// What a send answers: the message, and whether it was stored by an earlier send with the same
+/// `client_id` (then nothing was stored now and nobody was told).
+pub struct Sent {
+    pub message: MessageView,
+    pub replayed: bool,
+}
+
 /// What `MessageService::append` did.
 pub(crate) enum Appended {
     /// Stored now, at the room's next seq, with its view as the members get it.
@@ -46,10 +58,20 @@ pub(crate) enum Appended {
 pub struct MessageService {
     ports: ChatPorts,
     limit: SendLimit,
+    /// The fan-out thresholds (`read_receipts_max_members`).
+    limits: Limits,
 }
 
 fn not_found_message() -> Error {
     Error::NotFound("message")
+}
+
+/// `message {room_id, seq, message}`: `seq` is the message's own.
+pub fn message_event(view: &MessageView) -> Event {
+    Event::new(
+        "message",
+        json!({"room_id": view.room_id, "seq": view.seq, "message": view}),
+    )
 }
 
 async fn backoff(attempt: usize) {
@@ -58,9 +80,13 @@ async fn backoff(attempt: usize) {
 }
 
 impl MessageService {
-    pub fn new(ports: ChatPorts) -> Self {
+    pub fn new(ports: ChatPorts, limits: Limits) -> Self {
         let limit = SendLimit::new(ports.limiter.clone());
-        Self { ports, limit }
+        Self {
+            ports,
+            limit,
+            limits,
+        }
     }
 
     /// GET /rooms/{id}/messages: newest first; `cursor` is the last id of the previous page.
@@ -88,6 +114,31 @@ impl MessageService {
             .chat
             .messages(&seat.room.id, limit, before.as_ref())
             .await?;
+        self.views(page, now).await
+    }
+
+    /// GET /rooms/{id}/messages?after_seq=N: the messages after seq `N`, OLDEST first, for a
+    /// client catching up after a gap or a reconnect; the next page's cursor is the last seq
+    /// (pass it as `after_seq`).
+    pub async fn history_after(
+        &self,
+        me: &User,
+        room: &str,
+        after_seq: u64,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Page<MessageView>> {
+        let seat = self.ports.seat(&me.id, room).await?;
+        let page = self
+            .ports
+            .chat
+            .messages_after(&seat.room.id, after_seq, limit)
+            .await?;
+        self.views(page, now).await
+    }
+
+    /// A page of messages as their readers see them: senders' names and signed file links.
+    async fn views(&self, page: Page<Message>, now: OffsetDateTime) -> Result<Page<MessageView>> {
         let people = self
             .ports
             .people(page.items.iter().map(|m| m.sender))
@@ -108,14 +159,16 @@ impl MessageService {
         })
     }
 
-    /// POST /rooms/{id}/messages.
+    /// POST /rooms/{id}/messages. With a `client_id` the send is stored once however often it is
+    /// retried: a retry (concurrent or later) answers the message the first one stored, and
+    /// stores and tells nothing.
     pub async fn send(
         &self,
         me: &User,
         room: &str,
         new: NewMessage,
         now: OffsetDateTime,
-    ) -> Result<MessageView> {
+    ) -> Result<Sent> {
         let mut fields = Fields::default();
         if let Some(ids) = &new.upload_ids {
             super::message_files::check_upload_ids(ids, &mut fields);
@@ -135,16 +188,40 @@ impl MessageService {
         };
         let (text, client_id) = fields.finish(text.zip(client_id))?;
         let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+        // A later retry: answered before the limit or the uploads are touched again (one
+        // `GetItem`, only for sends that carry a client id).
+        if let Some(c) = &client_id
+            && let Some(id) = self
+                .ports
+                .chat
+                .client_message(&room.id, &me.id, c.as_str())
+                .await?
+        {
+            return self.replay(me, &room.id, &id, now).await;
+        }
         self.may_post(&room, seat.role, me).await?;
         self.limit.reserve(&me.id, now).await?;
         // Reserved before the message exists, given back if it never does: an upload is never
         // attached to two messages, nor lost to a send that failed.
         let attached = match &new.upload_ids {
             Some(ids) => {
-                self.ports
+                let result = self
+                    .ports
                     .uploads
                     .attach_message_files(&me.id, ids, now)
-                    .await?
+                    .await;
+                match (result, &client_id) {
+                    (Ok(attached), _) => attached,
+                    // A concurrent retry of this very send holds the uploads: its message is the
+                    // answer once it is stored.
+                    (Err(Error::Upload(UploadRefusal::AlreadyAttached)), Some(c)) => {
+                        return match self.stored_meanwhile(me, &room.id, c.as_str()).await? {
+                            Some(id) => self.replay(me, &room.id, &id, now).await,
+                            None => Err(Error::Upload(UploadRefusal::AlreadyAttached)),
+                        };
+                    }
+                    (Err(e), _) => return Err(e),
+                }
             }
             None => vec![],
         };
@@ -155,6 +232,7 @@ impl MessageService {
             transfer: None,
             created_at: now,
         };
+        let room_id = room.id;
         // Signed before the message exists: its event is written in the same transaction.
         let keys = draft.files.iter().cloned().map(Download::File).collect();
         let links = match Links::sign(&self.ports.uploads, keys, now).await {
@@ -165,25 +243,74 @@ impl MessageService {
             }
         };
         match self.append(me, room, draft, true, &links).await {
-            Ok(Appended::New(view)) => Ok(view),
-            // A plain send (no transfer) never repeats another message.
-            Ok(Appended::Existing(_)) => {
+            // Stored: the uploads belong to the message, and its event is in the outbox; the
+            // delivery worker takes it to the members' sockets and moves their chat lists.
+            Ok(Appended::New(view)) => Ok(Sent {
+                message: view,
+                replayed: false,
+            }),
+            // A concurrent retry stored it first: its uploads stay with that message.
+            Ok(Appended::Existing(id)) => {
                 self.ports.uploads.release_all(&attached).await;
-                Err(Error::Conflict)
+                self.replay(me, &room_id, &id, now).await
             }
             Err(e) => {
                 self.ports.uploads.release_all(&attached).await;
                 Err(e)
             }
         }
-        // Stored: the uploads belong to the message, and its event is in the outbox; the
-        // delivery worker takes it to the members' sockets and moves their chat lists.
+    }
+
+    /// The message a concurrent send under `client_id` stores, waiting a little for its commit
+    /// (it holds the uploads between attaching them and appending: ~0.6 s at most here).
+    async fn stored_meanwhile(
+        &self,
+        me: &User,
+        room: &RoomId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>> {
+        for attempt in 0..10 {
+            if let Some(id) = self
+                .ports
+                .chat
+                .client_message(room, &me.id, client_id)
+                .await?
+            {
+                return Ok(Some(id));
+            }
+            backoff(attempt + 4).await;
+        }
+        Ok(None)
+    }
+
+    /// The message an earlier send with the same client id stored, as its sender sees it; 410
+    /// `message_deleted` when it was deleted since (the retry still posts nothing).
+    async fn replay(
+        &self,
+        me: &User,
+        room: &RoomId,
+        id: &MessageId,
+        now: OffsetDateTime,
+    ) -> Result<Sent> {
+        let message = self
+            .ports
+            .chat
+            .message(room, id)
+            .await?
+            .ok_or(Error::Gone("message_deleted"))?;
+        let people = [(me.id, me.clone())].into_iter().collect();
+        let links = Links::sign(&self.ports.uploads, message_keys(&message), now).await?;
+        Ok(Sent {
+            message: links.message(message_view(&message, &people), &message),
+            replayed: true,
+        })
     }
 
     /// Appends `draft` as `me`'s message at the room's next seq, retrying when another send took
-    /// it. A message posting an in-chat transfer (`draft.transfer`) is stored once per transfer:
-    /// after a conflict, the message a duplicate request posted for it first is the answer and
-    /// nothing is stored (the store guards it by the transfer id). `posting_applies` re-checks
+    /// it. A message posting an in-chat transfer (`draft.transfer`) is stored once per transfer,
+    /// and any other message with a client id once per (sender, client id): after a conflict,
+    /// the message a duplicate request posted first is the answer and nothing is stored (the
+    /// store guards both in the send's transaction). `posting_applies` re-checks
     /// the posting rule on the room as read again; a transfer's message follows money that has
     /// moved already, so it only needs the sender to be still in the room.
     ///
@@ -212,11 +339,12 @@ impl MessageService {
                 transfer: draft.transfer.clone(),
             };
             let view = links.message(message_view(&message, &people), &message);
-            let event = Event::new(
-                "message",
-                json!({"room_id": message.room_id.to_string(), "message": view}),
+            let announce = Outgoing::new(
+                room.id,
+                Audience::Members,
+                message_event(&view),
+                message.created_at,
             );
-            let announce = Outgoing::new(room.id, Audience::Members, event, message.created_at);
             match self
                 .ports
                 .chat
@@ -229,6 +357,15 @@ impl MessageService {
                     if let Some(transfer) = message.transfer_id()
                         && let Some(id) =
                             self.ports.chat.transfer_message(&room.id, transfer).await?
+                    {
+                        return Ok(Appended::Existing(id));
+                    }
+                    if let Some(client_id) = message.client_guard()
+                        && let Some(id) = self
+                            .ports
+                            .chat
+                            .client_message(&room.id, &me.id, client_id)
+                            .await?
                     {
                         return Ok(Appended::Existing(id));
                     }
@@ -286,9 +423,14 @@ impl MessageService {
             } else {
                 None
             };
+            // `seq`: the room's, which the delete is conditioned on.
             let deleted = Event::new(
                 "deleted",
-                json!({"room_id": room.id.to_string(), "message_id": message.id.to_string()}),
+                json!({
+                    "room_id": room.id.to_string(),
+                    "seq": room.seq,
+                    "message_id": message.id.to_string(),
+                }),
             );
             // `at` only orders a message's chat-list move; for other events it is informative.
             let announce = Outgoing::new(
@@ -333,7 +475,8 @@ impl MessageService {
     }
 
     /// POST /rooms/{id}/read `{message_id}`: moves the caller's read marker forward to that
-    /// message; members get `read` when it moved.
+    /// message; members get `read` when it moved, in rooms of at most
+    /// `read_receipts_max_members` (elsewhere a read costs the marker's write alone).
     pub async fn read(&self, me: &User, room: &str, message_id: Option<&str>) -> Result<()> {
         let raw = message_id.ok_or_else(|| {
             Error::field("message_id", crate::domain::Invalid::new("is required"))
@@ -356,7 +499,7 @@ impl MessageService {
             Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
             Err(e) => return Err(e.into()),
         };
-        if moved {
+        if moved && room.member_count <= self.limits.read_receipts_max_members {
             // The marker is the reader's own and moves anyway; across a block in a direct room
             // only the reader's own connections hear of it.
             let audience = if self.ports.blocked_in_direct(&room, &me.id).await? {
@@ -368,6 +511,8 @@ impl MessageService {
                 "read",
                 json!({
                     "room_id": room.id.to_string(),
+                    // The room's seq as read just before the marker moved.
+                    "seq": room.seq,
                     "username": me.username.to_string(),
                     "message_id": message.id.to_string(),
                 }),

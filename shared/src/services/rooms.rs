@@ -209,6 +209,7 @@ impl RoomService {
             version: 0,
             avatar_key: None,
             subscribed: false,
+            member_count: 2,
         };
         let members: Vec<Member> = pair
             .iter()
@@ -304,6 +305,7 @@ impl RoomService {
             version: 0,
             avatar_key: None,
             subscribed: Room::subscribes(kind),
+            member_count: (joining.len() + 1) as u32,
         };
         let members: Vec<Member> = std::iter::once((me.id, MemberRole::Owner))
             .chain(joining.iter().map(|u| (u.id, MemberRole::Member)))

@@ -2,6 +2,12 @@
 // read receipts from the socket, sending text and files (with upload progress), deleting, and
 // sending money in the chat over the socket. The composer's draft is saved as it is typed, so a
 // session that ends mid-sentence comes back to it after login.
+//
+// Exact on screen (docs/REALTIME.md, "Order"): every room event carries the room's `seq`. The
+// view remembers the newest seq it has applied; an event past it (a gap: something was lost on
+// the wire) or a reconnect fetches what was missed with `after_seq`, oldest first, page by page.
+// Messages are keyed by id, so a duplicate shows once, and ids deleted while the view is open are
+// remembered, so a late `message` never brings one back.
 
 import { api, upload } from "../api.js";
 import { on } from "../events.js";
@@ -24,6 +30,12 @@ export async function roomView(main, roomId) {
   const shown = new Map(); // message id → element
   const readBy = new Map(); // username → newest message id they read
   const typing = new Map(); // username → timer
+  let lastSeq = 0; // every message up to this seq is on screen (or was deleted)
+  const deleted = new Set(); // ids deleted while this view is open: never shown again
+  let catching = null; // the catch-up in flight, if any
+  let catchAgain = false; // something arrived during it: run once more
+  let catchTo = 0; // the seq the catch-up must reach at least
+  let loaded = false; // the newest page is in: before it, `lastSeq` says nothing yet
 
   const title = h("h1", { class: "room-name", testid: "room-name" }, "…");
   const head = h("div", { class: "bar room-bar" },
@@ -96,7 +108,7 @@ export async function roomView(main, roomId) {
   }
 
   function insert(m, { atTop = false } = {}) {
-    if (shown.has(m.id)) return;
+    if (shown.has(m.id) || deleted.has(m.id)) return;
     const el = render(m);
     shown.set(m.id, el);
     if (atTop) list.prepend(el);
@@ -141,6 +153,7 @@ export async function roomView(main, roomId) {
     const page = await api("GET", `/rooms/${encodeURIComponent(roomId)}/messages?limit=${PAGE}`);
     const stick = nearBottom() || !list.children.length;
     for (const m of [...page.items].reverse()) insert(m);
+    if (page.items.length) lastSeq = Math.max(lastSeq, page.items[0].seq);
     if (cursor === null) { cursor = page.next_cursor; older.hidden = !cursor; }
     if (stick) toBottom();
     markRead();
@@ -165,6 +178,60 @@ export async function roomView(main, roomId) {
   }
   scroller.addEventListener("scroll", () => { if (scroller.scrollTop < 60) loadOlder(); });
 
+  /** Fetches every message after `lastSeq`, oldest first, until the room has no more; then
+   * `lastSeq` is at least `upTo`. One at a time: a gap seen meanwhile runs it once more. */
+  function catchUp(upTo = 0) {
+    if (!loaded) return Promise.resolve();
+    catchTo = Math.max(catchTo, upTo);
+    if (catching) {
+      catchAgain = true;
+      return catching;
+    }
+    catching = (async () => {
+      try {
+        do {
+          catchAgain = false;
+          let after = lastSeq;
+          for (;;) {
+            const page = await api("GET", `/rooms/${encodeURIComponent(roomId)}/messages?after_seq=${after}&limit=100`);
+            const stick = nearBottom();
+            for (const m of page.items) insert(m);
+            if (page.items.length) after = page.items[page.items.length - 1].seq;
+            if (stick) toBottom();
+            if (!page.next_cursor) break;
+          }
+          lastSeq = Math.max(lastSeq, after, catchTo);
+        } while (catchAgain);
+        updateSeen();
+        markRead();
+      } catch (err) {
+        roomError.textContent = describe(err);
+      } finally {
+        catching = null;
+      }
+    })();
+    return catching;
+  }
+
+  /** A message from an event or a send's answer: shown in its place; one past the next seq means
+   * some were missed, which a catch-up fetches. */
+  function arrived(m) {
+    insert(m);
+    if (m.seq > lastSeq + 1) catchUp(m.seq);
+    else lastSeq = Math.max(lastSeq, m.seq);
+  }
+
+  /** A `deleted` or `read` at the room's `seq`: past what this view has seen, something was missed. */
+  function heardAt(seq) {
+    if (seq > lastSeq) catchUp(seq);
+  }
+
+  function forget(id) {
+    deleted.add(id);
+    shown.get(id)?.remove();
+    shown.delete(id);
+  }
+
   let lastRead = "";
   function markRead() {
     const newest = [...list.children].filter((el) => el.dataset.sender !== me).pop();
@@ -178,8 +245,7 @@ export async function roomView(main, roomId) {
   async function remove(m) {
     try {
       await api("DELETE", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(m.id)}`);
-      shown.get(m.id)?.remove();
-      shown.delete(m.id);
+      forget(m.id);
     } catch (err) {
       roomError.textContent = describe(err);
     }
@@ -265,7 +331,7 @@ export async function roomView(main, roomId) {
     if (!body.text && !body.upload_ids) return undefined;
     return submitting(composer, async () => {
       const m = await api("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, { retryWhenDown: false });
-      insert(m);
+      arrived(m);
       text.value = "";
       sessionStorage.removeItem(draftKey(roomId));
       stagedIds.length = 0;
@@ -293,7 +359,7 @@ export async function roomView(main, roomId) {
     on("ws:message", ({ room_id, message }) => {
       if (room_id !== roomId) return;
       const stick = nearBottom();
-      insert(message);
+      arrived(message);
       if (!shown.has(message.id)) return;
       performance.mark(`message-shown:${message.id}`);
       typing.delete(message.sender);
@@ -302,10 +368,10 @@ export async function roomView(main, roomId) {
       markRead();
       updateSeen();
     }),
-    on("ws:deleted", ({ room_id, message_id }) => {
+    on("ws:deleted", ({ room_id, message_id, seq }) => {
       if (room_id !== roomId) return;
-      shown.get(message_id)?.remove();
-      shown.delete(message_id);
+      forget(message_id);
+      heardAt(seq);
     }),
     on("ws:typing", ({ room_id, username, is_typing }) => {
       if (room_id !== roomId || username === me) return;
@@ -314,17 +380,18 @@ export async function roomView(main, roomId) {
       else typing.delete(username);
       renderTyping();
     }),
-    on("ws:read", ({ room_id, username, message_id }) => {
+    on("ws:read", ({ room_id, username, message_id, seq }) => {
       if (room_id !== roomId) return;
       readBy.set(username, message_id);
       updateSeen();
+      heardAt(seq);
     }),
     on("ws:room", ({ room_id, event }) => {
       if (room_id !== roomId) return;
       if (event === "removed" || event === "deleted") go("#/chats");
       else loadRoom().catch(() => {});
     }),
-    on("ws:reconnected", () => loadNewest().catch(() => {})), // catch up on what was missed
+    on("ws:reconnected", () => catchUp()), // events sent while the socket was closed are lost
   ];
   const onVisible = () => markRead();
   document.addEventListener("visibilitychange", onVisible);
@@ -336,6 +403,7 @@ export async function roomView(main, roomId) {
   try {
     await loadRoom();
     await loadNewest();
+    loaded = true;
     list.dataset.ready = "true";
   } catch (err) {
     if (err.status === 404) replace(main, h("p", { class: "error", testid: "room-missing" }, "This chat does not exist or you are not in it."), h("a", { href: "#/chats" }, "Back to chats"));

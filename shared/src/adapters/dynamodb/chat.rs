@@ -134,6 +134,16 @@ pub(super) fn tx_to_store(outcome: TxOutcome) -> StoreError {
     }
 }
 
+/// The `message_id` of a guard or seq pointer.
+fn guarded_message(item: &Item) -> anyhow::Result<MessageId> {
+    match item.get("message_id") {
+        Some(AttributeValue::S(id)) => {
+            MessageId::parse(id).map_err(|e| anyhow!("stored guard is invalid: {e}"))
+        }
+        _ => Err(anyhow!("guard without a message id")),
+    }
+}
+
 fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
@@ -274,6 +284,35 @@ impl DynamoChat {
         Ok(())
     }
 
+    /// The message id of the newest seq pointer at or below `seq`, if any.
+    async fn pointer_at_or_below(
+        &self,
+        room: &RoomId,
+        seq: u64,
+    ) -> anyhow::Result<Option<MessageId>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(room_pk(room)))
+            .expression_attribute_values(":low", s(seq_sk(0)))
+            .expression_attribute_values(":high", s(seq_sk(seq)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(sdk_error("Query"))?;
+        self.meter.add(false, out.consumed_capacity());
+        out.items
+            .unwrap_or_default()
+            .first()
+            .map(guarded_message)
+            .transpose()
+    }
+
     async fn messages_before(
         &self,
         room: &RoomId,
@@ -310,21 +349,44 @@ impl ChatStore for DynamoChat {
     }
 
     async fn room(&self, id: &RoomId) -> Result<Option<Room>, StoreError> {
-        Ok(self
-            .get(room_key(id))
-            .await?
-            .map(|i| room_from(&i))
-            .transpose()?)
+        let Some(item) = self.get(room_key(id)).await? else {
+            return Ok(None);
+        };
+        let mut room = room_from(&item)?;
+        // Only a room with deletions has the second item; the others cost one read as before.
+        if has_deleted_item(&item)
+            && let Some(deleted) = self.get(deleted_key(id)).await?
+        {
+            room.deleted_seqs = deleted_from(&deleted)?;
+        }
+        Ok(Some(room))
     }
 
     async fn rooms(&self, ids: &[RoomId]) -> Result<Vec<Room>, StoreError> {
         let keys = ids.iter().map(room_key).collect();
-        Ok(self
-            .batch_get(keys)
-            .await?
+        let items = self.batch_get(keys).await?;
+        let mut rooms: Vec<Room> = items.iter().map(room_from).collect::<anyhow::Result<_>>()?;
+        // One more batch, of the rooms with deletions only.
+        let with_deleted: Vec<Item> = items
             .iter()
-            .map(room_from)
-            .collect::<anyhow::Result<_>>()?)
+            .zip(&rooms)
+            .filter(|(item, _)| has_deleted_item(item))
+            .map(|(_, room)| deleted_key(&room.id))
+            .collect();
+        if !with_deleted.is_empty() {
+            let mut lists = std::collections::HashMap::new();
+            for item in self.batch_get(with_deleted).await? {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    lists.insert(pk.clone(), deleted_from(&item)?);
+                }
+            }
+            for room in &mut rooms {
+                if let Some(seqs) = lists.remove(&room_pk(&room.id)) {
+                    room.deleted_seqs = seqs;
+                }
+            }
+        }
+        Ok(rooms)
     }
 
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
@@ -729,7 +791,10 @@ impl ChatStore for DynamoChat {
                 (":seq", n(room.seq)),
                 (":at", n(to_millis(message.created_at))),
                 (":id", s(message.id.to_string())),
-                (":last", AttributeValue::M(message_fields(message))),
+                (
+                    ":last",
+                    AttributeValue::M(message_fields(&message.preview())),
+                ),
             ])))
             .build()
             .map_err(|e| anyhow!(e))?;
@@ -749,10 +814,71 @@ impl ChatStore for DynamoChat {
             guard.insert("message_id".into(), s(message.id.to_string()));
             items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
         }
+        if let Some(client_id) = message.client_guard() {
+            let mut guard = client_guard_key(&room.id, &message.sender, client_id);
+            guard.insert("message_id".into(), s(message.id.to_string()));
+            items.push(put(&self.table, guard, Some(NOT_EXISTS))?);
+        }
+        // Unconditional: the room's `seq` condition already makes this seq this message's.
+        items.push(put(&self.table, seq_pointer_item(message), None)?);
         for record in announce {
             items.push(put(&self.table, outbox_item(record), None)?);
         }
         self.transact(items).await.map_err(tx_to_store)
+    }
+
+    async fn client_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        client_id: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let item = self.get(client_guard_key(room, sender, client_id)).await?;
+        Ok(item.map(|i| guarded_message(&i)).transpose()?)
+    }
+
+    async fn messages_after(
+        &self,
+        room: &RoomId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError> {
+        // Where to start: the message of the newest pointer at or below `after_seq` (one key
+        // condition, Limit 1). It is seq `after_seq`'s own unless that message predates the
+        // pointers; then the few messages between are read and dropped below.
+        let start = match after_seq {
+            0 => None,
+            _ => self
+                .pointer_at_or_below(room, after_seq)
+                .await?
+                .map(|id| format!("{MESSAGE_PREFIX}{id}")),
+        };
+        let mut found = Vec::with_capacity(limit + 1);
+        let mut start = start;
+        loop {
+            let want = limit + 1 - found.len();
+            let page = self
+                .query(
+                    room_pk(room),
+                    MESSAGE_PREFIX,
+                    false,
+                    Some(want),
+                    start.take(),
+                )
+                .await?;
+            let exhausted = page.len() < want;
+            for item in &page {
+                let m = message_from(item)?;
+                start = Some(format!("{MESSAGE_PREFIX}{}", m.id));
+                if m.seq > after_seq {
+                    found.push(m);
+                }
+            }
+            if exhausted || found.len() > limit {
+                break;
+            }
+        }
+        Ok(Page::from_overfetch(found, limit, |m| m.seq.to_string()))
     }
 
     async fn transfer_message(
@@ -760,15 +886,8 @@ impl ChatStore for DynamoChat {
         room: &RoomId,
         transfer_id: &str,
     ) -> Result<Option<MessageId>, StoreError> {
-        let Some(item) = self.get(transfer_guard_key(room, transfer_id)).await? else {
-            return Ok(None);
-        };
-        let id = match item.get("message_id") {
-            Some(AttributeValue::S(id)) => MessageId::parse(id)
-                .map_err(|e| anyhow!("stored transfer guard is invalid: {e}"))?,
-            _ => return Err(anyhow!("transfer guard without a message id").into()),
-        };
-        Ok(Some(id))
+        let item = self.get(transfer_guard_key(room, transfer_id)).await?;
+        Ok(item.map(|i| guarded_message(&i)).transpose()?)
     }
 
     async fn message(&self, room: &RoomId, id: &MessageId) -> Result<Option<Message>, StoreError> {
@@ -806,19 +925,26 @@ impl ChatStore for DynamoChat {
         announce: &[Outgoing],
     ) -> Result<(), StoreError> {
         let was_last = room.last_message.as_ref().map(|m| m.id) == Some(message.id);
+        let deleted = room.deleted_with(message.seq);
+        let newest = deleted.iter().max().copied().unwrap_or(message.seq);
         let mut vals = values([
-            (":deleted", seq_list(&room.deleted_with(message.seq))),
+            (":newest", n(newest)),
             (":seq", n(room.seq)),
             (":v", n(room.version)),
             (":next", n(room.version + 1)),
         ]);
+        // The list goes to the `DELETED` item (below); a room item that still holds one from
+        // before loses it here.
         let expression = match (was_last, last) {
             (true, Some(m)) => {
-                vals.insert(":last".into(), AttributeValue::M(message_fields(m)));
-                "SET deleted = :deleted, version = :next, #last = :last"
+                vals.insert(
+                    ":last".into(),
+                    AttributeValue::M(message_fields(&m.preview())),
+                );
+                "SET deleted_newest = :newest, version = :next, #last = :last REMOVE deleted"
             }
-            (true, None) => "SET deleted = :deleted, version = :next REMOVE #last",
-            (false, _) => "SET deleted = :deleted, version = :next",
+            (true, None) => "SET deleted_newest = :newest, version = :next REMOVE #last, deleted",
+            (false, _) => "SET deleted_newest = :newest, version = :next REMOVE deleted",
         };
         let mut u = Update::builder()
             .table_name(&self.table)
@@ -838,6 +964,8 @@ impl ChatStore for DynamoChat {
             TransactWriteItem::builder()
                 .update(u.build().map_err(|e| anyhow!(e))?)
                 .build(),
+            // Unconditional: the room's `version` condition orders deletes, this list included.
+            put(&self.table, deleted_item(&room.id, &deleted), None)?,
         ];
         for record in announce {
             items.push(put(&self.table, outbox_item(record), None)?);

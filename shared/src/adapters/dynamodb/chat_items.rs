@@ -14,10 +14,16 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 pub const ROOM_SK: &str = "ROOM";
+/// The room's deleted seqs, beside the room item: a send rewrites the room item, never this.
+pub const DELETED_SK: &str = "DELETED";
+/// On the room item: the newest deleted seq (0 or absent: nothing deleted, no `DELETED` item).
+pub const NEWEST_DELETED: &str = "deleted_newest";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const MEMBERSHIP_PREFIX: &str = "ROOM#";
 pub const TRANSFER_GUARD_PREFIX: &str = "XFER#";
+pub const CLIENT_GUARD_PREFIX: &str = "CLIENT#";
+pub const SEQ_PREFIX: &str = "SEQ#";
 pub const INVITATION_PREFIX: &str = "INVITE#";
 pub const LEFT_PREFIX: &str = "LEFT#";
 /// The room item's member count: the member ceiling is reserved on it.
@@ -33,6 +39,9 @@ pub fn inbox_pk(id: &UserId) -> String {
 }
 pub fn room_key(id: &RoomId) -> Item {
     key(room_pk(id), ROOM_SK)
+}
+pub fn deleted_key(id: &RoomId) -> Item {
+    key(room_pk(id), DELETED_SK)
 }
 pub fn member_key(room: &RoomId, user: &UserId) -> Item {
     key(room_pk(room), &format!("{MEMBER_PREFIX}{user}"))
@@ -50,6 +59,26 @@ pub fn transfer_guard_key(room: &RoomId, transfer_id: &str) -> Item {
         room_pk(room),
         &format!("{TRANSFER_GUARD_PREFIX}{transfer_id}"),
     )
+}
+/// The guard of a sender's client id in a room: one message per (sender, client id).
+/// `CLIENT#` sorts apart from `MEMBER#` and `MSG#` like `XFER#`.
+pub fn client_guard_key(room: &RoomId, sender: &UserId, client_id: &str) -> Item {
+    key(
+        room_pk(room),
+        &format!("{CLIENT_GUARD_PREFIX}{sender}#{client_id}"),
+    )
+}
+/// The sort key of seq `seq`'s pointer: zero-padded to 20 digits (all of `u64`), so text order
+/// is seq order and a key condition can start at any seq.
+pub fn seq_sk(seq: u64) -> String {
+    format!("{SEQ_PREFIX}{seq:020}")
+}
+/// Seq `seq`'s pointer: the id of the message that took it (kept when the message is deleted).
+/// `after_seq` history finds where to start in `MSG#` by it.
+pub fn seq_pointer_item(m: &Message) -> Item {
+    let mut item = key(room_pk(&m.room_id), &seq_sk(m.seq));
+    item.insert("message_id".into(), s(m.id.to_string()));
+    item
 }
 /// A pending invitation, in the invitee's inbox partition (`INVITE#` sorts apart from the
 /// `ROOM#` memberships, so the chat list never reads it).
@@ -140,7 +169,10 @@ pub fn room_item(room: &Room) -> Item {
             ("created_at", n(to_millis(room.created_at))),
             ("updated_at", n(to_millis(room.updated_at))),
             ("seq", n(room.seq)),
-            ("deleted", seq_list(&room.deleted_seqs)),
+            (
+                NEWEST_DELETED,
+                n(room.deleted_seqs.iter().max().copied().unwrap_or(0)),
+            ),
             ("version", n(room.version)),
             ("subscribed", AttributeValue::Bool(room.subscribed)),
         ],
@@ -170,13 +202,11 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
             _ => Err(anyhow!("pair holds a non-string")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let deleted_seqs = list("deleted")?
-        .iter()
-        .map(|v| match v {
-            AttributeValue::N(x) => x.parse().context("deleted seq"),
-            _ => Err(anyhow!("deleted holds a non-number")),
-        })
-        .collect::<anyhow::Result<Vec<u64>>>()?;
+    // A room item written before the `DELETED` item existed holds its list itself.
+    let deleted_seqs = match item.get("deleted") {
+        Some(_) => numbers(item, "deleted")?,
+        None => vec![],
+    };
     let last_message = match item.get("last") {
         Some(AttributeValue::M(m)) => Some(message_from(m)?),
         _ => None,
@@ -202,7 +232,36 @@ pub fn room_from(item: &Item) -> anyhow::Result<Room> {
         avatar_key: r.s("avatar_key").ok().map(str::to_owned),
         // Rooms stored before the subscription index have no flag: not subscribed.
         subscribed: r.bool("subscribed").unwrap_or(false),
+        // Rooms from before the member ceiling carry no count: they count as small.
+        member_count: r.n(MEMBER_COUNT).unwrap_or(0),
     })
+}
+
+/// Whether the room item says its deleted seqs are in a `DELETED` item (`deleted_key`).
+pub fn has_deleted_item(room_item: &Item) -> bool {
+    Read(room_item).n::<u64>(NEWEST_DELETED).unwrap_or(0) > 0
+}
+
+/// The `DELETED` item of a room: its deleted seqs among the last `DELETED_MEMORY`.
+pub fn deleted_item(room: &RoomId, seqs: &[u64]) -> Item {
+    with(deleted_key(room), [("seqs", seq_list(seqs))])
+}
+
+pub fn deleted_from(item: &Item) -> anyhow::Result<Vec<u64>> {
+    numbers(item, "seqs")
+}
+
+fn numbers(item: &Item, name: &str) -> anyhow::Result<Vec<u64>> {
+    match item.get(name) {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|v| match v {
+                AttributeValue::N(x) => x.parse().context("deleted seq"),
+                _ => Err(anyhow!("{name} holds a non-number")),
+            })
+            .collect(),
+        _ => Err(anyhow!("attribute {name} missing or not a list")),
+    }
 }
 
 pub fn member_item(m: &Member) -> Item {
@@ -305,4 +364,47 @@ pub fn window_item(k: &str, times: &[i64], version: u64, expires_ms: i64) -> Ite
             ("ttl", n(from_millis(expires_ms).unix_timestamp())),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_item_carries_no_deleted_list_and_an_old_one_still_reads() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut room = Room {
+            id: RoomId::new(),
+            kind: RoomKind::Group,
+            name: "r".into(),
+            description: String::new(),
+            posting: Posting::Everyone,
+            pair: vec![],
+            created_at: now,
+            updated_at: now,
+            seq: 9,
+            last_id: None,
+            last_message: None,
+            deleted_seqs: vec![3, 7],
+            version: 2,
+            avatar_key: None,
+            member_count: 0,
+            subscribed: false,
+        };
+        let mut item = room_item(&room);
+        assert!(
+            !item.contains_key("deleted"),
+            "the list is the DELETED item's"
+        );
+        assert!(has_deleted_item(&item));
+        // An item written before the DELETED item existed holds the list itself.
+        item.insert("deleted".into(), seq_list(&[3, 7]));
+        item.remove(NEWEST_DELETED);
+        assert_eq!(room_from(&item).unwrap().deleted_seqs, vec![3, 7]);
+        assert!(!has_deleted_item(&item));
+        room.deleted_seqs = vec![];
+        assert!(!has_deleted_item(&room_item(&room)));
+        let list = deleted_item(&room.id, &[3, 7]);
+        assert_eq!(deleted_from(&list).unwrap(), vec![3, 7]);
+    }
 }

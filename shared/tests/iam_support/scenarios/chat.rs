@@ -100,6 +100,13 @@ pub async fn run(d: &Deployment) {
         .call("GET", &format!("{messages}?limit=1"), None, me)
         .await;
     let cursor_body = &history.body;
+    // A retry under the same client id reads its guard and the message; a catch-up queries the
+    // seq pointers and the messages after them.
+    let retry = json!({"text": "hello", "client_id": "m-1"});
+    let retry = d.call("POST", &messages, Some(retry), me).await;
+    let after = d
+        .call("GET", &format!("{messages}?after_seq=0"), None, me)
+        .await;
     let read = json!({"message_id": id});
     let read_path = format!("{room}/read");
     let read_again = Some(read.clone());
@@ -117,8 +124,17 @@ pub async fn run(d: &Deployment) {
     let delete = format!("{messages}/{id}");
     let delete = d.call("DELETE", &delete, None, me).await;
     assert_eq!(
-        statuses(&[&sent, &history, &read, &read_again, &outsider, &delete]),
-        [201, 200, 204, 204, 404, 204],
+        statuses(&[
+            &sent,
+            &history,
+            &retry,
+            &after,
+            &read,
+            &read_again,
+            &outsider,
+            &delete
+        ]),
+        [201, 200, 200, 200, 204, 204, 404, 204],
         "{} {cursor_body}",
         sent.body
     );
