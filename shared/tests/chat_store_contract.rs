@@ -526,7 +526,10 @@ async fn a_client_id_names_one_message_of_its_sender(s: Stores) {
     );
     // Deleting the message keeps its client id used (a late retry still posts nothing).
     let room = s.chat.room(&room.id).await.unwrap().unwrap();
-    s.chat.delete_message(&room, &first, None, &[]).await.unwrap();
+    s.chat
+        .delete_message(&room, &first, None, &[])
+        .await
+        .unwrap();
     assert_eq!(
         s.chat.client_message(&room.id, &a, "c1").await.unwrap(),
         Some(first.id)
