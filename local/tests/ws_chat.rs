@@ -322,3 +322,72 @@ async fn a_retried_send_frame_is_stored_once_in_memory() {
 async fn a_retried_send_frame_is_stored_once_on_dynamodb_local() {
     a_retried_send_frame_is_stored_once(local_on_dynamodb().await).await;
 }
+
+/// Events reach a socket in the order of the changes, even with every `@connections` post
+/// slowed down: messages sent back to back, then deletes of two of them, arrive as sent and the
+/// `deleted` never before its `message` (one room's outbox records are one stream partition).
+async fn events_reach_sockets_in_the_order_of_the_changes(local: Local) {
+    let (alice, bob) = (local.person("alice").await, local.person("bob").await);
+    let room = direct_room(&local, &alice, &bob).await;
+    let mut b = local.connect(&bob).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let (status, m) = local
+            .send(
+                "POST",
+                &format!("/rooms/{room}/messages"),
+                Some(json!({"text": format!("m{i}")})),
+                Some(&alice.token),
+            )
+            .await;
+        assert_eq!(status, 201, "{m}");
+        sent.push(m["id"].as_str().unwrap().to_owned());
+    }
+    for gone in [&sent[0], &sent[2]] {
+        let (status, body) = local
+            .send(
+                "DELETE",
+                &format!("/rooms/{room}/messages/{gone}"),
+                None,
+                Some(&alice.token),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 7 {
+        let event = next_json(&mut b).await;
+        match event["type"].as_str() {
+            Some("message") => seen.push(format!(
+                "message {}",
+                event["message"]["id"].as_str().unwrap()
+            )),
+            Some("deleted") => {
+                seen.push(format!("deleted {}", event["message_id"].as_str().unwrap()))
+            }
+            _ => {}
+        }
+    }
+    let mut expected: Vec<String> = sent.iter().map(|id| format!("message {id}")).collect();
+    expected.push(format!("deleted {}", sent[0]));
+    expected.push(format!("deleted {}", sent[2]));
+    assert_eq!(seen, expected);
+    silent_for(&mut b, 300).await;
+}
+
+fn slow_posts() -> chatman_local::LocalConfig {
+    let mut config = chatman_local::LocalConfig::embedded();
+    config.ws_post_latency_ms = 20;
+    config
+}
+
+#[tokio::test]
+async fn events_reach_sockets_in_the_order_of_the_changes_in_memory() {
+    events_reach_sockets_in_the_order_of_the_changes(local_with(slow_posts()).await).await;
+}
+
+#[tokio::test]
+async fn events_reach_sockets_in_the_order_of_the_changes_on_dynamodb_local() {
+    let config = on_dynamodb(slow_posts());
+    events_reach_sockets_in_the_order_of_the_changes(local_with(config).await).await;
+}

@@ -53,13 +53,17 @@ pub async fn local() -> Local {
 
 /// A local server on DynamoDB Local (`CHATMAN_TEST_DYNAMODB`), in a fresh table.
 pub async fn local_on_dynamodb() -> Local {
+    local_with(on_dynamodb(LocalConfig::embedded())).await
+}
+
+/// `config` on DynamoDB Local (`CHATMAN_TEST_DYNAMODB`), in a fresh table.
+pub fn on_dynamodb(mut config: LocalConfig) -> LocalConfig {
     let endpoint = std::env::var("CHATMAN_TEST_DYNAMODB").unwrap_or_else(|_| {
         panic!("CHATMAN_TEST_DYNAMODB is not set: start DynamoDB Local (scripts/test does)")
     });
-    let mut config = LocalConfig::embedded();
     config.dynamodb_endpoint = Some(endpoint);
     config.table = format!("test-{}", uuid_like());
-    local_with(config).await
+    config
 }
 
 fn uuid_like() -> String {
