@@ -13,7 +13,7 @@
 //!
 //!   scripts/bench --realtime [--rounds N] [--connections N] [--idle N] [--server PATH]
 //!   scripts/bench --realtime --scale [--sizes 2,100,1000] [--online 10,100] [--rounds 20]
-//!                 [--post-latency-ms 15]
+//!                 [--post-latency-ms 15] [--max-sockets 3000]
 
 mod scale;
 
@@ -323,6 +323,7 @@ async fn main() -> anyhow::Result<()> {
         online_percent: vec![10, 100],
         rounds: 20,
         post_latency_ms: 15,
+        max_sockets: 3000,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().context("a value after the flag");
@@ -330,6 +331,9 @@ async fn main() -> anyhow::Result<()> {
             "--scale" => scaled = Some(scaled.take().unwrap_or_else(defaults)),
             "--sizes" => scaled.get_or_insert_with(defaults).sizes = list(value()?)?,
             "--online" => scaled.get_or_insert_with(defaults).online_percent = list(value()?)?,
+            "--max-sockets" => {
+                scaled.get_or_insert_with(defaults).max_sockets = value()?.parse()?
+            }
             "--post-latency-ms" => {
                 scaled.get_or_insert_with(defaults).post_latency_ms = value()?.parse()?
             }

@@ -139,7 +139,7 @@ impl ChatTransfers {
         // A transfer message carries no files: nothing to sign.
         let links = Links::default();
         match self.messages.append(me, room, draft, false, &links).await? {
-            Appended::New(view) => Ok(Posted::New(view)),
+            Appended::New(view) => Ok(Posted::New(*view)),
             Appended::Existing(id) => self.earlier(me, &room_id, &id).await,
         }
     }

@@ -50,7 +50,7 @@ pub struct Sent {
 /// What `MessageService::append` did.
 pub(crate) enum Appended {
     /// Stored now, at the room's next seq, with its view as the members get it.
-    New(MessageView),
+    New(Box<MessageView>),
     /// Not stored: this message would repeat that one.
     Existing(MessageId),
 }
@@ -246,7 +246,7 @@ impl MessageService {
             // Stored: the uploads belong to the message, and its event is in the outbox; the
             // delivery worker takes it to the members' sockets and moves their chat lists.
             Ok(Appended::New(view)) => Ok(Sent {
-                message: view,
+                message: *view,
                 replayed: false,
             }),
             // A concurrent retry stored it first: its uploads stay with that message.
@@ -351,7 +351,7 @@ impl MessageService {
                 .append_message(&room, &message, &[announce])
                 .await
             {
-                Ok(()) => return Ok(Appended::New(view)),
+                Ok(()) => return Ok(Appended::New(Box::new(view))),
                 Err(StoreError::Conflict) => {
                     // Another send took this seq, the sender left, or this is a repeat.
                     if let Some(transfer) = message.transfer_id()
