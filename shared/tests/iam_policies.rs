@@ -130,6 +130,18 @@ async fn accounts(d: &Deployment) {
     let access = login.str("access_token");
     let channel = d.call("POST", "/rooms", Some(channel), Some(&access)).await;
     assert_eq!(channel.status, 201, "{}", channel.body);
+    // A message to it: ws-deliver claims the chat-list move, splits the record by shard and
+    // reads each shard of the index.
+    let path = format!("/rooms/{}/messages", channel.str("id"));
+    let said = d
+        .call(
+            "POST",
+            &path,
+            Some(json!({"text": "to my channel"})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(said.status, 201, "{}", said.body);
     let by_email = post(
         "/auth/token",
         json!({"login": "alice@example.com", "password": PASSWORD}),
