@@ -379,3 +379,20 @@ async fn ws_deliver_reports_the_first_record_that_failed() {
         .await;
     assert_eq!(answer, json!({"batchItemFailures": []}));
 }
+
+/// `events/ws-deliver.json` (what `sam local invoke WsDeliverFunction` sends) is an event the
+/// function reads: its record is for a room that no longer exists, so it is done, not retried.
+#[tokio::test]
+async fn the_sample_stream_event_is_one_ws_deliver_reads() {
+    let app = TestApp::new();
+    let push = Arc::new(RecordingPush::new());
+    let event: StreamEvent =
+        serde_json::from_str(include_str!("../../events/ws-deliver.json")).unwrap();
+    assert_eq!(event.records.len(), 1);
+    let function = WsDeliver::new(delivery(&app, push.clone()));
+    assert_eq!(
+        function.handle(event).await,
+        json!({"batchItemFailures": []})
+    );
+    assert!(push.events().is_empty(), "nobody is in a room that is gone");
+}

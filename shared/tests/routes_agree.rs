@@ -58,6 +58,7 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
         .iter()
         .chain(WS_ROUTES)
         .map(|(f, _)| f.to_string())
+        .chain(STREAM_FUNCTIONS.iter().map(|f| f.to_string()))
         .collect();
     assert_eq!(binaries, functions);
 }
@@ -300,15 +301,19 @@ fn every_websocket_function_may_be_invoked_only_by_its_own_api() {
     );
 }
 
-/// The functions that push events to WebSocket connections; only they may post to them.
+/// The functions that push events to WebSocket connections; only they may post to them. The
+/// messages function records its events in the outbox instead; `ws-deliver` posts them.
 const PUSHING_FUNCTIONS: &[&str] = &[
     "deposit",
     "donate",
-    "messages",
     "rooms",
     "transfer",
+    "ws-deliver",
     "ws-message",
 ];
+
+/// Functions no route invokes: `ws-deliver` runs on the table's stream.
+const STREAM_FUNCTIONS: &[&str] = &["ws-deliver"];
 
 /// The functions that close sockets: of ended sessions (token, reset), evicted by the cap
 /// (ws-connect), answered `unauthorized` (ws-message); only they may DELETE a connection.
