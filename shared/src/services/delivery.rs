@@ -108,12 +108,18 @@ impl Delivery {
         Ok(self.chat.publish(&shards).await?)
     }
 
-    /// Delivers `batch`, each room's records in order, rooms side by side. `Err(i)`: record
+    /// Delivers `batch`, each room's records (and each shard's of a large room) in order, rooms
+    /// and shards side by side. `Err(i)`: record
     /// `i` failed, and so may have any after it; every record before `i` was delivered.
     pub async fn deliver_batch(&self, batch: &[Outgoing]) -> Result<(), usize> {
+        // One lane per outbox partition: a room's records, or one shard of a large room's.
         let mut by_room: BTreeMap<_, Vec<usize>> = BTreeMap::new();
         for (i, record) in batch.iter().enumerate() {
-            by_room.entry(record.room).or_default().push(i);
+            let shard = match record.audience {
+                Audience::Shard(s) => Some(s),
+                _ => None,
+            };
+            by_room.entry((record.room, shard)).or_default().push(i);
         }
         let failures: Vec<usize> = stream::iter(by_room.into_values())
             .map(|indexes| async move {
