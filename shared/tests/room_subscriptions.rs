@@ -10,33 +10,11 @@
 mod support;
 
 use chatman::adapters::memory::MemoryAccounts;
-use chatman::domain::{
-    ConnectionId, RoomId, SUBSCRIPTION_SHARDS, TICKET_LIFETIME, TokenHash, WsTicket,
-    subscription_shard,
-};
+use chatman::domain::{ConnectionId, RoomId, SUBSCRIPTION_SHARDS, subscription_shard};
 use chatman::settings::Limits;
 use serde_json::json;
 use std::sync::Arc;
-use support::{Account, TestApp};
-
-/// Opens connection `raw` for `who` straight through the store, as `$connect` does.
-async fn online(app: &TestApp, who: &Account, raw: &str) {
-    let hash = TokenHash(rand::random());
-    let now = app.clock_now();
-    app.connections
-        .put_ticket(&WsTicket {
-            hash,
-            session: who.session(),
-            expires_at: now + TICKET_LIFETIME,
-        })
-        .await
-        .unwrap();
-    app.connections
-        .connect(&hash, &ConnectionId::parse(raw).unwrap(), now)
-        .await
-        .unwrap()
-        .expect("the ticket opens a connection");
-}
+use support::TestApp;
 
 /// Every connection in the room's index, as `shard/id`, sorted (each shard checked).
 async fn index_of(app: &TestApp, room: &str) -> Vec<String> {
@@ -78,10 +56,10 @@ async fn a_channels_index_follows_its_membership(app: TestApp) {
         app.register("carol").await,
         app.register("dave").await,
     );
-    online(&app, &alice, "alice1").await;
-    online(&app, &bob, "bob1").await;
-    online(&app, &bob, "bob2").await;
-    online(&app, &carol, "carol1").await;
+    app.open_connection(&alice, "alice1").await;
+    app.open_connection(&bob, "bob1").await;
+    app.open_connection(&bob, "bob2").await;
+    app.open_connection(&carol, "carol1").await;
     let channel = app.room_of(&alice, "channel", &[&bob]).await;
     let group = app.room_of(&alice, "group", &[&bob, &carol]).await;
     assert_eq!(
@@ -102,7 +80,7 @@ async fn a_channels_index_follows_its_membership(app: TestApp) {
         )
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
-    online(&app, &carol, "carol2").await;
+    app.open_connection(&carol, "carol2").await;
     assert_eq!(
         index_of(&app, &channel).await,
         in_shards(&["alice1", "bob1", "bob2", "carol1", "carol2"])
@@ -121,13 +99,13 @@ async fn a_channels_index_follows_its_membership(app: TestApp) {
             .status,
         204
     );
-    online(&app, &bob, "bob3").await;
+    app.open_connection(&bob, "bob3").await;
     app.connections
         .disconnect(&ConnectionId::parse("alice1").unwrap())
         .await
         .unwrap();
-    online(&app, &alice, "alice2").await;
-    online(&app, &dave, "dave1").await;
+    app.open_connection(&alice, "alice2").await;
+    app.open_connection(&dave, "dave1").await;
     assert_eq!(index_of(&app, &channel).await, in_shards(&["alice2"]));
 
     // Deleted: nothing stays.
@@ -146,7 +124,7 @@ async fn an_invitation_subscribes_when_it_is_accepted(app: TestApp) {
         .patch_as(&carol, "/me", json!({"group_adds": "nobody"}))
         .await;
     assert_eq!(private.status, 200, "{}", private.body);
-    online(&app, &carol, "carol1").await;
+    app.open_connection(&carol, "carol1").await;
     let channel = app.room_of(&alice, "channel", &[]).await;
     let invited = app
         .post_as(
@@ -178,7 +156,7 @@ async fn members_added_while_they_connect_have_every_connection_subscribed(app: 
         .map(|p| app.post_as(&owner, &members_path, json!({"usernames": [p.username]})));
     let connects = people.iter().enumerate().flat_map(|(i, p)| {
         let app = &app;
-        (0..2).map(move |c| async move { online(app, p, &format!("m{i}c{c}")).await })
+        (0..2).map(move |c| async move { app.open_connection(p, &format!("m{i}c{c}")).await })
     });
     let (added, ()) = tokio::join!(futures_util::future::join_all(adds), async {
         futures_util::future::join_all(connects).await;
@@ -206,7 +184,7 @@ async fn a_group_gets_the_index_once_it_passes_the_threshold(app: TestApp) {
     let mut people = Vec::new();
     for name in names {
         let who = app.register(name).await;
-        online(&app, &who, &format!("{name}x")).await;
+        app.open_connection(&who, &format!("{name}x")).await;
         people.push(who);
     }
     // 4 members: at the threshold, no index.
@@ -238,17 +216,17 @@ async fn a_group_gets_the_index_once_it_passes_the_threshold(app: TestApp) {
 
 async fn joins_and_leaves_racing_the_flip_leave_exactly_the_members(app: TestApp) {
     let owner = app.register("owner").await;
-    online(&app, &owner, "ownerx").await;
+    app.open_connection(&owner, "ownerx").await;
     let mut stay = Vec::new();
     let mut go = Vec::new();
     for i in 0..3 {
         let who = app.register(&format!("go{i}")).await;
-        online(&app, &who, &format!("go{i}x")).await;
+        app.open_connection(&who, &format!("go{i}x")).await;
         go.push(who);
     }
     for i in 0..6 {
         let who = app.register(&format!("stay{i}")).await;
-        online(&app, &who, &format!("stay{i}x")).await;
+        app.open_connection(&who, &format!("stay{i}x")).await;
         stay.push(who);
     }
     let group = app
