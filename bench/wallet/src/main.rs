@@ -11,6 +11,7 @@
 
 mod capacity;
 mod load;
+mod pricing;
 
 use anyhow::Context as _;
 

@@ -24,7 +24,6 @@ struct State {
     wallets: HashMap<UserId, Wallet>,
     /// Per wallet, by transfer id (UUIDv7, so in time order).
     entries: HashMap<UserId, BTreeMap<TransferId, Entry>>,
-    transfers: HashMap<TransferId, crate::domain::Transfer>,
     idempotency: HashMap<(UserId, [u8; 32]), IdemRecord>,
     links: HashMap<DonateLinkId, DonateLink>,
 }
@@ -185,7 +184,12 @@ impl LedgerStore for MemoryLedger {
         if payee_balance > i64::MAX - amount {
             return Err(MoveError::BalanceLimit);
         }
-        if state.transfers.contains_key(&t.id) {
+        if Entry::of(t).iter().any(|e| {
+            state
+                .entries
+                .get(&e.owner)
+                .is_some_and(|held| held.contains_key(&t.id))
+        }) {
             return Err(MoveError::Unexpected(anyhow::anyhow!("transfer id reused")));
         }
 
@@ -208,7 +212,6 @@ impl LedgerStore for MemoryLedger {
                 .or_default()
                 .insert(t.id, entry);
         }
-        state.transfers.insert(t.id, t.clone());
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! `LedgerStore` on DynamoDB, in the accounts table. A movement is ONE `TransactWriteItems`:
 //! the idempotency record settled (it must still be ours), the debit conditioned on the wallet
-//! version and `balance >= amount`, the credit conditioned so it cannot pass `i64`, the immutable
-//! transfer and both entries, and for a donation a condition check that its link is live. Its `ClientRequestToken` derives from the claim and the attempt,
+//! version and `balance >= amount`, the credit conditioned so it cannot pass `i64`, and both
+//! entries (each carries the whole immutable transfer), and for a donation a condition check that its link is live. Its `ClientRequestToken` derives from the claim and the attempt,
 //! so an SDK retry after a lost response is a no-op; collisions with other transactions are
 //! retried with jittered backoff.
 
@@ -230,7 +230,9 @@ impl DynamoLedger {
             ])))
             .build()?;
         items.push(TransactWriteItem::builder().update(credit).build());
-        items.push(put_new(&self.table, transfer_item(t))?);
+        // No separate transfer record: each entry carries the whole transfer, so one more item
+        // (2 WCU in a transaction) would only repeat it. The entries' `attribute_not_exists`
+        // keeps a transfer id from being written twice.
         for entry in Entry::of(t) {
             items.push(put_new(&self.table, entry_item(&entry))?);
         }
@@ -257,7 +259,7 @@ impl DynamoLedger {
         old: Option<&Item>,
     ) -> Result<MoveError, MoveError> {
         let payer = m.transfer.from.as_ref();
-        let link_check = 3 + usize::from(payer.is_some()) + Entry::of(&m.transfer).len();
+        let link_check = 2 + usize::from(payer.is_some()) + Entry::of(&m.transfer).len();
         if m.link.is_some() && index == link_check {
             return Ok(MoveError::LinkGone);
         }

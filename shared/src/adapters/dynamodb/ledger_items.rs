@@ -1,4 +1,5 @@
-//! Item mapping of the ledger: wallets, entries, transfers, idempotency records, donate links.
+//! Item mapping of the ledger: wallets, entries (each with its whole transfer), idempotency
+//! records, donate links.
 //! Key layout is documented in `mod.rs`.
 
 use super::items::{Item, Read, key, n, s};
@@ -24,9 +25,6 @@ pub fn wallet_key(owner: &UserId) -> Item {
 }
 pub fn entry_key(owner: &UserId, transfer: &TransferId) -> Item {
     key(wallet_pk(owner), &format!("{ENTRY_PREFIX}{transfer}"))
-}
-pub fn transfer_key(id: &TransferId) -> Item {
-    key(format!("TRANSFER#{id}"), "TRANSFER")
 }
 pub fn idempotency_key(user: &UserId, k: &IdempotencyKey) -> Item {
     key(format!("IDEM#{user}#{}", hex(&k.digest())), "IDEM")
@@ -117,10 +115,6 @@ fn transfer_from(r: &Read<'_>) -> anyhow::Result<Transfer> {
         description: r.s("description")?.to_owned(),
         created_at: r.at("created_at")?,
     })
-}
-
-pub fn transfer_item(t: &Transfer) -> Item {
-    with(transfer_key(&t.id), transfer_fields(t))
 }
 
 pub fn entry_item(e: &Entry) -> Item {

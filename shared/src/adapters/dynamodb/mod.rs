@@ -16,7 +16,6 @@
 //! | `WALLET#{user}` | `WALLET` | a wallet: `balance`, `version` (bumped by every change), `updated_at` |
 //! | `WALLET#{user}` | `ENTRY#{transfer id}` | one ledger entry of that wallet (UUIDv7 ids: newest first by key) |
 //! | `WALLET#{user}` | `LINK#{id}` | the owner's copy of a donate link (listing is one query) |
-//! | `TRANSFER#{id}` | `TRANSFER` | an immutable transfer |
 //! | `IDEM#{user}#{sha256(key)}` | `IDEM` | an idempotency record: claim, lease, the first answer (TTL 24 h) |
 //! | `LINK#{id}` | `LINK` | a donate link (public view, payment) |
 //!
