@@ -4,6 +4,7 @@
 //! The WebSocket API and upload storage slot in beside `gateway` as their own listeners.
 
 pub mod config;
+pub mod expiry;
 pub mod gateway;
 pub mod host_check;
 pub mod realtime;
@@ -13,4 +14,4 @@ pub mod web;
 pub mod websocket;
 
 pub use config::LocalConfig;
-pub use server::{Running, start};
+pub use server::{Running, start, start_with_clock};

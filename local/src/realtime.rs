@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use chatman::adapters::apigw::ApiGatewayConnections;
 use chatman::adapters::dynamodb::DynamoConnections;
 use chatman::adapters::memory_connections::MemoryConnections;
+use chatman::adapters::memory_expiry::Expiring;
 use chatman::adapters::websocket_push::WebSocketPush;
 use chatman::handlers::websocket::WsFunction;
 use chatman::handlers::{
@@ -33,6 +34,8 @@ pub struct Realtime {
     /// `@connections` of this listener through the SDK adapter (closing, posting).
     pub api: Arc<dyn ConnectionApi>,
     pub registry: Arc<Registry>,
+    /// The memory connection store's expiry (none on DynamoDB, whose TTL does it).
+    pub expiring: Option<Arc<dyn Expiring>>,
     listener: TcpListener,
 }
 
@@ -63,16 +66,21 @@ pub async fn bind(config: &LocalConfig, ctx: &Context) -> anyhow::Result<Realtim
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.ws_port))?;
     let addr = listener.local_addr()?;
-    let connections: Arc<dyn ConnectionStore> = match &config.dynamodb_endpoint {
-        None => Arc::new(MemoryConnections::new(ctx.store.clone())),
-        Some(endpoint) => {
-            let aws = chatman::adapters::aws::local(endpoint);
-            Arc::new(DynamoConnections::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                config.table.clone(),
-            ))
-        }
-    };
+    let (connections, expiring): (Arc<dyn ConnectionStore>, Option<Arc<dyn Expiring>>) =
+        match &config.dynamodb_endpoint {
+            None => {
+                let memory = Arc::new(MemoryConnections::new(ctx.store.clone()));
+                (memory.clone(), Some(memory))
+            }
+            Some(endpoint) => {
+                let aws = chatman::adapters::aws::local(endpoint);
+                let store = DynamoConnections::new(
+                    aws_sdk_dynamodb::Client::new(&aws),
+                    config.table.clone(),
+                );
+                (Arc::new(store), None)
+            }
+        };
     let management = format!("http://{addr}");
     let api: Arc<dyn ConnectionApi> = Arc::new(ApiGatewayConnections::new(
         &chatman::adapters::aws::local(&management),
@@ -89,6 +97,7 @@ pub async fn bind(config: &LocalConfig, ctx: &Context) -> anyhow::Result<Realtim
         push,
         api,
         registry: Arc::new(Registry::default()),
+        expiring,
         listener,
     })
 }

@@ -4,6 +4,7 @@ use crate::config::LocalConfig;
 use crate::gateway::Gateway;
 use anyhow::Context as _;
 use chatman::adapters::memory_chat::MemoryChat;
+use chatman::adapters::memory_expiry::Expiring;
 use chatman::adapters::{dynamodb, memory::MemoryAccounts, outbox::Outbox};
 use chatman::handlers::{
     Context, Function, messages::Messages, profile::Profile, reset::Reset, rooms::Rooms,
@@ -11,7 +12,7 @@ use chatman::handlers::{
 };
 use chatman::handlers::{deposit::Deposit, donate::Donate, transfer::Transfer, wallet::Wallet};
 use chatman::handlers::{ws_actions::Actions, ws_ticket::WsTicket};
-use chatman::ports::{AccountStore, LedgerStore, Mailer, Push, SystemClock, UploadStore};
+use chatman::ports::{AccountStore, Clock, LedgerStore, Mailer, Push, SystemClock, UploadStore};
 use chatman::ports::{ConnectionStore, OutboxFeed};
 use chatman::security::{jwt::TokenSigner, otp::OtpKey};
 use chatman::services::chat::ChatPorts;
@@ -44,6 +45,9 @@ pub struct Running {
     /// The delivery worker's counters (delivered, retried, dead letters).
     pub delivery: Arc<chatman::services::delivery::DeliveryStats>,
     delivery_task: tokio::task::JoinHandle<()>,
+    /// The memory stores' TTL (`expiry`): swept every minute, or at once with `sweep()`.
+    pub expiry: Arc<crate::expiry::Sweeper>,
+    expiry_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -61,6 +65,7 @@ impl Running {
         self.s3.stop();
         self.ws_task.abort();
         self.delivery_task.abort();
+        self.expiry_task.abort();
     }
 }
 
@@ -68,26 +73,30 @@ type ChatStores = (
     Arc<dyn chatman::ports::ChatStore>,
     Arc<dyn chatman::ports::SlidingWindow>,
 );
-/// The account store, the ledger, the chat's stores, the chat's outbox, and a label saying
-/// where they live.
+/// The account store, the ledger, the chat's stores, the chat's outbox, a label saying where
+/// they live, and the memory stores whose records expire (none on DynamoDB).
 type Stores = (
     Arc<dyn AccountStore>,
     Arc<dyn LedgerStore>,
     ChatStores,
     Arc<dyn OutboxFeed>,
     String,
+    Vec<Arc<dyn Expiring>>,
 );
 
 async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
     match &config.dynamodb_endpoint {
         None => {
             let chat = Arc::new(MemoryChat::new());
+            let accounts = Arc::new(MemoryAccounts::new());
+            let ledger = Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new());
             Ok((
-                Arc::new(MemoryAccounts::new()),
-                Arc::new(chatman::adapters::memory_ledger::MemoryLedger::new()),
+                accounts.clone(),
+                ledger.clone(),
                 (chat.clone(), chat.clone()),
                 chat.outbox(),
                 "in memory (lost on exit)".to_owned(),
+                vec![accounts as Arc<dyn Expiring>, ledger],
             ))
         }
         Some(endpoint) => {
@@ -114,21 +123,27 @@ async fn store(config: &LocalConfig) -> anyhow::Result<Stores> {
                 (chat.clone(), chat),
                 Arc::new(feed),
                 label,
+                Vec::new(),
             ))
         }
     }
 }
 
-/// Upload records beside the accounts: in memory, or in the same DynamoDB table.
-fn upload_store(config: &LocalConfig) -> Arc<dyn UploadStore> {
+/// Upload records beside the accounts: in memory (with its expiry), or in the same DynamoDB
+/// table.
+fn upload_store(config: &LocalConfig) -> (Arc<dyn UploadStore>, Option<Arc<dyn Expiring>>) {
     match &config.dynamodb_endpoint {
-        None => Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new()),
+        None => {
+            let memory = Arc::new(chatman::adapters::memory_uploads::MemoryUploads::new());
+            (memory.clone(), Some(memory))
+        }
         Some(endpoint) => {
             let aws = chatman::adapters::aws::local(endpoint);
-            Arc::new(dynamodb::DynamoAccounts::new(
+            let store = dynamodb::DynamoAccounts::new(
                 aws_sdk_dynamodb::Client::new(&aws),
                 config.table.clone(),
-            ))
+            );
+            (Arc::new(store), None)
         }
     }
 }
@@ -156,6 +171,15 @@ fn otp_key() -> anyhow::Result<OtpKey> {
 
 /// Binds the listeners and serves until stopped.
 pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// `start` with the clock every handler and the stores' expiry read: a benchmark or test moves
+/// a `ManualClock` forward to see what a day does.
+pub async fn start_with_clock(
+    config: LocalConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Running> {
     let listener = TcpListener::bind((config.host.as_str(), config.http_port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.http_port))?;
@@ -168,11 +192,12 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         Settings::new(&config.admins, &app_url, token_scope_from_env())
             .with_limits(config.limits()?),
     );
-    let (store, ledger, (chat_store, limiter), feed, store_label) = store(&config).await?;
+    let (store, ledger, (chat_store, limiter), feed, store_label, mut expiring) =
+        store(&config).await?;
     let ctx = Context {
         ledger,
         store,
-        clock: Arc::new(SystemClock),
+        clock,
         settings: settings.clone(),
     };
     let outbox = Arc::new(
@@ -190,8 +215,10 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     )
     .await?;
     s3.ephemeral = config.s3_ephemeral;
+    let (upload_records, upload_expiry) = upload_store(&config);
+    expiring.extend(upload_expiry);
     let uploads = UploadService::new(
-        upload_store(&config),
+        upload_records,
         Arc::new(chatman::adapters::s3::S3Files::path_style(
             &s3.sdk_config(),
             crate::s3::BUCKET,
@@ -201,6 +228,9 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let realtime = crate::realtime::bind(&config, &ctx).await?;
     let (ws_addr, ws_url) = (realtime.addr, realtime.ws_url());
     let (connections, push) = (realtime.connections.clone(), realtime.push.clone());
+    expiring.extend(realtime.expiring.clone());
+    let expiry = Arc::new(crate::expiry::Sweeper::new(expiring, ctx.clock.clone()));
+    let expiry_task = tokio::spawn(expiry.clone().run());
     let sockets = realtime.registry.clone();
     // Logout, logout-all and password changes close the ended sessions' sockets through it.
     let sweep = realtime.sweep(&ctx);
@@ -363,5 +393,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         ws_task,
         delivery: delivery_stats,
         delivery_task,
+        expiry,
+        expiry_task,
     })
 }

@@ -24,7 +24,8 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, RefreshRecord>,
     resets: HashMap<UserId, ResetTicket>,
-    tallies: HashMap<String, Tally>,
+    /// With the instant DynamoDB's TTL would drop it (a day past the last write or lock).
+    tallies: HashMap<String, (Tally, OffsetDateTime)>,
     rates: HashMap<(String, i64), u32>,
     blocks: BTreeMap<(UserId, UserId), OffsetDateTime>,
 }
@@ -249,17 +250,17 @@ impl AccountStore for MemoryAccounts {
         let state = self.state();
         Ok(keys
             .iter()
-            .map(|k| state.tallies.get(k).copied().unwrap_or_default())
+            .map(|k| state.tallies.get(k).map(|(t, _)| *t).unwrap_or_default())
             .collect())
     }
 
     async fn put_tallies(
         &self,
         tallies: &[(String, Tally)],
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let current = |key: &String| state.tallies.get(key).map_or(0, |t| t.version);
+        let current = |key: &String| state.tallies.get(key).map_or(0, |(t, _)| t.version);
         if tallies.iter().any(|(key, t)| current(key) != t.version) {
             return Err(StoreError::Conflict);
         }
@@ -268,7 +269,9 @@ impl AccountStore for MemoryAccounts {
                 version: t.version + 1,
                 ..*t
             };
-            state.tallies.insert(key.clone(), next);
+            // The same keep-until as the DynamoDB item's `ttl` (`items::tally_item`).
+            let keep_until = t.locked_until.map_or(now, |until| until.max(now)) + Duration::days(1);
+            state.tallies.insert(key.clone(), (next, keep_until));
         }
         Ok(())
     }
@@ -357,5 +360,24 @@ impl AccountStore for MemoryAccounts {
             .take(limit + 1)
             .collect();
         Ok(Page::from_overfetch(ids, limit, ToString::to_string))
+    }
+}
+
+impl crate::adapters::memory_expiry::Expiring for MemoryAccounts {
+    fn drop_expired(&self, now: OffsetDateTime) -> usize {
+        use crate::adapters::memory_expiry::retain_live;
+        let mut state = self.state();
+        let s = &mut *state;
+        // Each as its DynamoDB item's `ttl` (`dynamodb::items`): the record's own expiry.
+        retain_live(&mut s.signups, |_, p| now < p.expires_at)
+            + retain_live(&mut s.sessions, |_, x| now < x.expires_at)
+            + retain_live(&mut s.refresh, |_, x| now < x.expires_at)
+            + retain_live(&mut s.resets, |_, x| now < x.expires_at)
+            + retain_live(&mut s.tallies, |_, (_, keep_until)| now < *keep_until)
+            // Rate windows are at most a day long; their items live an hour past the window.
+            + retain_live(&mut s.rates, |(_, start_ms), _| {
+                *start_ms + (Duration::hours(25).whole_milliseconds() as i64)
+                    > crate::domain::time::to_millis(now)
+            })
     }
 }

@@ -276,3 +276,26 @@ impl ConnectionStore for MemoryConnections {
         Ok(())
     }
 }
+
+impl crate::adapters::memory_expiry::Expiring for MemoryConnections {
+    fn drop_expired(&self, now: OffsetDateTime) -> usize {
+        let mut state = self.state();
+        let s = &mut *state;
+        let tickets =
+            crate::adapters::memory_expiry::retain_live(&mut s.tickets, |_, t| now < t.expires_at);
+        // A lapsed connection goes with its entries in the user's set and the rooms' indexes,
+        // as `forget` removes them (on DynamoDB each of those items carries the same `ttl`).
+        let lapsed: Vec<ConnectionId> = s
+            .connections
+            .values()
+            .filter(|c| now >= c.expires_at)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in &lapsed {
+            Self::forget(s, id);
+        }
+        // `rooms_of` is membership, not connection state: it stays for the user's next socket.
+        s.subscribers.retain(|_, ids| !ids.is_empty());
+        tickets + lapsed.len()
+    }
+}

@@ -247,3 +247,17 @@ impl LedgerStore for MemoryLedger {
         }
     }
 }
+
+impl crate::adapters::memory_expiry::Expiring for MemoryLedger {
+    fn drop_expired(&self, now: OffsetDateTime) -> usize {
+        use crate::adapters::memory_expiry::retain_live;
+        let mut state = self.state();
+        let s = &mut *state;
+        // As the `ttl` of `IDEM#` records (24 h) and of both copies of a link (a day past its
+        // expiry, so a late visitor hears 410 first). Wallets and entries are the ledger: kept.
+        retain_live(&mut s.idempotency, |_, r| now < r.expires_at)
+            + retain_live(&mut s.links, |_, l| {
+                now < l.expires_at + time::Duration::days(1)
+            })
+    }
+}

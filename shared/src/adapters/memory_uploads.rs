@@ -57,3 +57,12 @@ impl UploadStore for MemoryUploads {
         }
     }
 }
+
+impl crate::adapters::memory_expiry::Expiring for MemoryUploads {
+    fn drop_expired(&self, now: OffsetDateTime) -> usize {
+        // Only a pending upload carries a `ttl` on DynamoDB; an attached one is kept.
+        crate::adapters::memory_expiry::retain_live(&mut self.uploads(), |_, u| {
+            u.state != crate::domain::UploadState::Pending || now < u.expires_at
+        })
+    }
+}

@@ -10,6 +10,7 @@ pub mod log_push;
 pub mod memory;
 pub mod memory_chat;
 pub mod memory_connections;
+pub mod memory_expiry;
 pub mod memory_files;
 pub mod memory_ledger;
 pub mod memory_outbox;
