@@ -132,7 +132,7 @@ async fn write(s: &Stores) -> Written {
     };
     let ticket = WsTicket {
         hash: TokenHash([4; 32]),
-        session: binding.clone(),
+        session: binding,
         expires_at: at(Duration::seconds(60)),
     };
     s.connections.put_ticket(&ticket).await.unwrap();
