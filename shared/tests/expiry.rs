@@ -85,7 +85,10 @@ fn user_named(name: &str) -> (PendingSignup, User) {
 async fn write(s: &Stores) -> Written {
     let (account_signup, user) = user_named("alice");
     s.accounts.put_signup(&account_signup).await.unwrap();
-    s.accounts.create_user(&user, &account_signup).await.unwrap();
+    s.accounts
+        .create_user(&user, &account_signup)
+        .await
+        .unwrap();
     // A second signup left pending: it lapses after a day.
     let (signup, _) = user_named("bob");
     s.accounts.put_signup(&signup).await.unwrap();
@@ -207,13 +210,23 @@ async fn the_memory_stores_keep_each_record_until_its_ttl_and_drop_it_after() {
     // is a new request, on DynamoDB as here.
     assert!(s.accounts.signup(&w.signup.id).await.unwrap().is_some());
     assert_eq!(sweep(w.claim.expires_at - Duration::seconds(1)), 0);
-    assert_eq!(sweep(w.claim.expires_at), 2, "the signup and the idempotency record");
+    assert_eq!(
+        sweep(w.claim.expires_at),
+        2,
+        "the signup and the idempotency record"
+    );
     assert!(s.accounts.signup(&w.signup.id).await.unwrap().is_none());
     // The session and its refresh record at 30 days; the user stays.
     assert!(s.accounts.session(&w.session.id).await.unwrap().is_some());
     assert_eq!(sweep(w.session.expires_at), 2);
     assert!(s.accounts.session(&w.session.id).await.unwrap().is_none());
-    assert!(s.accounts.refresh_token(&w.refresh.hash).await.unwrap().is_none());
+    assert!(
+        s.accounts
+            .refresh_token(&w.refresh.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(s.accounts.user(&w.user.id).await.unwrap().is_some());
     assert_eq!(sweep(at(Duration::days(365))), 0, "nothing else expires");
 }
@@ -223,7 +236,9 @@ async fn on_dynamodb_the_same_records_carry_a_ttl_at_the_instant_memory_drops_th
     let aws = chatman::adapters::aws::local(&support::dynamodb_endpoint());
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("test-{}", uuid::Uuid::now_v7().simple());
-    schema::create_accounts_table(&client, &table).await.unwrap();
+    schema::create_accounts_table(&client, &table)
+        .await
+        .unwrap();
     let accounts: Arc<dyn AccountStore> =
         Arc::new(DynamoAccounts::new(client.clone(), table.clone()));
     let s = Stores {
@@ -274,6 +289,9 @@ async fn on_dynamodb_the_same_records_carry_a_ttl_at_the_instant_memory_drops_th
             && i.contains_key("username")
     });
     for item in user_items {
-        assert!(!item.contains_key("ttl"), "a user item carries a ttl: {item:?}");
+        assert!(
+            !item.contains_key("ttl"),
+            "a user item carries a ttl: {item:?}"
+        );
     }
 }

@@ -10,9 +10,9 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-type Http = Client<HttpConnector, Full<Bytes>>;
+pub type Http = Client<HttpConnector, Full<Bytes>>;
 
-async fn send(
+pub async fn send(
     http: &Http,
     base: &str,
     method: &str,
@@ -21,6 +21,21 @@ async fn send(
     key: Option<&str>,
     body: Option<Value>,
 ) -> anyhow::Result<(u16, Value)> {
+    let (status, body, _) = send_seeing_replays(http, base, method, path, token, key, body).await?;
+    Ok((status, body))
+}
+
+/// `send`, also saying whether the answer was a replay (`Idempotent-Replayed: true`): a load
+/// run whose keys repeat would measure replays, not transfers.
+pub async fn send_seeing_replays(
+    http: &Http,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value, bool)> {
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(format!("{base}{path}"));
@@ -41,11 +56,16 @@ async fn send(
         .request(req.body(Full::new(Bytes::from(bytes)))?)
         .await?;
     let status = res.status().as_u16();
+    let replayed = res.headers().contains_key("idempotent-replayed");
     let body = res.into_body().collect().await?.to_bytes();
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    Ok((
+        status,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+        replayed,
+    ))
 }
 
-async fn register(http: &Http, base: &str, name: &str) -> anyhow::Result<String> {
+pub async fn register(http: &Http, base: &str, name: &str) -> anyhow::Result<String> {
     let email = format!("{name}@example.com");
     let (_, started) = send(
         http,

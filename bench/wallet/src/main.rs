@@ -12,19 +12,24 @@
 mod capacity;
 mod load;
 mod pricing;
+mod soak;
 
 use anyhow::Context as _;
 
 const USAGE: &str = "\
 usage: chatman-wallet-bench --dynamodb http://127.0.0.1:PORT [--requests N] [--ddb-requests M] [--clients C]
+       chatman-wallet-bench --soak [--transfers N]
 
   --dynamodb URL     DynamoDB Local endpoint (capacity, and the DynamoDB load run)
   --requests N       requests per route on the memory store (default 4000)
   --ddb-requests M   requests per route on DynamoDB Local (default 1000)
-  --clients C        concurrent clients (default 8)";
+  --clients C        concurrent clients (default 8)
+  --soak             instead: the memory store's RSS over N transfers and a simulated day
+  --transfers N      transfers of the soak (default 100000)";
 
 fn main() -> anyhow::Result<()> {
     let mut endpoint = None;
+    let (mut soak, mut transfers) = (false, 100_000usize);
     let (mut requests, mut ddb_requests, mut clients) = (4000usize, 1000usize, 8usize);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -37,13 +42,19 @@ fn main() -> anyhow::Result<()> {
             "--requests" => requests = value()?.parse()?,
             "--ddb-requests" => ddb_requests = value()?.parse()?,
             "--clients" => clients = value()?.parse()?,
+            "--soak" => soak = true,
+            "--transfers" => transfers = value()?.parse()?,
             _ => anyhow::bail!("unknown argument {a:?}\n{USAGE}"),
         }
     }
-    let endpoint = endpoint.context(USAGE)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if soak {
+        println!("Memory over a day (release local server in process, memory store)");
+        return rt.block_on(soak::run(transfers));
+    }
+    let endpoint = endpoint.context(USAGE)?;
     rt.block_on(async {
         println!("1. DynamoDB per request (DynamoDB Local at {endpoint}, through the handlers)");
         capacity::run(&endpoint).await?;
