@@ -13,5 +13,13 @@ pub mod server;
 pub mod web;
 pub mod websocket;
 
+/// The local server's allocator. With the memory store, records are freed in the middle of a
+/// long run (idempotency records and tickets expire while the ledger's entries stay); glibc's
+/// allocator keeps most of those holes resident, while mimalloc keeps each size class on its
+/// own pages and returns pages that empty (measured: docs/PERFORMANCE.md, "Memory over a
+/// day"). The Lambda functions do not link this crate.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use config::LocalConfig;
 pub use server::{Running, start, start_with_clock};
