@@ -130,6 +130,11 @@ impl Bench<'_> {
             .env("TABLE_NAME", "chatman-bench")
             .env("BUCKET_NAME", "chatman-bench-uploads")
             .env("MAIL_FROM", "no-reply@example.com")
+            // The chat functions build the `@connections` client at init; nothing is posted.
+            .env(
+                "WS_MANAGEMENT_URL",
+                "https://bench.execute-api.us-east-1.amazonaws.com/live",
+            )
             // Secret ids only: the secrets are read by the first request, never at init.
             .env("OTP_SECRET_ID", OTP_SECRET_ARN)
             .env("JWT_SIGNING_KEY_SECRET_ID", SIGNING_KEY_SECRET_ARN)

@@ -23,6 +23,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// Every Lambda function's package is measured against the size budget.
+const PACKAGES: [&str; 17] = [
+    "signup",
+    "verify-otp",
+    "token",
+    "reset",
+    "profile",
+    "rooms",
+    "messages",
+    "upload-url",
+    "wallet",
+    "transfer",
+    "deposit",
+    "donate",
+    "ws-ticket",
+    "ws-connect",
+    "ws-disconnect",
+    "ws-message",
+    "ws-deliver",
+];
+/// The functions whose init is timed (HTTP API functions: the smoke check sends an HTTP event);
+/// every one that signs S3 URLs is among them.
 const FUNCTIONS: [&str; 8] = [
     "signup",
     "verify-otp",
@@ -40,7 +62,8 @@ const PROBE: &str = "init-probe";
 
 /// Targets. Sizes are decimal megabytes (1 MB = 1,000,000 bytes), the stricter reading.
 const ZIP_LIMIT_BYTES: u64 = 4_000_000;
-const INIT_LIMIT_RATIO: f64 = 1.3;
+/// Init: a function's median may exceed hello-world's by this much (issue 18: hello-world + 1 ms).
+const INIT_LIMIT_EXTRA_MS: f64 = 1.0;
 const LOGIN_LIMIT_RATIO: f64 = 1.2;
 
 const USAGE: &str = "\
@@ -204,7 +227,7 @@ fn zipped_size(binary: &Path, scratch: &Path, name: &str) -> anyhow::Result<u64>
 }
 
 fn sizes(args: &Args, scratch: &Path) -> anyhow::Result<Vec<Size>> {
-    FUNCTIONS
+    PACKAGES
         .iter()
         .chain([HELLO].iter())
         .map(|name| {
@@ -414,7 +437,7 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
             .map(|i| i.summary.clone())
             .context("no baseline")?;
         out += &format!(
-            "\n2. Init to ready (spawn -> first GET /runtime/invocation/next), {} runs each, interleaved. Target: median <= {INIT_LIMIT_RATIO}x hello-world\n",
+            "\n2. Init to ready (spawn -> first GET /runtime/invocation/next), {} runs each, interleaved. Target: median <= hello-world + {INIT_LIMIT_EXTRA_MS} ms\n",
             args.runs
         );
         out += &format!(
@@ -425,7 +448,7 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
         for i in inits {
             let ratio = i.summary.median_ms / hello.median_ms;
             let p90_ratio = i.summary.p90_ms / hello.p90_ms;
-            let ok = ratio <= INIT_LIMIT_RATIO;
+            let ok = i.summary.median_ms <= hello.median_ms + INIT_LIMIT_EXTRA_MS;
             if !i.baseline {
                 all_met &= ok;
             }
@@ -466,7 +489,7 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
         }
         report["init"] = json!({
             "runs": args.runs,
-            "target_ratio_max": INIT_LIMIT_RATIO,
+            "target_extra_ms_max": INIT_LIMIT_EXTRA_MS,
             "rows": rows,
             "breakdown": stages,
         });

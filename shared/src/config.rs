@@ -185,6 +185,25 @@ pub fn chat(
     aws: &aws_config::SdkConfig,
     ctx: &Context,
 ) -> anyhow::Result<crate::services::chat::ChatPorts> {
+    chat_with_push(aws, ctx, push(ctx, aws)?)
+}
+
+/// The chat's ports for `messages`, which pushes nothing itself: every message event goes to the
+/// outbox and `ws-deliver` posts it (docs/REALTIME.md). Building the real push would build a
+/// connections client and an `@connections` client at every cold start for no request, so its
+/// push only logs, at debug level (`LogPush`).
+pub fn chat_for_messages(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+) -> anyhow::Result<crate::services::chat::ChatPorts> {
+    chat_with_push(aws, ctx, Arc::new(crate::adapters::log_push::LogPush))
+}
+
+fn chat_with_push(
+    aws: &aws_config::SdkConfig,
+    ctx: &Context,
+    push: Arc<dyn Push>,
+) -> anyhow::Result<crate::services::chat::ChatPorts> {
     let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::from_config(
         aws,
         required("TABLE_NAME")?,
@@ -193,7 +212,7 @@ pub fn chat(
         accounts: ctx.store.clone(),
         chat: chat.clone(),
         limiter: chat,
-        push: push(ctx, aws)?,
+        push,
         subscriptions: connections(aws)?,
         uploads: uploads(aws)?,
     })

@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         let verifier = config::verifier(&ctx)?;
         lap("config::verifier", &mut stages);
         let uploads = config::uploads(&aws)?;
-        lap("config::uploads (S3 client)", &mut stages);
+        lap("config::uploads (S3 signer, no client)", &mut stages);
         std::hint::black_box((&ctx.settings, &mailer, &otp, &signer, &verifier, &uploads));
         anyhow::Ok(())
     })?;

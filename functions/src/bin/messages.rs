@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let aws = chatman::adapters::aws::lambda_environment()?;
         let ctx = config::context(&aws)?;
         let verifier = config::verifier(&ctx)?;
-        let chat = config::chat(&aws, &ctx)?;
+        let chat = config::chat_for_messages(&aws, &ctx)?;
         Ok(Messages::new(ctx, chat, verifier))
     })
     .await

@@ -10,7 +10,10 @@
 use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider, SharedHttpClient};
+use aws_smithy_http_client::Connector;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
+use std::time::Duration;
 
 /// Amazon Root CA 1–4 and Starfield Services Root CA G2 (public certificates).
 const AMAZON_ROOTS: &str = include_str!("amazon-roots.pem");
@@ -26,6 +29,37 @@ fn https_client(trust: TrustStore) -> anyhow::Result<SharedHttpClient> {
         .build_https())
 }
 
+/// A bare HTTPS connector (the one the SDK clients use inside), for the requests the S3 adapter
+/// signs itself: Amazon's roots alone on AWS, the system's for an endpoint override. Timeouts
+/// as the SDK's defaults: 3.1 s to connect; a read bounded too, so a stalled S3 cannot hold a
+/// request until the function's own timeout.
+pub(crate) fn https_connector(system_roots: bool) -> anyhow::Result<Connector> {
+    let trust = if system_roots {
+        TrustStore::default()
+    } else {
+        amazon_trust()
+    };
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .context("TLS context")?;
+    let settings = HttpConnectorSettings::builder()
+        .connect_timeout(Duration::from_millis(3100))
+        .read_timeout(Duration::from_secs(10))
+        .build();
+    Ok(Connector::builder()
+        .connector_settings(settings)
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build())
+}
+
+fn amazon_trust() -> TrustStore {
+    TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AMAZON_ROOTS.as_bytes())
+}
+
 /// The configuration of a function running on Lambda: `AWS_REGION` and the execution role's
 /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, which Lambda sets for the
 /// life of the execution environment.
@@ -39,9 +73,7 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<SdkConfig> 
             .filter(|v| !v.is_empty())
             .with_context(|| format!("{name} is not set"))
     };
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(AMAZON_ROOTS.as_bytes());
+    let trust = amazon_trust();
     let credentials = Credentials::new(
         env("AWS_ACCESS_KEY_ID")?,
         env("AWS_SECRET_ACCESS_KEY")?,

@@ -1,7 +1,6 @@
-//! The `Push` of the Lambda functions until the realtime issue brings WebSocket delivery: it logs
-//! each event's kind and recipient count (never its content) and delivers nothing. Nobody can be
-//! connected yet, so nothing is lost; the realtime issue replaces it with the API Gateway
-//! management adapter.
+//! A `Push` that delivers nothing: it logs each event's kind and recipient count at debug level
+//! (never its content). The `messages` function uses it: its events go through the outbox to
+//! `ws-deliver`, so it needs no `@connections` client at init (`config::chat_for_messages`).
 
 use crate::domain::{Connection, UserId};
 use crate::ports::{Event, Push};
