@@ -19,6 +19,17 @@ use crate::settings::Settings;
 use anyhow::Context as _;
 use std::sync::Arc;
 
+/// The function's one DynamoDB client, built on first use and shared by every adapter: building
+/// a client (its runtime plugins, endpoint resolver, retry and identity caches) cost each
+/// adapter its own share of init, and separate clients kept separate connection pools. A Lambda
+/// process has one `SdkConfig`; the binaries are the only callers.
+fn dynamodb(aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    static CLIENT: std::sync::OnceLock<aws_sdk_dynamodb::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| aws_sdk_dynamodb::Client::new(aws))
+        .clone()
+}
+
 /// Where settings are read from: `process_env` on Lambda, a map in tests.
 pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -40,9 +51,9 @@ fn required(name: &str) -> anyhow::Result<String> {
 /// Store (`TABLE_NAME`), clock and settings for a function running on AWS.
 pub fn context(aws: &aws_config::SdkConfig) -> anyhow::Result<Context> {
     let table = required("TABLE_NAME")?;
-    let store = DynamoAccounts::from_config(aws, &table);
+    let store = DynamoAccounts::new(dynamodb(aws), &table);
     Ok(Context {
-        ledger: Arc::new(DynamoLedger::from_config(aws, table)),
+        ledger: Arc::new(DynamoLedger::new(dynamodb(aws), table)),
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
         settings: Arc::new(settings()?),
@@ -61,7 +72,7 @@ fn settings() -> anyhow::Result<Settings> {
 
 /// Uploads: the upload records in `TABLE_NAME` and the files in the S3 bucket `BUCKET_NAME`.
 pub fn uploads(aws: &aws_config::SdkConfig) -> anyhow::Result<UploadService> {
-    let store = DynamoAccounts::from_config(aws, required("TABLE_NAME")?);
+    let store = DynamoAccounts::new(dynamodb(aws), required("TABLE_NAME")?);
     let files = S3Files::new(aws, required("BUCKET_NAME")?);
     Ok(UploadService::new(Arc::new(store), Arc::new(files)))
 }
@@ -118,9 +129,10 @@ pub fn verifier_in(ctx: &Context, vars: Vars) -> anyhow::Result<TokenVerifier> {
 pub fn connections(
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<Arc<dyn crate::ports::ConnectionStore>> {
-    Ok(Arc::new(
-        crate::adapters::dynamodb::DynamoConnections::from_config(aws, required("TABLE_NAME")?),
-    ))
+    Ok(Arc::new(crate::adapters::dynamodb::DynamoConnections::new(
+        dynamodb(aws),
+        required("TABLE_NAME")?,
+    )))
 }
 
 /// The WebSocket API's `@connections` endpoint (`WS_MANAGEMENT_URL`,
@@ -163,7 +175,7 @@ pub fn delivery(
     ctx: &Context,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<crate::services::delivery::Delivery> {
-    let chat = crate::adapters::dynamodb::DynamoChat::from_config(aws, required("TABLE_NAME")?);
+    let chat = crate::adapters::dynamodb::DynamoChat::new(dynamodb(aws), required("TABLE_NAME")?);
     Ok(crate::services::delivery::Delivery::new(
         Arc::new(chat),
         push(ctx, aws)?,
@@ -204,8 +216,8 @@ fn chat_with_push(
     ctx: &Context,
     push: Arc<dyn Push>,
 ) -> anyhow::Result<crate::services::chat::ChatPorts> {
-    let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::from_config(
-        aws,
+    let chat = Arc::new(crate::adapters::dynamodb::DynamoChat::new(
+        dynamodb(aws),
         required("TABLE_NAME")?,
     ));
     Ok(crate::services::chat::ChatPorts {
