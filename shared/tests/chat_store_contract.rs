@@ -8,16 +8,46 @@ mod support;
 use ::time::Duration;
 use chatman::domain::*;
 use chatman::ports::{
-    AddMembersError, ChatStore, CreateRoomError, RateDecision, SlidingWindow, StoreError,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Purge, RateDecision, SlidingWindow,
+    StoreError,
 };
 use std::sync::Arc;
 use support::start_time;
 
-/// Both ports of one adapter.
+/// Both ports of one adapter, and where its items can be inspected.
 #[derive(Clone)]
 struct Stores {
     chat: Arc<dyn ChatStore>,
     window: Arc<dyn SlidingWindow>,
+    inspect: Inspect,
+}
+
+#[derive(Clone)]
+enum Inspect {
+    Memory(Arc<chatman::adapters::memory_chat::MemoryChat>),
+    Table(String),
+}
+
+/// What is left anywhere of room `id`: the DynamoDB table's items naming it (a Scan), or the
+/// memory store's entries. Empty once its deletion is collected.
+async fn traces(s: &Stores, id: &RoomId) -> Vec<String> {
+    match &s.inspect {
+        Inspect::Memory(chat) => match chat.traces_of(id) {
+            0 => vec![],
+            n => vec![format!("{n} entries")],
+        },
+        Inspect::Table(table) => support::items_naming(table, &id.to_string()).await,
+    }
+}
+
+/// Purges until done, counting the calls.
+async fn purge_all(s: &Stores, id: &RoomId, page: usize) -> usize {
+    let mut calls = 1;
+    while s.chat.purge_room(id, page).await.unwrap() == Purge::More {
+        calls += 1;
+        assert!(calls < 1000, "the purge never ends");
+    }
+    calls
 }
 
 fn group(kind: RoomKind) -> Room {
@@ -395,8 +425,19 @@ async fn room_edits_are_version_checked_and_deletion_takes_everything(s: Stores)
         s.chat.update_room(&renamed).await,
         Err(StoreError::Conflict)
     ));
-    s.chat.delete_room(&room.id).await.unwrap();
+    // A deletion commits only on the room as read: the edit above moved its version.
+    let until = start_time() + Duration::seconds(30);
+    assert!(matches!(
+        s.chat.delete_room(&room, &a, until).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(s.chat.room(&room.id).await.unwrap().is_some());
+    s.chat.delete_room(&stored, &a, until).await.unwrap();
     assert!(s.chat.room(&room.id).await.unwrap().is_none());
+    assert!(s.chat.rooms(&[room.id]).await.unwrap().is_empty());
+    let marker = s.chat.room_deletion(&room.id).await.unwrap().unwrap();
+    assert_eq!((marker.by, marker.held_until), (a, until));
+    purge_all(&s, &room.id, 100).await;
     assert!(s.chat.members(&room.id).await.unwrap().is_empty());
     assert!(s.chat.memberships(&b).await.unwrap().is_empty());
     assert!(
@@ -407,10 +448,182 @@ async fn room_edits_are_version_checked_and_deletion_takes_everything(s: Stores)
             .items
             .is_empty()
     );
+    assert_eq!(s.chat.room_deletion(&room.id).await.unwrap(), None);
+    assert!(traces(&s, &room.id).await.is_empty());
     assert!(matches!(
-        s.chat.delete_room(&room.id).await,
+        s.chat.delete_room(&stored, &a, until).await,
         Err(StoreError::Conflict)
     ));
+}
+
+/// A room with something of every family a room owns: members with memberships, messages
+/// (with client-id and transfer guards and seq pointers), a deleted one, a pending invitation,
+/// a "left" mark of a former member, a chat-list move claim and outbox records.
+async fn a_room_with_everything(s: &Stores, owner: UserId, others: &[UserId]) -> Room {
+    let room = room_with(s, owner, others).await;
+    for i in 0..6 {
+        let current = s.chat.room(&room.id).await.unwrap().unwrap();
+        let mut m = message(&current, others[i % others.len()], "hi");
+        if i == 2 {
+            m.transfer = Some(serde_json::json!({"id": format!("t-{}", room.id)}));
+        }
+        let event = Outgoing::new(
+            room.id,
+            chatman::ports::Audience::Members,
+            chatman::ports::Event::new("message", serde_json::json!({"seq": m.seq})),
+            m.created_at,
+        );
+        s.chat.append_message(&current, &m, &[event]).await.unwrap();
+    }
+    let current = s.chat.room(&room.id).await.unwrap().unwrap();
+    let newest = s.chat.messages(&room.id, 1, None).await.unwrap().items;
+    let older = s.chat.messages(&room.id, 2, None).await.unwrap().items;
+    s.chat
+        .delete_message(&current, &newest[0], Some(&older[1]), &[])
+        .await
+        .unwrap();
+    let invited = Invitation {
+        room_id: room.id,
+        user_id: UserId::new(),
+        inviter: owner,
+        invited_at: start_time(),
+    };
+    s.chat.invite(&[invited]).await.unwrap();
+    let leaver = others[0];
+    s.chat
+        .leave(&room.id, &leaver, MemberRole::Member)
+        .await
+        .unwrap();
+    assert!(s.chat.has_left(&leaver, &room.id).await.unwrap());
+    let at = start_time() + Duration::minutes(1);
+    assert!(
+        s.chat
+            .claim_chat_list_move(&room.id, at, Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    let record = Outgoing::new(
+        room.id,
+        chatman::ports::Audience::Members,
+        chatman::ports::Event::new("room", serde_json::json!({"event": "updated"})),
+        at,
+    );
+    s.chat
+        .publish(&[record.clone(), record.for_shard(3)])
+        .await
+        .unwrap();
+    s.chat.room(&room.id).await.unwrap().unwrap()
+}
+
+/// The crash: the deletion is marked and stops after a few items. The room is gone for every
+/// read at once, the marker says who may finish it and when, and a later purge leaves nothing
+/// of the room anywhere, the marker last.
+async fn a_deletion_stopped_part_way_is_finished_later_and_leaves_nothing(s: Stores) {
+    let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
+    let room = a_room_with_everything(&s, a, &[b, c]).await;
+    let other = room_with(&s, a, &[b]).await;
+    let until = start_time() + Duration::seconds(30);
+    s.chat.delete_room(&room, &a, until).await.unwrap();
+    // Stopped after 3 items.
+    assert_eq!(s.chat.purge_room(&room.id, 3).await.unwrap(), Purge::More);
+    assert!(s.chat.room(&room.id).await.unwrap().is_none());
+    let listed = s.chat.rooms(&[room.id, other.id]).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    assert!(
+        !traces(&s, &room.id).await.is_empty(),
+        "the crash left items"
+    );
+    // Nothing new can be written into it meanwhile.
+    let late = Invitation {
+        room_id: room.id,
+        user_id: UserId::new(),
+        inviter: a,
+        invited_at: start_time(),
+    };
+    assert!(matches!(
+        s.chat.invite(&[late]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        s.chat
+            .add_members(
+                &room.id,
+                &[member(&room, UserId::new(), MemberRole::Member)],
+                100
+            )
+            .await,
+        Err(AddMembersError::RoomGone)
+    ));
+    assert!(matches!(
+        s.chat.leave(&room.id, &c, MemberRole::Member).await,
+        Err(StoreError::Conflict)
+    ));
+    // The hold keeps others off until it runs out; then one taker gets it.
+    assert!(
+        !s.chat
+            .hold_room_deletion(&room.id, start_time(), until)
+            .await
+            .unwrap()
+    );
+    let later = until + Duration::seconds(1);
+    let takers: Vec<_> = (0..6)
+        .map(|_| {
+            let chat = s.chat.clone();
+            let id = room.id;
+            tokio::spawn(async move {
+                chat.hold_room_deletion(&id, later, later + Duration::seconds(30))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut took = 0;
+    for t in takers {
+        took += usize::from(t.await.unwrap());
+    }
+    assert_eq!(took, 1, "one clean-up takes a stopped deletion over");
+    // The resumption, in small pages: everything goes, the other room stays whole.
+    assert!(purge_all(&s, &room.id, 4).await > 2);
+    assert_eq!(traces(&s, &room.id).await, Vec::<String>::new());
+    assert_eq!(s.chat.room_deletion(&room.id).await.unwrap(), None);
+    assert_eq!(s.chat.purge_room(&room.id, 4).await.unwrap(), Purge::Done);
+    assert!(s.chat.room(&other.id).await.unwrap().is_some());
+    assert_eq!(s.chat.members(&other.id).await.unwrap().len(), 2);
+    // Purging a live room does nothing.
+    assert_eq!(
+        s.chat.purge_room(&other.id, 100).await.unwrap(),
+        Purge::Done
+    );
+    assert_eq!(s.chat.members(&other.id).await.unwrap().len(), 2);
+}
+
+/// Many deletions of one room at once: exactly one commits, the others find it gone, and two
+/// purges running side by side still leave nothing.
+async fn racing_deletions_commit_once(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let room = a_room_with_everything(&s, a, &[b]).await;
+    let until = start_time() + Duration::seconds(30);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (chat, room) = (s.chat.clone(), room.clone());
+            tokio::spawn(async move { chat.delete_room(&room, &a, until).await })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("a racing delete failed: {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let (one, two) = tokio::join!(purge_all(&s, &room.id, 3), purge_all(&s, &room.id, 5));
+    assert!(one + two > 2);
+    assert_eq!(traces(&s, &room.id).await, Vec::<String>::new());
 }
 
 async fn rooms_are_read_in_batches_and_unknown_ids_skipped(s: Stores) {
@@ -673,7 +886,8 @@ fn memory() -> Stores {
     let m = Arc::new(chatman::adapters::memory_chat::MemoryChat::new());
     Stores {
         chat: m.clone(),
-        window: m,
+        window: m.clone(),
+        inspect: Inspect::Memory(m),
     }
 }
 
@@ -720,6 +934,7 @@ async fn a_chat_list_move_is_claimed_once_per_interval(s: Stores) {
 async fn dynamodb() -> Stores {
     let (_, chat) = support::dynamo_chat_stores().await;
     Stores {
+        inspect: Inspect::Table(chat.table().to_owned()),
         chat: chat.clone(),
         window: chat,
     }
@@ -747,6 +962,8 @@ contract!(
     roles_change_only_from_the_role_that_was_read,
     read_markers_only_move_forward,
     room_edits_are_version_checked_and_deletion_takes_everything,
+    a_deletion_stopped_part_way_is_finished_later_and_leaves_nothing,
+    racing_deletions_commit_once,
     rooms_are_read_in_batches_and_unknown_ids_skipped,
     the_send_window_admits_60_in_any_60_seconds,
     sixty_one_parallel_reservations_admit_exactly_sixty,
@@ -765,6 +982,7 @@ async fn history_after_a_seq_costs_the_page_not_the_room_on_dynamodb_local() {
     let s = Stores {
         chat: chat.clone(),
         window: chat.clone(),
+        inspect: Inspect::Table(chat.table().to_owned()),
     };
     let a = UserId::new();
     let room = room_with(&s, a, &[]).await;

@@ -88,8 +88,34 @@ impl ChatStore for CrashingChat {
     async fn update_room(&self, room: &Room) -> Result<(), StoreError> {
         self.inner.update_room(room).await
     }
-    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
-        self.inner.delete_room(id).await
+    async fn delete_room(
+        &self,
+        room: &Room,
+        by: &UserId,
+        held_until: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_room(room, by, held_until).await
+    }
+    async fn room_deletion(
+        &self,
+        id: &RoomId,
+    ) -> Result<Option<chatman::ports::RoomDeletion>, StoreError> {
+        self.inner.room_deletion(id).await
+    }
+    async fn hold_room_deletion(
+        &self,
+        id: &RoomId,
+        now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.hold_room_deletion(id, now, until).await
+    }
+    async fn purge_room(
+        &self,
+        id: &RoomId,
+        limit: usize,
+    ) -> Result<chatman::ports::Purge, StoreError> {
+        self.inner.purge_room(id, limit).await
     }
     async fn subscribe_room_above(&self, id: &RoomId, members: u32) -> Result<bool, StoreError> {
         self.inner.subscribe_room_above(id, members).await
@@ -233,7 +259,12 @@ impl ChatStore for CrashingChat {
                         .remove_member(&room, &user, MemberRole::Member)
                         .await?
                 }
-                Some(Interlude::DeleteBeforePost(room)) => self.inner.delete_room(&room).await?,
+                Some(Interlude::DeleteBeforePost(room)) => {
+                    let stored = self.inner.room(&room).await?.ok_or(StoreError::Conflict)?;
+                    self.inner
+                        .delete_room(&stored, &message.sender, message.created_at)
+                        .await?
+                }
                 _ => {}
             }
         }

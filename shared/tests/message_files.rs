@@ -325,7 +325,10 @@ impl Files for DeletesTheRoomWhileCopying {
         self.inner.head(key).await
     }
     async fn copy(&self, from: &str, to: &str, content_type: &str) -> anyhow::Result<()> {
-        let _ = self.chat.delete_room(&self.room).await;
+        if let Ok(Some(room)) = self.chat.room(&self.room).await {
+            let by = chatman::domain::UserId::new();
+            let _ = self.chat.delete_room(&room, &by, room.created_at).await;
+        }
         self.inner.copy(from, to, content_type).await
     }
     async fn delete(&self, key: &str) -> anyhow::Result<()> {

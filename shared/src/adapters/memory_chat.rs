@@ -8,8 +8,8 @@ use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, RateDecision, SlidingWindow,
-    StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, RoomDeletion,
+    SlidingWindow, StoreError, admit,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -34,6 +34,8 @@ struct State {
     left: HashSet<(UserId, RoomId)>,
     /// When each large room last moved its members' chat lists.
     chat_list_moves: HashMap<RoomId, OffsetDateTime>,
+    /// Deleted rooms whose clean-up has not finished (the DynamoDB adapter's `DELETING` item).
+    deleting: HashMap<RoomId, RoomDeletion>,
 }
 
 impl State {
@@ -74,6 +76,10 @@ impl State {
     }
 
     fn remove(&mut self, room: &RoomId, user: &UserId, role: MemberRole) -> Result<(), StoreError> {
+        // As on DynamoDB, where the member count on the room item is part of the change.
+        if !self.rooms.contains_key(room) {
+            return Err(StoreError::Conflict);
+        }
         let list = self.members.get_mut(room).ok_or(StoreError::Conflict)?;
         if list.get(user).map(|m| m.role) != Some(role) {
             return Err(StoreError::Conflict);
@@ -83,6 +89,81 @@ impl State {
             rooms.remove(room);
         }
         Ok(())
+    }
+}
+
+impl State {
+    /// Removes at most `budget` of what deleted room `id` left, in the DynamoDB adapter's
+    /// order (a member with their membership counts as one, as do a message and its seq
+    /// pointer); how many it removed.
+    fn purge_some(&mut self, id: &RoomId, budget: usize) -> usize {
+        let mut removed = 0;
+        while removed < budget {
+            if let Some(members) = self.members.get_mut(id)
+                && let Some((user, _)) = members.pop_first()
+            {
+                if let Some(list) = self.memberships.get_mut(&user) {
+                    list.remove(id);
+                }
+            } else if let Some(user) = self
+                .invitations
+                .iter()
+                .find(|(_, list)| list.contains_key(id))
+                .map(|(user, _)| *user)
+            {
+                if let Some(list) = self.invitations.get_mut(&user) {
+                    list.remove(id);
+                }
+            } else if let Some(mark) = self.left.iter().find(|(_, room)| room == id).copied() {
+                self.left.remove(&mark);
+            } else if let Some(messages) = self.messages.get_mut(id)
+                && messages.pop_first().is_some()
+            {
+            } else if let Some(guard) = self.transfer_messages.keys().find(|(r, _)| r == id) {
+                let guard = guard.clone();
+                self.transfer_messages.remove(&guard);
+            } else if let Some(guard) = self.client_messages.keys().find(|(r, _, _)| r == id) {
+                let guard = guard.clone();
+                self.client_messages.remove(&guard);
+            } else if self.chat_list_moves.remove(id).is_some() {
+            } else {
+                self.members.remove(id);
+                self.messages.remove(id);
+                return removed;
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// How many entries of any kind still name room `id` (0 once it is fully collected).
+    fn traces_of(&self, id: &RoomId) -> usize {
+        usize::from(self.rooms.contains_key(id))
+            + usize::from(self.deleting.contains_key(id))
+            + self.members.get(id).map_or(0, BTreeMap::len)
+            + self.messages.get(id).map_or(0, BTreeMap::len)
+            + self
+                .memberships
+                .values()
+                .filter(|l| l.contains_key(id))
+                .count()
+            + self
+                .invitations
+                .values()
+                .filter(|l| l.contains_key(id))
+                .count()
+            + self.left.iter().filter(|(_, r)| r == id).count()
+            + self
+                .transfer_messages
+                .keys()
+                .filter(|(r, _)| r == id)
+                .count()
+            + self
+                .client_messages
+                .keys()
+                .filter(|(r, _, _)| r == id)
+                .count()
+            + usize::from(self.chat_list_moves.contains_key(id))
     }
 }
 
@@ -102,6 +183,12 @@ impl MemoryChat {
     /// The store's outbox, for the delivery worker to read (`ports::OutboxFeed`).
     pub fn outbox(&self) -> std::sync::Arc<MemoryOutbox> {
         self.outbox.clone()
+    }
+
+    /// How many entries of any kind still name room `id`: a deleted room's clean-up is
+    /// finished when this is 0 (what a scan of the DynamoDB table shows there).
+    pub fn traces_of(&self, id: &RoomId) -> usize {
+        self.state().traces_of(id)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -181,17 +268,58 @@ impl ChatStore for MemoryChat {
         }
     }
 
-    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
+    async fn delete_room(
+        &self,
+        room: &Room,
+        by: &UserId,
+        held_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut s = self.state();
-        s.rooms.remove(id).ok_or(StoreError::Conflict)?;
-        for user in s.members.remove(id).unwrap_or_default().into_keys() {
-            if let Some(list) = s.memberships.get_mut(&user) {
-                list.remove(id);
-            }
+        let stored = s.rooms.get(&room.id).ok_or(StoreError::Conflict)?;
+        if stored.version != room.version || stored.subscribed != room.subscribed {
+            return Err(StoreError::Conflict);
         }
-        s.messages.remove(id);
-        s.transfer_messages.retain(|(room, _), _| room != id);
+        s.rooms.remove(&room.id);
+        let marker = RoomDeletion {
+            room_id: room.id,
+            by: *by,
+            subscribed: room.subscribed,
+            avatar_key: room.avatar_key.clone(),
+            held_until,
+        };
+        s.deleting.insert(room.id, marker);
         Ok(())
+    }
+
+    async fn room_deletion(&self, id: &RoomId) -> Result<Option<RoomDeletion>, StoreError> {
+        Ok(self.state().deleting.get(id).cloned())
+    }
+
+    async fn hold_room_deletion(
+        &self,
+        id: &RoomId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        match self.state().deleting.get_mut(id) {
+            Some(d) if d.held_until <= now => {
+                d.held_until = until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn purge_room(&self, id: &RoomId, limit: usize) -> Result<Purge, StoreError> {
+        let mut s = self.state();
+        if !s.deleting.contains_key(id) {
+            return Ok(Purge::Done);
+        }
+        if s.purge_some(id, limit) > 0 || limit == 0 {
+            return Ok(Purge::More);
+        }
+        s.deleting.remove(id);
+        Ok(Purge::Done)
     }
 
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {
@@ -248,6 +376,13 @@ impl ChatStore for MemoryChat {
 
     async fn invite(&self, invitations: &[Invitation]) -> Result<(), StoreError> {
         let mut s = self.state();
+        // As on DynamoDB: a deleted room gets no invitation its clean-up could miss.
+        if invitations
+            .iter()
+            .any(|i| !s.rooms.contains_key(&i.room_id))
+        {
+            return Err(StoreError::Conflict);
+        }
         for i in invitations {
             s.invitations
                 .entry(i.user_id)

@@ -105,7 +105,7 @@ impl Rooms {
                 ))
             }
             "DELETE /rooms/{id}" => {
-                self.rooms.delete(me, &room()?).await?;
+                self.rooms.delete(me, &room()?, now).await?;
                 Ok(response::no_content())
             }
             "POST /rooms/{id}/members" => {

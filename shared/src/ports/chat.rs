@@ -45,6 +45,30 @@ impl From<StoreError> for AddMembersError {
     }
 }
 
+/// A deleted room whose clean-up has not finished: the marker that took the room item's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomDeletion {
+    pub room_id: RoomId,
+    /// The owner who deleted it: only their repeat delete finishes it.
+    pub by: UserId,
+    /// Whether its members' connections are in the subscription index (to take them out).
+    pub subscribed: bool,
+    /// Its avatar's storage key, to delete with its messages' files.
+    pub avatar_key: Option<String>,
+    /// Until when the clean-up under way may run undisturbed; after that a repeat delete takes
+    /// it over.
+    pub held_until: OffsetDateTime,
+}
+
+/// What one `purge_room` call left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    /// Items remain: call again.
+    More,
+    /// Nothing of the room is left, its marker included.
+    Done,
+}
+
 /// Most members one request may add (each costs two items of a 100-item transaction).
 pub const MAX_MEMBERS_PER_CHANGE: usize = 40;
 
@@ -60,10 +84,33 @@ pub trait ChatStore: Send + Sync {
     /// Writes name, description and posting if the stored version is still `room.version`
     /// (`Conflict` otherwise), bumping it.
     async fn update_room(&self, room: &Room) -> Result<(), StoreError>;
-    /// Deletes the room (which must exist: `Conflict` otherwise). Members, memberships and
-    /// messages go with it: at once for the room's authority (everything checks the room item),
-    /// and item by item afterwards.
-    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError>;
+    /// In one conditional write: the room item goes and its deletion marker takes its place,
+    /// held by `by` until `held_until`. From then on the room is gone for every request (they
+    /// all check the room item); what it owned stays until `purge_room` collects it. `Conflict`
+    /// when the room is gone, or its `version` or `subscribed` is no longer `room`'s (the marker
+    /// must know whether to unsubscribe its members).
+    async fn delete_room(
+        &self,
+        room: &Room,
+        by: &UserId,
+        held_until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The marker of a deleted room whose clean-up has not finished.
+    async fn room_deletion(&self, id: &RoomId) -> Result<Option<RoomDeletion>, StoreError>;
+    /// Takes over an unfinished clean-up whose hold ran out by `now`, holding it until `until`,
+    /// in one conditional write: `true` for the one caller that did.
+    async fn hold_room_deletion(
+        &self,
+        id: &RoomId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` of the items a deleted room left (its members with their
+    /// memberships, its messages, guards and seq pointers, invitations to it, "left" marks,
+    /// its outbox records), each person's items before the room's items that lead to them, and
+    /// the marker last of all: `Done` once nothing is left (also for a room with no marker,
+    /// which includes every live room). Safe to repeat and to run twice at once.
+    async fn purge_room(&self, id: &RoomId, limit: usize) -> Result<Purge, StoreError>;
     /// Marks the room `subscribed` if it is not yet and holds more than `members` members, in
     /// one conditional write: `true` for the one call that flipped it, `false` otherwise
     /// (already subscribed, not that many members, or gone).

@@ -16,7 +16,9 @@ mod uploads;
 pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
-pub use chat::{AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE};
+pub use chat::{
+    AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Purge, RoomDeletion,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};
 pub use connections::ConnectionStore;

@@ -17,6 +17,7 @@ pub mod password;
 pub mod profile;
 pub mod realtime;
 pub mod room_index;
+pub mod room_purge;
 pub mod rooms;
 pub mod send_limit;
 pub mod sessions;

@@ -64,11 +64,8 @@ impl ChatPorts {
 
     /// Takes every one of `users` out of a deleted room's index, logging failures (a leftover
     /// costs an index write per connect of that person and points at a room that never sends).
-    pub async fn unsubscribe_all(&self, room: &Room, users: &[UserId]) {
-        if !room.subscribed {
-            return;
-        }
-        let room_id = room.id;
+    pub async fn unsubscribe_all(&self, room: &RoomId, users: &[UserId]) {
+        let room_id = *room;
         stream::iter(users.to_vec())
             .map(|user| {
                 let store = self.subscriptions.clone();

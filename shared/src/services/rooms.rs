@@ -5,6 +5,7 @@
 use super::chat::{ChatPorts, Seat, not_direct};
 use super::chat_links::{Links, avatar_keys, room_keys};
 use super::chat_views::{RoomSummaryView, RoomView, room_view, summary_view};
+use super::room_purge::DELETION_HOLD;
 use super::throttle;
 use super::uploads::Attached;
 use crate::domain::time::{from_millis, to_millis};
@@ -13,7 +14,9 @@ use crate::domain::{
     RoomKind, RoomName, Upload, UploadId, User, UserId,
 };
 use crate::error::{Error, FieldError, Fields, Result};
-use crate::ports::{AddMembersError, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Page, StoreError};
+use crate::ports::{
+    AddMembersError, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Page, RoomDeletion, StoreError,
+};
 use crate::settings::Limits;
 use time::{Duration, OffsetDateTime};
 
@@ -407,19 +410,18 @@ impl RoomService {
                 after.map(|(at, id)| (from_millis(at), id)),
             )
             .await?;
-        let ids: Vec<RoomId> = memberships.iter().map(|m| m.room_id).collect();
+        // The page is the first `limit` memberships; the next one only proves there is more.
+        // A room deleted but not yet collected is skipped, and the cursor still comes from
+        // the memberships, so a page with such a room in it is shorter, never the last.
+        let page_of = Page::from_overfetch(memberships.clone(), limit, |m| {
+            format!("{}.{}", to_millis(m.activity_at), m.room_id)
+        });
+        let ids: Vec<RoomId> = page_of.items.iter().map(|m| m.room_id).collect();
         let found = self.ports.chat.rooms(&ids).await?;
-        // In the chat list's order; a room deleted a moment ago is skipped.
         let rooms: Vec<Room> = ids
             .iter()
             .filter_map(|id| found.iter().find(|r| r.id == *id).cloned())
             .collect();
-        let place = |id: &RoomId| {
-            memberships
-                .iter()
-                .find(|m| m.room_id == *id)
-                .map_or(0, |m| to_millis(m.activity_at))
-        };
         let people = self
             .ports
             .people(rooms.iter().flat_map(|r| {
@@ -429,7 +431,10 @@ impl RoomService {
                     .chain(r.last_message.as_ref().map(|m| m.sender))
             }))
             .await?;
-        let page = Page::from_overfetch(rooms, limit, |r| format!("{}.{}", place(&r.id), r.id));
+        let page = Page {
+            items: rooms,
+            next_cursor: page_of.next_cursor,
+        };
         let read_of = |id: &RoomId| {
             memberships
                 .iter()
@@ -589,54 +594,82 @@ impl RoomService {
         Err(Error::Conflict)
     }
 
-    /// DELETE /rooms/{id}: the owner only.
-    pub async fn delete(&self, me: &User, room: &str) -> Result<()> {
-        let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
+    /// DELETE /rooms/{id}: the owner only. One conditional write swaps the room for its
+    /// deletion marker (the room is gone for everyone from then on), then its clean-up runs
+    /// here (`room_purge`). A clean-up that stopped (the function died, the store failed) is
+    /// finished by the owner's repeat delete once its hold ran out, which still answers 404.
+    pub async fn delete(&self, me: &User, raw_room: &str, now: OffsetDateTime) -> Result<()> {
+        let Seat { room, me: seat } = match self.ports.seat(&me.id, raw_room).await {
+            Err(Error::NotFound(what)) => {
+                self.finish_stopped_deletion(me, raw_room, now).await;
+                return Err(Error::NotFound(what));
+            }
+            other => other?,
+        };
         not_direct(&room)?;
         if seat.role != MemberRole::Owner {
             return Err(Error::Forbidden);
         }
         let members = self.ports.member_ids(&room.id).await?;
-        let files = self.files_of(&room).await?;
-        match self.ports.chat.delete_room(&room.id).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(Error::NotFound("room")),
-            Err(e) => return Err(e.into()),
-        }
-        self.ports.room_event(&members, "deleted", &room.id).await;
-        tracing::info!(room_id = %room.id, "room deleted");
-        // Its index goes with it (nothing is sent to a deleted room; leftovers expire by TTL).
-        self.ports.unsubscribe_all(&room, &members).await;
-        // Deleted: its avatar and every file its messages held are nobody's now.
-        self.ports.uploads.forget(&files).await;
-        Ok(())
-    }
-
-    /// The storage keys a room holds: its avatar and its messages' files, read page by page
-    /// (a room's deletion reads its whole history once; docs/UPLOADS.md).
-    async fn files_of(&self, room: &Room) -> Result<Vec<String>> {
-        const PAGE: usize = 100;
-        let mut keys: Vec<String> = room.avatar_key.iter().cloned().collect();
-        let mut before: Option<crate::domain::MessageId> = None;
-        loop {
-            let page = self
+        let held_until = now + DELETION_HOLD;
+        let mut current = room;
+        for _ in 0..super::CONFLICT_RETRIES {
+            match self
                 .ports
                 .chat
-                .messages(&room.id, PAGE, before.as_ref())
-                .await?;
-            keys.extend(
-                page.items
-                    .iter()
-                    .flat_map(|m| m.files.iter().map(|f| f.key.clone())),
-            );
-            match page
-                .next_cursor
-                .as_deref()
-                .map(crate::domain::MessageId::parse)
+                .delete_room(&current, &me.id, held_until)
+                .await
             {
-                Some(Ok(next)) => before = Some(next),
-                _ => return Ok(keys),
+                Ok(()) => {
+                    self.ports
+                        .room_event(&members, "deleted", &current.id)
+                        .await;
+                    tracing::info!(room_id = %current.id, "room deleted");
+                    let deletion = RoomDeletion {
+                        room_id: current.id,
+                        by: me.id,
+                        subscribed: current.subscribed,
+                        avatar_key: current.avatar_key,
+                        held_until,
+                    };
+                    return self.ports.finish_deletion(&deletion).await;
+                }
+                // Changed meanwhile (a message deleted, the room flipped to the subscription
+                // index) or deleted by a concurrent request: read again.
+                Err(StoreError::Conflict) => {
+                    current = self
+                        .ports
+                        .chat
+                        .room(&current.id)
+                        .await?
+                        .ok_or(Error::NotFound("room"))?;
+                }
+                Err(e) => return Err(e.into()),
             }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// A delete of a room that is gone: if it is the caller's own deletion and its clean-up
+    /// stopped (its hold ran out), finishes it. Failures are logged: the answer is 404 anyway.
+    async fn finish_stopped_deletion(&self, me: &User, raw_room: &str, now: OffsetDateTime) {
+        let Ok(id) = RoomId::parse(raw_room) else {
+            return;
+        };
+        let finished = async {
+            let Some(mut deletion) = self.ports.chat.room_deletion(&id).await? else {
+                return Ok(());
+            };
+            let until = now + DELETION_HOLD;
+            if deletion.by != me.id || !self.ports.chat.hold_room_deletion(&id, now, until).await? {
+                return Ok(());
+            }
+            deletion.held_until = until;
+            tracing::info!(room_id = %id, "finishing a stopped room deletion");
+            self.ports.finish_deletion(&deletion).await
+        };
+        if let Err(e) = finished.await {
+            tracing::warn!(error = %e, room_id = %id, "finishing a room deletion failed");
         }
     }
 

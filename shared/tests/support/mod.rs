@@ -167,6 +167,56 @@ pub struct TestApp {
     delivery: tokio::sync::OnceCell<DeliveryLoop>,
     /// Whether each request is followed by a delivery run (off when a test runs the worker).
     auto_deliver: bool,
+    /// Where `traces_of` looks: the memory chat store, or the DynamoDB Local table.
+    traces: Traces,
+}
+
+/// What holds the items of a test app's rooms.
+#[derive(Clone)]
+enum Traces {
+    Memory(Arc<MemoryChat>),
+    Table(String),
+    Unknown,
+}
+
+/// Every item of DynamoDB Local table `table` that names `needle` in its key or any string
+/// attribute (string sets included), as `pk / sk`: a Scan, which only tests do.
+pub async fn items_naming(table: &str, needle: &str) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let aws = chatman::adapters::aws::local(&dynamodb_endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let names = |v: &AttributeValue| match v {
+        AttributeValue::S(s) => s.contains(needle),
+        AttributeValue::Ss(set) => set.iter().any(|s| s.contains(needle)),
+        AttributeValue::L(list) => list
+            .iter()
+            .any(|x| matches!(x, AttributeValue::S(s) if s.contains(needle))),
+        AttributeValue::M(map) => map
+            .values()
+            .any(|x| matches!(x, AttributeValue::S(s) if s.contains(needle))),
+        _ => false,
+    };
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("scan the test table");
+        for item in out.items.unwrap_or_default() {
+            if item.values().any(names) {
+                let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                found.push(format!("{:?} / {:?}", key("pk"), key("sk")));
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return found;
+        }
+    }
 }
 
 /// Where a test app's delivery worker reads the chat's outbox.
@@ -223,6 +273,7 @@ impl TestApp {
             accounts,
         );
         app.deliver_from_stream(&table);
+        app.traces = Traces::Table(table.clone());
         app.use_connections(Arc::new(
             chatman::adapters::dynamodb::DynamoConnections::new(client, table),
         ));
@@ -347,9 +398,11 @@ impl TestApp {
         upload_store: Arc<dyn UploadStore>,
     ) -> Self {
         let mut feed = None;
+        let mut traces = Traces::Unknown;
         let (chat_store, limiter) = chat.unwrap_or_else(|| {
             let memory = Arc::new(MemoryChat::new());
             feed = Some(FeedSource::Memory(memory.outbox()));
+            traces = Traces::Memory(memory.clone());
             (memory.clone(), memory)
         });
         // A store given from outside is a DynamoDB Local table: `deliver_from_stream` names it.
@@ -479,6 +532,23 @@ impl TestApp {
             feed,
             delivery: tokio::sync::OnceCell::new(),
             auto_deliver: true,
+            traces,
+        }
+    }
+
+    /// What is left anywhere of room `room`: DynamoDB items naming it (a scan of the table),
+    /// or the memory chat store's entries. Empty once a deletion is collected.
+    pub async fn traces_of(&self, room: &str) -> Vec<String> {
+        match &self.traces {
+            Traces::Memory(chat) => {
+                let id = chatman::domain::RoomId::parse(room).expect("a room id");
+                match chat.traces_of(&id) {
+                    0 => vec![],
+                    n => vec![format!("{n} entries of the memory chat store")],
+                }
+            }
+            Traces::Table(table) => items_naming(table, room).await,
+            Traces::Unknown => panic!("this test app's chat store is not inspectable"),
         }
     }
 

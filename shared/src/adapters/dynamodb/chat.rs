@@ -13,8 +13,8 @@ use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, RateDecision, SlidingWindow,
-    StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, RoomDeletion,
+    SlidingWindow, StoreError, admit,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -144,7 +144,7 @@ fn guarded_message(item: &Item) -> anyhow::Result<MessageId> {
     }
 }
 
-fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+pub(super) fn is_condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
@@ -250,7 +250,7 @@ impl DynamoChat {
     }
 
     /// Deletes the items of `keys` in batches of 25, retrying unprocessed ones.
-    async fn delete_all(&self, keys: Vec<Item>) -> anyhow::Result<()> {
+    pub(super) async fn delete_all(&self, keys: Vec<Item>) -> anyhow::Result<()> {
         for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -454,46 +454,30 @@ impl ChatStore for DynamoChat {
         }
     }
 
-    async fn delete_room(&self, id: &RoomId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(room_key(id)))
-            .condition_expression(EXISTS)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => self.meter.add(true, out.consumed_capacity()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failed) => {
-                return Err(StoreError::Conflict);
-            }
-            Err(e) => return Err(StoreError::Unexpected(sdk_error("DeleteItem")(e))),
-        }
-        // The room item is the authority: without it every request about the room is 404 and
-        // the chat list skips it. What it owned is collected now; should that stop halfway, the
-        // leftovers are unreachable and the next delete of the same id cannot happen (ids are
-        // never reused), so they only cost storage.
-        let rest = self.query(room_pk(id), "", false, None, None).await?;
-        let mut keys: Vec<Item> = Vec::with_capacity(rest.len() * 2);
-        for item in &rest {
-            if let Some(AttributeValue::S(sk)) = item.get("sk")
-                && let Some(user) = sk.strip_prefix(MEMBER_PREFIX)
-                && let Ok(user) = UserId::parse(user)
-            {
-                keys.push(membership_key(&user, id));
-            }
-            keys.push(super::items::key(
-                room_pk(id),
-                match item.get("sk") {
-                    Some(AttributeValue::S(sk)) => sk,
-                    _ => continue,
-                },
-            ));
-        }
-        self.delete_all(keys).await?;
-        Ok(())
+    async fn delete_room(
+        &self,
+        room: &Room,
+        by: &UserId,
+        held_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.mark_deleted(room, by, held_until).await
+    }
+
+    async fn room_deletion(&self, id: &RoomId) -> Result<Option<RoomDeletion>, StoreError> {
+        self.deletion(id).await
+    }
+
+    async fn hold_room_deletion(
+        &self,
+        id: &RoomId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.take_over_deletion(id, now, until).await
+    }
+
+    async fn purge_room(&self, id: &RoomId, limit: usize) -> Result<Purge, StoreError> {
+        self.purge(id, limit).await
     }
 
     async fn member(&self, room: &RoomId, user: &UserId) -> Result<Option<Member>, StoreError> {

@@ -9,7 +9,17 @@ use super::tx::TxOutcome;
 use crate::domain::{Invitation, Member, MemberRole, RoomId, UserId};
 use crate::ports::{AddMembersError, Page, StoreError};
 use anyhow::anyhow;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
+
+/// A transaction's check that a room item exists.
+fn room_exists(table: &str, room: &RoomId) -> anyhow::Result<TransactWriteItem> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(room_key(room)))
+        .condition_expression(EXISTS)
+        .build()?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
 
 impl DynamoChat {
     /// The room-item update that takes `seats` more members if the room exists and stays
@@ -82,6 +92,8 @@ impl DynamoChat {
             delete(self.table(), membership_key(user, room), None)?,
             self.free_seat(room)?,
             put(self.table(), left, None)?,
+            // So a deletion of the room finds the mark (`chat_purge.rs`).
+            put(self.table(), inbox_ref_key(room, user), None)?,
         ];
         self.transact(items).await.map_err(tx_to_store)
     }
@@ -90,13 +102,27 @@ impl DynamoChat {
         &self,
         invitations: &[Invitation],
     ) -> Result<(), StoreError> {
-        // At most MAX_MEMBERS_PER_CHANGE (40) per add: one transaction keeps them all-or-none.
-        let items = invitations
-            .iter()
-            .map(|i| put(self.table(), invitation_item(i), None))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        if items.is_empty() {
+        // At most MAX_MEMBERS_PER_CHANGE (40) per add, two items each, and the check that each
+        // room still exists (a deleted room gets no invitation its clean-up could miss): one
+        // transaction keeps them all-or-none.
+        if invitations.is_empty() {
             return Ok(());
+        }
+        let mut rooms: Vec<RoomId> = invitations.iter().map(|i| i.room_id).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let mut items = rooms
+            .iter()
+            .map(|r| room_exists(self.table(), r))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for i in invitations {
+            items.push(put(self.table(), invitation_item(i), None)?);
+            // So a deletion of the room finds the invitation (`chat_purge.rs`).
+            items.push(put(
+                self.table(),
+                inbox_ref_key(&i.room_id, &i.user_id),
+                None,
+            )?);
         }
         self.transact(items).await.map_err(tx_to_store)
     }

@@ -8,6 +8,7 @@ use crate::domain::{
     Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId,
     RoomKind, UserId,
 };
+use crate::ports::RoomDeletion;
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -26,6 +27,11 @@ pub const CLIENT_GUARD_PREFIX: &str = "CLIENT#";
 pub const SEQ_PREFIX: &str = "SEQ#";
 pub const INVITATION_PREFIX: &str = "INVITE#";
 pub const LEFT_PREFIX: &str = "LEFT#";
+/// A deleted room's marker, in place of its room item until the clean-up has taken the rest.
+pub const DELETING_SK: &str = "DELETING";
+/// "This person's inbox may hold an item of this room besides a membership" (an invitation, a
+/// "left" mark): how a deletion finds those without reading anyone's whole inbox.
+pub const INBOX_REF_PREFIX: &str = "INBOXREF#";
 /// The room item's member count: the member ceiling is reserved on it.
 pub const MEMBER_COUNT: &str = "member_count";
 
@@ -88,6 +94,13 @@ pub fn invitation_key(user: &UserId, room: &RoomId) -> Item {
 /// "This person left this room on their own": only an invitation brings them back.
 pub fn left_key(user: &UserId, room: &RoomId) -> Item {
     key(inbox_pk(user), &format!("{LEFT_PREFIX}{room}"))
+}
+pub fn deleting_key(id: &RoomId) -> Item {
+    key(room_pk(id), DELETING_SK)
+}
+/// The room-side pointer to `user`'s invitation or "left" mark for this room (`INBOX_REF_PREFIX`).
+pub fn inbox_ref_key(room: &RoomId, user: &UserId) -> Item {
+    key(room_pk(room), &format!("{INBOX_REF_PREFIX}{user}"))
 }
 pub fn window_key(k: &str) -> Item {
     key(format!("WINDOW#{k}"), "WINDOW")
@@ -337,6 +350,33 @@ pub fn invitation_from(item: &Item) -> anyhow::Result<Invitation> {
         user_id: parse_id(UserId::parse(r.s("user_id")?), "user id")?,
         inviter: parse_id(UserId::parse(r.s("inviter")?), "inviter")?,
         invited_at: r.at("invited_at")?,
+    })
+}
+
+pub fn deletion_item(d: &RoomDeletion) -> Item {
+    let mut item = with(
+        deleting_key(&d.room_id),
+        [
+            ("room_id", s(d.room_id.to_string())),
+            ("by", s(d.by.to_string())),
+            ("subscribed", AttributeValue::Bool(d.subscribed)),
+            ("held_until", n(to_millis(d.held_until))),
+        ],
+    );
+    if let Some(k) = &d.avatar_key {
+        item.insert("avatar_key".into(), s(k));
+    }
+    item
+}
+
+pub fn deletion_from(item: &Item) -> anyhow::Result<RoomDeletion> {
+    let r = Read(item);
+    Ok(RoomDeletion {
+        room_id: parse_id(RoomId::parse(r.s("room_id")?), "room id")?,
+        by: parse_id(UserId::parse(r.s("by")?), "deleter")?,
+        subscribed: r.bool("subscribed")?,
+        avatar_key: r.s("avatar_key").ok().map(str::to_owned),
+        held_until: r.at("held_until")?,
     })
 }
 

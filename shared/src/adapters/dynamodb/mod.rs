@@ -30,6 +30,7 @@ mod chat;
 mod chat_inbox;
 mod chat_invitations;
 mod chat_items;
+mod chat_purge;
 mod connections;
 mod file_items;
 mod items;
