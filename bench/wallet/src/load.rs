@@ -109,6 +109,31 @@ pub async fn register(http: &Http, base: &str, name: &str) -> anyhow::Result<Str
         .to_owned())
 }
 
+/// `root` (an admin), `clients` funded payers and as many payees: each client pays its own
+/// payee, so a run measures the server, not one hot wallet. Returns the payers' tokens.
+pub async fn fund_payers(http: &Http, base: &str, clients: usize) -> anyhow::Result<Vec<String>> {
+    let root = register(http, base, "root").await?;
+    let mut payers = Vec::new();
+    for i in 0..clients {
+        let name = format!("payer{i}");
+        let token = register(http, base, &name).await?;
+        let (s, b) = send(
+            http,
+            base,
+            "POST",
+            "/wallet/deposits",
+            Some(&root),
+            Some(&format!("fund-{i}")),
+            Some(json!({"username": name, "amount": 10_000_000_000i64})),
+        )
+        .await?;
+        anyhow::ensure!(s == 201, "funding: {b}");
+        payers.push(token);
+        register(http, base, &format!("payee{i}")).await?;
+    }
+    Ok(payers)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1].as_secs_f64() * 1e3
@@ -125,28 +150,7 @@ pub async fn run(endpoint: Option<&str>, requests: usize, clients: usize) -> any
     .await?;
     let base = running.http_url();
     let http: Http = Client::builder(TokioExecutor::new()).build_http();
-    let root = register(&http, &base, "root").await?;
-    let mut payers = Vec::new();
-    for i in 0..clients {
-        let name = format!("payer{i}");
-        let token = register(&http, &base, &name).await?;
-        let (s, b) = send(
-            &http,
-            &base,
-            "POST",
-            "/wallet/deposits",
-            Some(&root),
-            Some(&format!("fund-{i}")),
-            Some(json!({"username": name, "amount": 10_000_000_000i64})),
-        )
-        .await?;
-        anyhow::ensure!(s == 201, "funding: {b}");
-        payers.push(token);
-    }
-    // Each client pays its own payee: the run measures the server, not one hot wallet.
-    for i in 0..clients {
-        register(&http, &base, &format!("payee{i}")).await?;
-    }
+    let payers = fund_payers(&http, &base, clients).await?;
     let label = endpoint.map_or("memory store".to_owned(), |e| {
         format!("DynamoDB Local ({e})")
     });

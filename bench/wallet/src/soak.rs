@@ -7,7 +7,7 @@
 //! The server runs in this process, so the RSS read is this process's; the HTTP client's share
 //! is the same at every reading.
 
-use crate::load::{Http, register, send, send_seeing_replays};
+use crate::load::{Http, fund_payers, send, send_seeing_replays};
 use chatman::ports::ManualClock;
 use chatman_local::{LocalConfig, start_with_clock};
 use hyper_util::client::legacy::Client;
@@ -52,25 +52,7 @@ pub async fn run(transfers: usize) -> anyhow::Result<()> {
     .await?;
     let base = running.http_url();
     let http: Http = Client::builder(TokioExecutor::new()).build_http();
-    let root = register(&http, &base, "root").await?;
-    let mut payers = Vec::new();
-    for i in 0..CLIENTS {
-        let name = format!("payer{i}");
-        let token = register(&http, &base, &name).await?;
-        let (s, b) = send(
-            &http,
-            &base,
-            "POST",
-            "/wallet/deposits",
-            Some(&root),
-            Some(&format!("fund-{i}")),
-            Some(json!({"username": name, "amount": 10_000_000_000i64})),
-        )
-        .await?;
-        anyhow::ensure!(s == 201, "funding: {b}");
-        payers.push(token);
-        register(&http, &base, &format!("payee{i}")).await?;
-    }
+    let payers = fund_payers(&http, &base, CLIENTS).await?;
     running.expiry.sweep();
     let at_start = rss_mb();
     println!(

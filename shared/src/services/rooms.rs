@@ -581,17 +581,21 @@ impl RoomService {
                     return Ok((next, true, replaced));
                 }
                 Err(StoreError::Conflict) => {
-                    current = self
-                        .ports
-                        .chat
-                        .room(&current.id)
-                        .await?
-                        .ok_or(Error::NotFound("room"))?;
+                    current = self.reread(&current.id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Conflict)
+    }
+
+    /// The room as stored now, after a conditional write found it changed: 404 once it is gone.
+    async fn reread(&self, id: &RoomId) -> Result<Room> {
+        self.ports
+            .chat
+            .room(id)
+            .await?
+            .ok_or(Error::NotFound("room"))
     }
 
     /// DELETE /rooms/{id}: the owner only. One conditional write swaps the room for its
@@ -637,12 +641,7 @@ impl RoomService {
                 // Changed meanwhile (a message deleted, the room flipped to the subscription
                 // index) or deleted by a concurrent request: read again.
                 Err(StoreError::Conflict) => {
-                    current = self
-                        .ports
-                        .chat
-                        .room(&current.id)
-                        .await?
-                        .ok_or(Error::NotFound("room"))?;
+                    current = self.reread(&current.id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
