@@ -565,3 +565,111 @@ async fn room_events_reach_exactly_the_people_concerned() {
         json!({"type": "room", "event": "deleted", "room_id": room})
     );
 }
+
+/// The crash between the mark and the clean-up, over HTTP: the function that deleted the room
+/// died right after its one conditional write. The room is already gone for everyone; a repeat
+/// DELETE by anyone but the owner, or by the owner while the dead request's hold lasts, takes
+/// nothing over; the owner's DELETE after the hold finishes the clean-up and still answers 404.
+async fn a_repeat_delete_by_the_owner_finishes_a_stopped_clean_up(app: TestApp) {
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = app.room_of(&alice, "group", &[&bob]).await;
+    assert_eq!(app.say(&alice, &room, "hello").await.status, 201);
+    assert_eq!(app.say(&bob, &room, "hi").await.status, 201);
+    let id = chatman::domain::RoomId::parse(&room).unwrap();
+    let owner = chatman::domain::UserId::parse(&alice.id).unwrap();
+    let stored = app.chat.chat.room(&id).await.unwrap().unwrap();
+    let hold = time::Duration::seconds(30);
+    app.chat
+        .chat
+        .delete_room(&stored, &owner, app.clock_now() + hold)
+        .await
+        .unwrap();
+
+    for who in [&alice, &bob] {
+        assert_eq!(app.get_as(who, &format!("/rooms/{room}")).await.status, 404);
+        let listed = app.get_as(who, "/rooms").await;
+        assert_eq!(listed.body["items"], json!([]), "{}", listed.body);
+    }
+    let left = app.traces_of(&room).await;
+    assert!(
+        !left.is_empty(),
+        "the stopped clean-up left the room's items"
+    );
+
+    // Within the hold the dead request may still be running: nobody takes over.
+    let early = app.delete_as(&alice, &format!("/rooms/{room}")).await;
+    assert_eq!((early.status, early.code()), (404, "not_found"));
+    assert_eq!(app.traces_of(&room).await, left);
+    app.advance(hold + time::Duration::seconds(1));
+    // Not bob's deletion: his DELETE answers 404 and leaves it for its owner.
+    assert_eq!(
+        app.delete_as(&bob, &format!("/rooms/{room}")).await.status,
+        404
+    );
+    assert_eq!(app.traces_of(&room).await, left);
+    let finished = app.delete_as(&alice, &format!("/rooms/{room}")).await;
+    assert_eq!(
+        finished.status, 404,
+        "the room stays gone: {}",
+        finished.body
+    );
+    assert_eq!(app.traces_of(&room).await, Vec::<String>::new());
+    // Nothing of it comes back, and the owner can carry on.
+    assert_eq!(app.get_as(&alice, "/rooms").await.body["items"], json!([]));
+    let next = app.room_of(&alice, "group", &[&bob]).await;
+    assert_eq!(app.say(&bob, &next, "again").await.status, 201);
+}
+
+#[tokio::test]
+async fn a_stopped_room_deletion_is_finished_by_its_owner_in_memory() {
+    a_repeat_delete_by_the_owner_finishes_a_stopped_clean_up(TestApp::new()).await;
+}
+
+#[tokio::test]
+async fn a_stopped_room_deletion_is_finished_by_its_owner_on_dynamodb_local() {
+    a_repeat_delete_by_the_owner_finishes_a_stopped_clean_up(TestApp::on_dynamodb().await).await;
+}
+
+/// Eight DELETEs of one channel at once by its owner: one 204, the others 404 (the room was
+/// gone when they wrote), one `deleted` event for each member, and nothing left of the room.
+async fn parallel_deletes_of_a_channel_answer_204_once(app: TestApp) {
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
+    let room = app.room_of(&alice, "channel", &[&bob, &carol]).await;
+    assert_eq!(app.say(&alice, &room, "news").await.status, 201);
+    let app = std::sync::Arc::new(app);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, alice, path) = (app.clone(), alice.clone(), format!("/rooms/{room}"));
+            tokio::spawn(async move { app.delete_as(&alice, &path).await.status })
+        })
+        .collect();
+    let mut statuses = vec![];
+    for r in racers {
+        statuses.push(r.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 404, 404, 404, 404, 404, 404, 404]);
+    for who in [&alice, &bob, &carol] {
+        let deleted = app
+            .received(who)
+            .into_iter()
+            .filter(|e| e == "room/deleted")
+            .count();
+        assert_eq!(deleted, 1, "{} was told once", who.username);
+    }
+    assert_eq!(app.traces_of(&room).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_deletes_of_a_channel_answer_204_once_in_memory() {
+    parallel_deletes_of_a_channel_answer_204_once(TestApp::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_deletes_of_a_channel_answer_204_once_on_dynamodb_local() {
+    parallel_deletes_of_a_channel_answer_204_once(TestApp::on_dynamodb().await).await;
+}
