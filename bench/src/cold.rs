@@ -257,6 +257,17 @@ impl Bench<'_> {
         request_id: String,
         event: &[u8],
     ) -> anyhow::Result<u64> {
+        Ok(self.invoke_full(target, child, request_id, event)?.0)
+    }
+
+    /// As `invoke`, with the response's JSON body (`Null` when it has none or it is not JSON).
+    pub(crate) fn invoke_full(
+        &self,
+        target: &Target,
+        child: &mut Child,
+        request_id: String,
+        event: &[u8],
+    ) -> anyhow::Result<(u64, serde_json::Value)> {
         self.emulator.enqueue(Invocation {
             request_id: request_id.clone(),
             function_arn: function_arn(&target.name),
@@ -272,9 +283,18 @@ impl Bench<'_> {
             } if id == request_id => {
                 let v: serde_json::Value =
                     serde_json::from_slice(&body).context("response payload")?;
-                v.get("statusCode")
+                let status = v
+                    .get("statusCode")
                     .and_then(serde_json::Value::as_u64)
-                    .with_context(|| format!("no statusCode in {}", String::from_utf8_lossy(&body)))
+                    .with_context(|| {
+                        format!("no statusCode in {}", String::from_utf8_lossy(&body))
+                    })?;
+                let json = v
+                    .get("body")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                Ok((status, json))
             }
             Report::Error {
                 request_id,
