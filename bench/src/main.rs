@@ -649,7 +649,11 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
             out += &format!(
                 "   {:<14}{:<48}{:>9.1}{:>9.1}{:>9.1}   {}\n",
                 r.name,
-                if r.baseline { "GET / (200)" } else { r.request },
+                if r.baseline {
+                    "the token sample event (200)"
+                } else {
+                    r.request
+                },
                 mb(r.after_init_kb),
                 mb(r.after_1_kb),
                 mb(r.after_n_kb),
