@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a process may take to reach `/next` before the run counts as failed.
-const INIT_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The secret ids the functions are configured with (what the template passes).
 pub const OTP_SECRET_ARN: &str =
@@ -151,7 +151,7 @@ impl Bench<'_> {
         self.scratch.join(format!("{}.log", target.name))
     }
 
-    fn failure(&self, target: &Target, e: anyhow::Error) -> anyhow::Error {
+    pub(crate) fn failure(&self, target: &Target, e: anyhow::Error) -> anyhow::Error {
         let log = std::fs::read_to_string(self.log_path(target)).unwrap_or_default();
         let tail: String = log
             .lines()
@@ -169,7 +169,7 @@ impl Bench<'_> {
         ))
     }
 
-    fn spawn(&self, target: &Target) -> anyhow::Result<(Child, Instant)> {
+    pub(crate) fn spawn(&self, target: &Target) -> anyhow::Result<(Child, Instant)> {
         self.emulator.reset();
         let log = File::create(self.log_path(target))?;
         let mut cmd = self.command(target, &log)?;
@@ -240,15 +240,42 @@ impl Bench<'_> {
             source_ip: "127.0.0.1".into(),
             host: "bench.local".into(),
         });
+        let expected = if target.baseline { 200 } else { 404 };
+        let status = self.invoke(target, child, request_id, &serde_json::to_vec(&event)?)?;
+        if status != expected {
+            bail!("smoke: expected statusCode {expected}, got {status}");
+        }
+        Ok(format!("ok ({expected})"))
+    }
+
+    /// Sends one event to the running process (already at `/next`) and returns the response's
+    /// `statusCode`, once the runtime posted it to `/response`.
+    pub(crate) fn invoke(
+        &self,
+        target: &Target,
+        child: &mut Child,
+        request_id: String,
+        event: &[u8],
+    ) -> anyhow::Result<u64> {
+        Ok(self.invoke_full(target, child, request_id, event)?.0)
+    }
+
+    /// As `invoke`, with the response's JSON body (`Null` when it has none or it is not JSON).
+    pub(crate) fn invoke_full(
+        &self,
+        target: &Target,
+        child: &mut Child,
+        request_id: String,
+        event: &[u8],
+    ) -> anyhow::Result<(u64, serde_json::Value)> {
         self.emulator.enqueue(Invocation {
             request_id: request_id.clone(),
             function_arn: function_arn(&target.name),
-            event: serde_json::to_vec(&event)?,
+            event: event.to_vec(),
         });
-        let expected = if target.baseline { 200 } else { 404 };
         match self
             .emulator
-            .wait_report(Duration::from_secs(10), || exited(child))?
+            .wait_report(Duration::from_secs(30), || exited(child))?
         {
             Report::Response {
                 request_id: id,
@@ -256,37 +283,41 @@ impl Bench<'_> {
             } if id == request_id => {
                 let v: serde_json::Value =
                     serde_json::from_slice(&body).context("response payload")?;
-                let status = v.get("statusCode").and_then(serde_json::Value::as_u64);
-                if status != Some(expected) {
-                    bail!(
-                        "smoke: expected statusCode {expected}, got {}",
-                        String::from_utf8_lossy(&body)
-                    );
-                }
-                Ok(format!("ok ({expected})"))
+                let status = v
+                    .get("statusCode")
+                    .and_then(serde_json::Value::as_u64)
+                    .with_context(|| {
+                        format!("no statusCode in {}", String::from_utf8_lossy(&body))
+                    })?;
+                let json = v
+                    .get("body")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                Ok((status, json))
             }
             Report::Error {
                 request_id,
                 error_type,
                 body,
             } => bail!(
-                "smoke: invocation {request_id} failed ({}): {}",
+                "invocation {request_id} failed ({}): {}",
                 error_type.as_deref().unwrap_or("no type"),
                 String::from_utf8_lossy(&body)
             ),
-            other => bail!("smoke: unexpected report {other:?}"),
+            other => bail!("unexpected report {other:?}"),
         }
     }
 }
 
-fn exited(child: &mut Child) -> anyhow::Result<()> {
+pub(crate) fn exited(child: &mut Child) -> anyhow::Result<()> {
     match child.try_wait()? {
         Some(status) => bail!("the process exited before it was ready ({status})"),
         None => Ok(()),
     }
 }
 
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -5,12 +5,15 @@
 //!    for each function and for a hello-world `lambda_http` binary.
 //! 3. Login: the `token` handler's `POST /auth/token` versus one bare argon2id hash.
 //! 4. Presign: the S3 adapter signing an upload's PUT and a download's GET (p50/p99).
+//! 6. Peak RSS per invocation of `token`, `signup` and `reset` (release binaries against moto's
+//!    server; `--only rss --moto URL`, which `scripts/bench --only rss` starts).
 //!
 //! Run it through `scripts/bench`, which builds the release binaries first.
 
 mod cold;
 mod emulator;
 mod first_use;
+mod invoke_rss;
 mod login;
 mod presign;
 mod stats;
@@ -67,12 +70,13 @@ const INIT_LIMIT_EXTRA_MS: f64 = 1.0;
 const LOGIN_LIMIT_RATIO: f64 = 1.2;
 
 const USAGE: &str = "\
-usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login,secrets,presign] [--env K=V]... [--json] [--check]
+usage: chatman-bench [--runs N] [--logins M] [--bin-dir DIR] [--only sizes,init,login,secrets,presign,rss] [--moto URL] [--env K=V]... [--json] [--check]
 
   --runs N      cold starts per binary (default 20)
   --logins M    timed logins and timed raw hashes (default 30)
   --bin-dir DIR where the release binaries are (default: this binary's directory)
-  --only LIST   run only some parts: sizes, init, login, secrets, presign (comma-separated)
+  --only LIST   run only some parts: sizes, init, login, secrets, presign, rss (comma-separated)
+  --moto URL    moto server (DynamoDB, Secrets Manager, SES v2) for rss; given, rss runs too
   --env K=V     extra environment for the binaries under test (repeatable), for what-if runs
   --json        print the results as JSON instead of tables
   --check       exit with status 1 if a target is missed";
@@ -86,6 +90,8 @@ struct Args {
     login: bool,
     secrets: bool,
     presign: bool,
+    rss: bool,
+    moto: Option<String>,
     json: bool,
     check: bool,
     env: Vec<(String, String)>,
@@ -102,6 +108,8 @@ fn parse_args() -> anyhow::Result<Args> {
         login: true,
         secrets: true,
         presign: true,
+        rss: false,
+        moto: None,
         json: false,
         check: false,
         env: Vec::new(),
@@ -127,7 +135,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 let parts: Vec<&str> = only.split(',').map(str::trim).collect();
                 if let Some(bad) = parts
                     .iter()
-                    .find(|p| !["sizes", "init", "login", "secrets", "presign"].contains(p))
+                    .find(|p| !["sizes", "init", "login", "secrets", "presign", "rss"].contains(p))
                 {
                     bail!("--only: unknown part {bad:?}\n{USAGE}");
                 }
@@ -136,7 +144,9 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.login = parts.contains(&"login");
                 args.secrets = parts.contains(&"secrets");
                 args.presign = parts.contains(&"presign");
+                args.rss = parts.contains(&"rss");
             }
+            "--moto" => args.moto = Some(value()?),
             "--json" => args.json = true,
             "--check" => args.check = true,
             "--env" => {
@@ -152,6 +162,11 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
+    }
+    if args.moto.is_some() {
+        args.rss = true;
+    } else if args.rss {
+        bail!("rss needs --moto http://127.0.0.1:PORT (scripts/bench --only rss starts one)");
     }
     if args.runs == 0 || args.logins == 0 {
         bail!("--runs and --logins must be at least 1");
@@ -383,6 +398,23 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
     } else {
         None
     };
+    let rss = match (&args.moto, args.rss) {
+        (Some(moto), true) => {
+            if !args.json {
+                eprintln!(
+                    "  peak RSS: hello-world, token, signup, reset against moto at {moto}..."
+                );
+            }
+            Some(invoke_rss::run(
+                &args.bin_dir,
+                HELLO,
+                moto,
+                scratch,
+                &args.env,
+            )?)
+        }
+        _ => None,
+    };
     report["machine"]["loadavg_end"] = json!(loadavg());
 
     let mut out = String::new();
@@ -594,6 +626,56 @@ fn run(args: &Args, scratch: &Path) -> anyhow::Result<bool> {
             rows.push(json!({ "name": name, "p50_ms": p50, "p99_ms": p99, "max_ms": max }));
         }
         report["presign"] = json!({ "count": PRESIGNS, "rows": rows });
+    }
+
+    if let Some(rows) = &rss {
+        let mb = |kb: u64| kb as f64 / 1024.0;
+        out += &format!(
+            "\n6. Peak RSS (VmHWM) per process, release binaries against moto (DynamoDB, Secrets Manager, SES v2), after init, 1 and {} invocations. Target: <= {:.0} MB of Lambda's {:.0} MB\n",
+            invoke_rss::INVOCATIONS_PER_PROCESS,
+            invoke_rss::TARGET_MB,
+            invoke_rss::MEMORY_MB
+        );
+        out += &format!(
+            "   {:<14}{:<48}{:>9}{:>9}{:>9}   {}\n",
+            "binary", "request", "init MB", "1 inv", "5 inv", "target"
+        );
+        let mut json_rows = Vec::new();
+        for r in rows {
+            let ok = mb(r.after_n_kb) <= invoke_rss::TARGET_MB;
+            if !r.baseline {
+                all_met &= ok;
+            }
+            out += &format!(
+                "   {:<14}{:<48}{:>9.1}{:>9.1}{:>9.1}   {}\n",
+                r.name,
+                if r.baseline {
+                    "the token sample event (200)"
+                } else {
+                    r.request
+                },
+                mb(r.after_init_kb),
+                mb(r.after_1_kb),
+                mb(r.after_n_kb),
+                if r.baseline {
+                    "(baseline)"
+                } else {
+                    verdict(ok)
+                }
+            );
+            json_rows.push(json!({
+                "name": r.name, "baseline": r.baseline, "request": r.request, "status": r.status,
+                "peak_kb_after_init": r.after_init_kb, "peak_kb_after_1": r.after_1_kb,
+                "peak_kb_after_n": r.after_n_kb, "target_met": r.baseline || ok,
+            }));
+        }
+        report["rss"] = json!({
+            "invocations": invoke_rss::INVOCATIONS_PER_PROCESS,
+            "memory_mb": invoke_rss::MEMORY_MB,
+            "target_peak_mb_max": invoke_rss::TARGET_MB,
+            "counterpart": "moto server (DynamoDB, Secrets Manager, SES v2)",
+            "rows": json_rows,
+        });
     }
 
     report["all_targets_met"] = json!(all_met);

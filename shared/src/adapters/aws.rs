@@ -6,6 +6,12 @@
 //! walk the default provider chains and parse every root certificate on the system: about 3.5 ms
 //! of each cold start for nothing (docs/PERFORMANCE.md). rustls with ring rather than the SDK's
 //! default aws-lc keeps binaries small.
+//!
+//! `AWS_ENDPOINT_URL`, the SDK's own standard override variable, points every client at one
+//! other endpoint (e.g. DynamoDB Local or moto when the release binaries are run locally, as the
+//! benchmark's peak-RSS run does). Lambda never sets it, so on AWS it is unset and the SDK
+//! resolves each service's regional endpoint as before. The per-service variants
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, …) are not read.
 
 use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -81,12 +87,20 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<SdkConfig> 
         None,
         "lambda-environment",
     );
-    Ok(SdkConfig::builder()
+    let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(env("AWS_REGION")?))
-        .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(https_client(trust)?)
-        .build())
+        .credentials_provider(SharedCredentialsProvider::new(credentials));
+    match var("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()) {
+        // A local counterpart: plain HTTP in practice, an https:// one trusted by the system roots.
+        Some(endpoint) => {
+            config = config
+                .endpoint_url(endpoint)
+                .http_client(https_client(TrustStore::default())?);
+        }
+        None => config = config.http_client(https_client(trust)?),
+    }
+    Ok(config.build())
 }
 
 /// Configuration for a local endpoint such as DynamoDB Local: fixed region and dummy
@@ -165,6 +179,30 @@ mod tests {
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert!(config.credentials_provider().is_some());
         assert!(config.http_client().is_some());
+    }
+
+    #[test]
+    fn the_standard_endpoint_override_is_honoured_and_absent_by_default() {
+        let base = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let on_aws = from_vars(vars(&base)).expect("a configuration");
+        assert_eq!(on_aws.endpoint_url(), None);
+        let mut local = base.to_vec();
+        local.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:8000"));
+        let config = from_vars(vars(&local)).expect("a configuration");
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:8000"));
+        assert!(config.http_client().is_some());
+        let mut empty = base.to_vec();
+        empty.push(("AWS_ENDPOINT_URL", ""));
+        assert_eq!(
+            from_vars(vars(&empty))
+                .expect("a configuration")
+                .endpoint_url(),
+            None
+        );
     }
 
     #[test]
