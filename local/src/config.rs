@@ -91,6 +91,15 @@ pub struct LocalConfig {
     /// Delete the S3 data directory when the server stops (embedded test servers).
     #[arg(skip)]
     pub s3_ephemeral: bool,
+    /// Log lines: `text` (readable) or `json` (the one field set the Lambdas log).
+    #[arg(long, env = "CHATMAN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl LocalConfig {
@@ -100,6 +109,7 @@ impl LocalConfig {
             host: "127.0.0.1".into(),
             http_port: 0,
             ws_port: 0,
+            log_format: LogFormat::Text,
             dynamodb_endpoint: None,
             table: "chatman-accounts".into(),
             admins: String::new(),

@@ -7,6 +7,7 @@ use chatman::error::Error;
 use chatman::handlers::{Function, routes};
 use chatman::http::apigw::{Incoming, percent_decode, to_event, to_request};
 use chatman::http::problem::problem;
+use chatman::telemetry::{emf, observe};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming as HyperBody};
 use std::collections::HashMap;
@@ -135,7 +136,10 @@ impl Gateway {
             host,
         });
         match to_request(event) {
-            Ok(request) => from_lambda(function.handle(request).await),
+            // Logged like Lambda's requests; no CloudWatch here to read the metrics.
+            Ok(request) => {
+                from_lambda(observe::http(request, &emf::Discard, |req| function.handle(req)).await)
+            }
             Err(e) => error_response(Error::Unexpected(
                 e.context("building the API Gateway event"),
             )),

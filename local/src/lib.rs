@@ -21,5 +21,5 @@ pub mod websocket;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub use config::LocalConfig;
+pub use config::{LocalConfig, LogFormat};
 pub use server::{Running, start, start_with_clock};

@@ -1,12 +1,12 @@
 //! `chatman-local`: the whole API on this machine with embedded defaults.
 
-use chatman_local::{LocalConfig, start};
+use chatman_local::{LocalConfig, LogFormat, start};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    chatman::telemetry::init_local();
     let config = LocalConfig::parse();
+    chatman::telemetry::init_local(config.log_format == LogFormat::Json);
     let running = start(config.clone()).await?;
     println!("Chatman local server");
     println!("  HTTP API   {}", running.http_url());

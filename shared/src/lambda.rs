@@ -1,6 +1,7 @@
 //! Running a handler on the Lambda runtime.
 
 use crate::handlers::Function;
+use crate::telemetry::{emf, observe};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -8,9 +9,13 @@ use std::sync::Arc;
 /// sees an error from us.
 pub async fn serve(function: impl Function + 'static) -> Result<(), lambda_http::Error> {
     let function = Arc::new(function);
+    let sink = Arc::new(emf::Stdout::from_env());
     lambda_http::run(lambda_http::service_fn(move |req| {
-        let function = Arc::clone(&function);
-        async move { Ok::<_, Infallible>(function.handle(req).await) }
+        let (function, sink) = (Arc::clone(&function), Arc::clone(&sink));
+        async move {
+            let response = observe::http(req, sink.as_ref(), |req| function.handle(req)).await;
+            Ok::<_, Infallible>(response)
+        }
     }))
     .await
 }
@@ -44,9 +49,15 @@ pub async fn serve_websocket(
     use crate::http::websocket::WsRequest;
     use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
     let function = Arc::new(function);
+    let sink = Arc::new(emf::Stdout::from_env());
     run(service_fn(move |event: LambdaEvent<WsRequest>| {
-        let function = Arc::clone(&function);
-        async move { Ok::<_, Infallible>(function.handle(event.payload).await) }
+        let (function, sink) = (Arc::clone(&function), Arc::clone(&sink));
+        async move {
+            let id = event.context.request_id;
+            let handle = |payload| function.handle(payload);
+            let response = observe::websocket(event.payload, &id, sink.as_ref(), handle).await;
+            Ok::<_, Infallible>(response)
+        }
     }))
     .await
 }
@@ -58,9 +69,14 @@ pub async fn serve_stream(
     use crate::handlers::ws_deliver::StreamEvent;
     use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
     let function = Arc::new(function);
+    let sink = Arc::new(emf::Stdout::from_env());
     run(service_fn(move |event: LambdaEvent<StreamEvent>| {
-        let function = Arc::clone(&function);
-        async move { Ok::<_, Infallible>(function.handle(event.payload).await) }
+        let (function, sink) = (Arc::clone(&function), Arc::clone(&sink));
+        async move {
+            let (id, records) = (event.context.request_id, event.payload.records.len());
+            let batch = function.handle(event.payload);
+            Ok::<_, Infallible>(observe::stream(records, &id, sink.as_ref(), batch).await)
+        }
     }))
     .await
 }

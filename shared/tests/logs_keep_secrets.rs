@@ -1,6 +1,7 @@
 //! Nothing secret reaches the logs: a full signup, login, refresh and reset is run with every log
-//! line captured, and no code, token or password may appear in them. (The Django system logged
-//! codes and secrets.)
+//! line captured in the JSON format the Lambdas write, and no code, token or password may appear
+//! in them, nor the person's username or email (the logs name people by their opaque id). (The
+//! Django system logged codes and secrets.)
 // Helpers here are plain functions called from #[test]s: a panic in them is a failing test.
 #![allow(clippy::unwrap_used)]
 
@@ -35,7 +36,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test]
 async fn no_code_token_or_password_appears_in_the_logs() {
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
+    let subscriber = chatman::telemetry::json_lines()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(logs.clone())
         .finish();
@@ -107,7 +108,24 @@ async fn no_code_token_or_password_appears_in_the_logs() {
         .await;
     assert_eq!(reset.status, 204);
 
+    // An authenticated request, so its lines carry the caller's id (the reset ended the
+    // earlier sessions: log in with the new password).
+    let fresh = app.login("alice", new).await;
+    secrets.push(fresh.str("access_token"));
+    secrets.push(fresh.str("refresh_token"));
+    let me = app
+        .call("GET", "/me", None, Some(&fresh.str("access_token")))
+        .await;
+    assert_eq!(me.status, 200);
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    check_json_lines(&text, me.str("id").as_str());
+    for person in ["alice@example.com", "\"alice\""] {
+        assert!(
+            !text.contains(person),
+            "{person} appears in the logs: {text}"
+        );
+    }
     assert!(
         text.contains("account created"),
         "logging was captured: {text}"
@@ -121,6 +139,46 @@ async fn no_code_token_or_password_appears_in_the_logs() {
     }
     // The stored password hash never appears either.
     assert!(!text.contains("$argon2id$"));
+}
+
+/// Every line is one JSON object with the one field set; a request's lines carry its span, and
+/// an authenticated one names the caller by id.
+fn check_json_lines(text: &str, user_id: &str) {
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["level"].is_string() && line["message"].is_string(),
+            "{line}"
+        );
+    }
+    let answered: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "answered")
+        .collect();
+    assert!(!answered.is_empty(), "each request logs its answer");
+    for line in &answered {
+        let span = &line["span"];
+        assert_eq!(span["name"], "request");
+        assert!(
+            span["function"].is_string() && span["route"].is_string(),
+            "{line}"
+        );
+        assert!(span["api_request_id"].is_string() && span["request_id"].is_string());
+        assert!(
+            line["status"].is_u64() && line["latency_ms"].is_number(),
+            "{line}"
+        );
+    }
+    let me = answered
+        .iter()
+        .find(|l| l["span"]["route"] == "GET /me")
+        .expect("GET /me answered");
+    assert_eq!(me["span"]["user_id"], user_id);
+    assert_eq!(me["span"]["function"], "profile");
+    assert_eq!(me["status"], 200);
 }
 
 /// Every record of `domain/records.rs`, and `Mail`, printed with `{:?}` (as errors and traces do)

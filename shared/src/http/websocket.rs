@@ -19,6 +19,9 @@ pub struct WsContext {
     pub connection_id: String,
     pub route_key: String,
     pub event_type: String,
+    /// API Gateway's id of this event (logged with the Lambda request id).
+    #[serde(default)]
+    pub request_id: Option<String>,
     #[serde(default)]
     pub domain_name: Option<String>,
     #[serde(default)]

@@ -44,6 +44,7 @@ impl Authenticator {
         if !live {
             return Err(Error::Unauthorized);
         }
+        crate::telemetry::observe::caller(&user.id.to_string());
         Ok(Principal {
             user,
             session_id: claims.session_id,

@@ -31,6 +31,7 @@ use chatman::services::delivery::{Delivery, DeliveryLoop};
 use chatman::services::socket_sweep::SocketSweep;
 use chatman::services::uploads::UploadService;
 use chatman::settings::{Limits, Settings};
+use chatman::telemetry::{emf, observe};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,6 +162,8 @@ pub struct TestApp {
     ctx: Context,
     mailer: Arc<dyn Mailer>,
     functions: HashMap<&'static str, Box<dyn Function>>,
+    /// The EMF line of every request, as Lambda would print it.
+    pub metrics: Arc<emf::Captured>,
     /// Where the chat's outbox is read from: the memory store's queue, or a table's stream.
     feed: FeedSource,
     /// The delivery worker, made on first use (a stream feed needs a request to open).
@@ -529,6 +532,7 @@ impl TestApp {
             ctx,
             mailer,
             functions,
+            metrics: Arc::default(),
             feed,
             delivery: tokio::sync::OnceCell::new(),
             auto_deliver: true,
@@ -703,7 +707,9 @@ impl TestApp {
             host: "api.test".into(),
         });
         let request = to_request(event).expect("a valid event");
-        let response = self.functions[function].handle(request).await;
+        let handler = &self.functions[function];
+        let response =
+            observe::http(request, self.metrics.as_ref(), |req| handler.handle(req)).await;
         if self.auto_deliver {
             self.deliver().await;
         }
