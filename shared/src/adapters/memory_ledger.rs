@@ -78,6 +78,19 @@ impl LedgerStore for MemoryLedger {
         Ok(self.state().wallets.get(owner).cloned())
     }
 
+    async fn entry(
+        &self,
+        owner: &UserId,
+        transfer: &TransferId,
+    ) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .state()
+            .entries
+            .get(owner)
+            .and_then(|entries| entries.get(transfer))
+            .cloned())
+    }
+
     async fn entries(
         &self,
         owner: &UserId,

@@ -23,6 +23,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("ws-ticket", "POST /ws/tickets"),
     ("wallet", "GET /wallet"),
     ("wallet", "GET /wallet/transactions"),
+    ("wallet", "GET /wallet/transfers/{id}"),
     ("transfer", "POST /wallet/transfers"),
     ("deposit", "POST /wallet/deposits"),
     ("donate", "POST /donate-links"),

@@ -1,4 +1,5 @@
-//! The `wallet` function: GET /wallet (balance) and GET /wallet/transactions (history).
+//! The `wallet` function: GET /wallet (balance), GET /wallet/transactions (history) and
+//! GET /wallet/transfers/{id} (one transfer, for either party).
 
 use super::wallet_views::{EntryView, wallet_json};
 use super::{Context, Function, respond, views::PageView};
@@ -7,7 +8,9 @@ use crate::http::{Body, Request, Response, request, response};
 use crate::ports::Push;
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::{Authenticator, Principal};
-use crate::services::wallet::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, WalletService};
+use crate::services::wallet::{
+    HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, WalletService, transfer_json,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -52,6 +55,12 @@ impl Wallet {
                         next_cursor: page.next_cursor,
                     },
                 ))
+            }
+            "GET /wallet/transfers/{id}" => {
+                let raw = request::path_param(req, "id").unwrap_or_default();
+                let entry = self.wallets.transfer_of(&me.user, &raw).await?;
+                // The same `Transfer` body that POST /wallet/transfers answered.
+                Ok(response::json(200, &transfer_json(&entry.transfer)))
             }
             _ => Err(Error::NoRoute),
         }

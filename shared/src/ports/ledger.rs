@@ -3,7 +3,9 @@
 //! idempotency record, so a key can move money at most once whatever crashes or races.
 
 use super::{Page, StoreError};
-use crate::domain::{DonateLink, DonateLinkId, Entry, IdempotencyKey, Transfer, UserId, Wallet};
+use crate::domain::{
+    DonateLink, DonateLinkId, Entry, IdempotencyKey, Transfer, TransferId, UserId, Wallet,
+};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -111,6 +113,13 @@ pub trait LedgerStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Entry>, StoreError>;
+    /// `owner`'s entry of one transfer, read by key: it carries the whole transfer, so either
+    /// party can read a transfer from its own partition, and nobody else finds it.
+    async fn entry(
+        &self,
+        owner: &UserId,
+        transfer: &TransferId,
+    ) -> Result<Option<Entry>, StoreError>;
 
     // --- idempotency ---
     /// Claims the key of `claim.scope` for a request with `claim.fingerprint`, unless it is

@@ -98,6 +98,17 @@ impl WalletService {
         }))
     }
 
+    /// One transfer the caller paid or received, from the caller's own entry (read by key).
+    /// Anyone else, and an id that is malformed or unknown, gets the same `not_found`, so the
+    /// answer does not tell whether a transfer exists.
+    pub async fn transfer_of(&self, me: &User, raw_id: &str) -> Result<Entry> {
+        let id = TransferId::parse(raw_id).map_err(|_| Error::NotFound("transfer"))?;
+        self.ledger
+            .entry(&me.id, &id)
+            .await?
+            .ok_or(Error::NotFound("transfer"))
+    }
+
     /// The caller's entries, newest first.
     pub async fn history(
         &self,

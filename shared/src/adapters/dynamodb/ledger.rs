@@ -7,7 +7,7 @@
 
 use super::items::{Item, n, s, sdk_error};
 use super::ledger_items::*;
-use crate::domain::{DonateLink, DonateLinkId, Entry, UserId, Wallet};
+use crate::domain::{DonateLink, DonateLinkId, Entry, TransferId, UserId, Wallet};
 use crate::ports::{
     Claim, ClaimOutcome, LedgerStore, MoveError, Movement, Page, StoreError, StoredAnswer,
 };
@@ -317,6 +317,18 @@ impl LedgerStore for DynamoLedger {
             .get(wallet_key(owner))
             .await?
             .map(|i| wallet_from(&i))
+            .transpose()?)
+    }
+
+    async fn entry(
+        &self,
+        owner: &UserId,
+        transfer: &TransferId,
+    ) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .get(entry_key(owner, transfer))
+            .await?
+            .map(|i| entry_from(&i))
             .transpose()?)
     }
 
