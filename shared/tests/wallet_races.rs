@@ -8,7 +8,7 @@ mod bank_driver;
 mod support;
 
 use chatman::adapters::recording_push::RecordingPush;
-use chatman::domain::{DonateLink, DonateLinkId, Entry, UserId, Wallet};
+use chatman::domain::{DonateLink, DonateLinkId, Entry, TransferId, UserId, Wallet};
 use chatman::ports::{
     AccountStore, Claim, ClaimOutcome, LedgerStore, MoveError, Movement, Page, StoreError,
     StoredAnswer,
@@ -43,6 +43,13 @@ impl LedgerStore for GatedLedger {
         cursor: Option<&str>,
     ) -> Result<Page<Entry>, StoreError> {
         self.inner.entries(owner, limit, cursor).await
+    }
+    async fn entry(
+        &self,
+        owner: &UserId,
+        transfer: &TransferId,
+    ) -> Result<Option<Entry>, StoreError> {
+        self.inner.entry(owner, transfer).await
     }
     async fn claim(&self, claim: &Claim, now: OffsetDateTime) -> Result<ClaimOutcome, StoreError> {
         self.inner.claim(claim, now).await

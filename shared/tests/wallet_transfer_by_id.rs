@@ -9,7 +9,15 @@ use support::TestApp;
 
 #[tokio::test]
 async fn both_parties_read_the_transfer_and_nobody_else_learns_it_exists() {
-    let app = TestApp::new();
+    only_the_parties_read_a_transfer(TestApp::new()).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_both_parties_read_the_transfer_and_nobody_else_learns_it_exists() {
+    only_the_parties_read_a_transfer(TestApp::on_dynamodb().await).await;
+}
+
+async fn only_the_parties_read_a_transfer(app: TestApp) {
     let root = app.register("root").await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
