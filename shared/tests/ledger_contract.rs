@@ -128,6 +128,31 @@ async fn a_movement_writes_both_entries_and_both_balances(ledger: Arc<dyn Ledger
     assert_eq!(bobs.items[0].direction, Direction::In);
 }
 
+async fn each_party_reads_a_transfer_by_id_from_its_own_entry(ledger: Arc<dyn LedgerStore>) {
+    let (alice, bob, carol) = (party("alice"), party("bob"), party("carol"));
+    deposit(ledger.as_ref(), &alice, 1_000).await;
+    let (_, v) = balance(ledger.as_ref(), &alice).await;
+    let t = transfer(Some(&alice), &bob, 400);
+    movement(ledger.as_ref(), &t, Some(v)).await.unwrap();
+    let payer = ledger.entry(&alice.id, &t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (payer.transfer.clone(), payer.direction),
+        (t.clone(), Direction::Out)
+    );
+    let payee = ledger.entry(&bob.id, &t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (payee.transfer, payee.direction),
+        (t.clone(), Direction::In)
+    );
+    assert_eq!(
+        ledger.entry(&carol.id, &t.id).await.unwrap(),
+        None,
+        "not a party"
+    );
+    let unknown = TransferId::new();
+    assert_eq!(ledger.entry(&alice.id, &unknown).await.unwrap(), None);
+}
+
 async fn entries_page_newest_first(ledger: Arc<dyn LedgerStore>) {
     let alice = party("alice");
     for amount in 1..=5 {
@@ -531,6 +556,7 @@ macro_rules! contract {
 contract!(
     an_unwritten_wallet_is_absent_and_opening_is_idempotent,
     a_movement_writes_both_entries_and_both_balances,
+    each_party_reads_a_transfer_by_id_from_its_own_entry,
     entries_page_newest_first,
     a_debit_beyond_the_balance_moves_nothing,
     a_debit_decided_on_an_old_version_is_refused,
