@@ -7,7 +7,7 @@ mod support;
 use ::time::Duration;
 use chatman::domain::*;
 use chatman::ports::{
-    Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer,
+    Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, RefundCap, StoredAnswer,
 };
 use std::sync::Arc;
 use support::start_time;
@@ -55,6 +55,7 @@ fn transfer(from: Option<&Party>, to: &Party, amount: i64) -> Transfer {
         currency: "USD".into(),
         description: "note".into(),
         created_at: start_time(),
+        refund_of: None,
     }
 }
 
@@ -78,6 +79,7 @@ async fn movement(
             answer: answer(201, "{}"),
             attempt: 0,
             link: None,
+            refund: None,
         })
         .await
 }
@@ -151,6 +153,85 @@ async fn each_party_reads_a_transfer_by_id_from_its_own_entry(ledger: Arc<dyn Le
     );
     let unknown = TransferId::new();
     assert_eq!(ledger.entry(&alice.id, &unknown).await.unwrap(), None);
+}
+
+/// Refunds `amount` of `original` (paid by `payer` to `receiver`), capped as the service caps it.
+async fn refund_movement(
+    ledger: &dyn LedgerStore,
+    original: &Transfer,
+    amount: i64,
+    refunded_at_most: i64,
+    max_refunds: usize,
+) -> (Transfer, Result<(), MoveError>) {
+    let receiver = original.to.clone();
+    let mut t = transfer(Some(&receiver), original.from.as_ref().unwrap(), amount);
+    t.kind = TransferKind::Refund;
+    t.refund_of = Some(original.id);
+    let (_, version) = balance(ledger, &receiver).await;
+    let c = claim(receiver.id, &t.id.to_string(), 1);
+    assert_eq!(
+        ledger.claim(&c, start_time()).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let moved = ledger
+        .move_money(&Movement {
+            transfer: t.clone(),
+            payer_version: Some(version),
+            claim: c,
+            answer: answer(201, "{}"),
+            attempt: 0,
+            link: None,
+            refund: Some(RefundCap {
+                original: original.id,
+                refunded_at_most,
+                max_refunds,
+            }),
+        })
+        .await;
+    (t, moved)
+}
+
+async fn a_refund_moves_only_within_its_cap_and_counts_on_both_entries(
+    ledger: Arc<dyn LedgerStore>,
+) {
+    let (alice, bob) = (party("alice"), party("bob"));
+    deposit(ledger.as_ref(), &alice, 1_000).await;
+    // bob has more than he was paid, so only the cap can refuse below.
+    deposit(ledger.as_ref(), &bob, 1_000).await;
+    let (_, v) = balance(ledger.as_ref(), &alice).await;
+    let original = transfer(Some(&alice), &bob, 400);
+    movement(ledger.as_ref(), &original, Some(v)).await.unwrap();
+
+    let (first, moved) = refund_movement(ledger.as_ref(), &original, 300, 100, 2).await;
+    moved.unwrap();
+    // 300 refunded already: a second 300 would need at most 100 refunded before it.
+    let (_, over) = refund_movement(ledger.as_ref(), &original, 300, 100, 2).await;
+    assert!(matches!(over, Err(MoveError::RefundCap)), "{over:?}");
+    let (second, moved) = refund_movement(ledger.as_ref(), &original, 100, 300, 2).await;
+    moved.unwrap();
+    // Two refunds made: a third is refused by the count, though the amount would fit.
+    let (_, third) = refund_movement(ledger.as_ref(), &original, 1, 1_000, 2).await;
+    assert!(matches!(third, Err(MoveError::RefundCap)), "{third:?}");
+
+    for who in [&alice, &bob] {
+        let entry = ledger.entry(&who.id, &original.id).await.unwrap().unwrap();
+        assert_eq!(
+            entry.transfer, original,
+            "the transfer itself never changes"
+        );
+        assert_eq!(
+            entry.refunded,
+            Refunded {
+                total: 400,
+                ids: vec![first.id, second.id]
+            }
+        );
+        let refund = ledger.entry(&who.id, &first.id).await.unwrap().unwrap();
+        assert_eq!(refund.transfer, first);
+        assert_eq!(refund.refunded, Refunded::default());
+    }
+    assert_eq!(balance(ledger.as_ref(), &alice).await.0, 1_000);
+    assert_eq!(balance(ledger.as_ref(), &bob).await.0, 1_000);
 }
 
 async fn entries_page_newest_first(ledger: Arc<dyn LedgerStore>) {
@@ -315,6 +396,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             answer: answer(201, "{}"),
             attempt: 0,
             link: None,
+            refund: None,
         })
         .await;
     assert!(matches!(late, Err(MoveError::ClaimLost)), "{late:?}");
@@ -327,6 +409,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             answer: answer(201, "{\"ok\":1}"),
             attempt: 0,
             link: None,
+            refund: None,
         })
         .await
         .unwrap();
@@ -443,6 +526,7 @@ async fn donation(
             answer: answer(201, "{}"),
             attempt: 0,
             link: Some(*link),
+            refund: None,
         })
         .await
 }
@@ -567,4 +651,5 @@ contract!(
     racing_claims_of_one_key_have_one_winner,
     links_are_stored_listed_by_owner_and_revoked_by_owner_only,
     a_donation_moves_only_while_its_link_is_live,
+    a_refund_moves_only_within_its_cap_and_counts_on_both_entries,
 );

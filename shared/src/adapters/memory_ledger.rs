@@ -197,6 +197,24 @@ impl LedgerStore for MemoryLedger {
         if payee_balance > i64::MAX - amount {
             return Err(MoveError::BalanceLimit);
         }
+        // A refund only within its cap, read from the refunder's entry of the original, and
+        // counted there (and on the payer's) below, under the same lock.
+        if let Some(cap) = &movement.refund {
+            let Some(from) = &t.from else {
+                return Err(MoveError::Unexpected(anyhow::anyhow!(
+                    "a refund without a payer"
+                )));
+            };
+            let refunded = state
+                .entries
+                .get(&from.id)
+                .and_then(|held| held.get(&cap.original))
+                .map(|e| &e.refunded)
+                .ok_or_else(|| MoveError::Unexpected(anyhow::anyhow!("refunded entry missing")))?;
+            if refunded.total > cap.refunded_at_most || refunded.ids.len() >= cap.max_refunds {
+                return Err(MoveError::RefundCap);
+            }
+        }
         if Entry::of(t).iter().any(|e| {
             state
                 .entries
@@ -208,6 +226,18 @@ impl LedgerStore for MemoryLedger {
 
         if let Some(record) = state.idempotency.get_mut(&scope_key(&movement.claim)) {
             record.answer = Some(movement.answer.clone());
+        }
+        if let Some(cap) = &movement.refund {
+            for entry in Entry::of(t) {
+                if let Some(original) = state
+                    .entries
+                    .get_mut(&entry.owner)
+                    .and_then(|held| held.get_mut(&cap.original))
+                {
+                    original.refunded.total += amount;
+                    original.refunded.ids.push(t.id);
+                }
+            }
         }
         for entry in Entry::of(t) {
             let wallet = state.wallets.entry(entry.owner).or_insert(Wallet {

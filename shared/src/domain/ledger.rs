@@ -20,6 +20,8 @@ pub enum TransferKind {
     Deposit,
     Transfer,
     Donation,
+    /// Money a receiver sent back, against one earlier transfer or donation (`refund_of`).
+    Refund,
 }
 
 impl TransferKind {
@@ -28,6 +30,7 @@ impl TransferKind {
             Self::Deposit => "deposit",
             Self::Transfer => "transfer",
             Self::Donation => "donation",
+            Self::Refund => "refund",
         }
     }
 
@@ -36,6 +39,7 @@ impl TransferKind {
             "deposit" => Some(Self::Deposit),
             "transfer" => Some(Self::Transfer),
             "donation" => Some(Self::Donation),
+            "refund" => Some(Self::Refund),
             _ => None,
         }
     }
@@ -60,6 +64,26 @@ pub struct Transfer {
     pub currency: String,
     pub description: String,
     pub created_at: OffsetDateTime,
+    /// For a refund: the transfer it gives money back for.
+    pub refund_of: Option<TransferId>,
+}
+
+impl Transfer {
+    /// Whether its receiver may send (part of) it back: a payment from another person. Not a
+    /// deposit (no one inside to return it to), nor a refund (that would only go round in circles).
+    pub fn refundable(&self) -> bool {
+        self.from.is_some() && matches!(self.kind, TransferKind::Transfer | TransferKind::Donation)
+    }
+}
+
+/// What has been sent back of a transfer so far. Both parties' entries of the transfer carry it,
+/// updated in each refund's own transaction (the receiver's conditioned on the cap).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refunded {
+    /// The sum of the refunds, in minor units; never above the transfer's amount.
+    pub total: i64,
+    /// The refunds' transfer ids, oldest first.
+    pub ids: Vec<TransferId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +107,8 @@ pub struct Entry {
     pub owner: UserId,
     pub direction: Direction,
     pub transfer: Transfer,
+    /// The transfer itself never changes; what was refunded of it does.
+    pub refunded: Refunded,
 }
 
 impl Entry {
@@ -94,12 +120,14 @@ impl Entry {
                 owner: from.id,
                 direction: Direction::Out,
                 transfer: transfer.clone(),
+                refunded: Refunded::default(),
             });
         }
         entries.push(Entry {
             owner: transfer.to.id,
             direction: Direction::In,
             transfer: transfer.clone(),
+            refunded: Refunded::default(),
         });
         entries
     }

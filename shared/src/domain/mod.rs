@@ -37,7 +37,7 @@ pub use group_adds::GroupAdds;
 pub use idempotency::IdempotencyKey;
 pub use ids::{DonateLinkId, MessageId, RoomId, SessionId, SignupId, TransferId, UserId};
 pub use invalid::Invalid;
-pub use ledger::{Direction, DonateLink, Entry, Party, Transfer, TransferKind, Wallet};
+pub use ledger::{Direction, DonateLink, Entry, Party, Refunded, Transfer, TransferKind, Wallet};
 pub use money::{Amount, Currency, Description, MAX_AMOUNT};
 pub use otp::OtpCode;
 pub use password::Password;

@@ -25,6 +25,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("wallet", "GET /wallet/transactions"),
     ("wallet", "GET /wallet/transfers/{id}"),
     ("transfer", "POST /wallet/transfers"),
+    ("transfer", "POST /wallet/transfers/{id}/refunds"),
     ("deposit", "POST /wallet/deposits"),
     ("donate", "POST /donate-links"),
     ("donate", "GET /donate-links"),

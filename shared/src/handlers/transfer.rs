@@ -1,7 +1,8 @@
-//! The `transfer` function: POST /wallet/transfers, a payment to another user by username.
-//! Idempotent (see `idempotent`): the key and the body are checked before anything is claimed.
+//! The `transfer` function: POST /wallet/transfers, a payment to another user by username, and
+//! POST /wallet/transfers/{id}/refunds, money sent back by the payment's receiver.
+//! Both idempotent (see `idempotent`): the key and the body are checked before anything is claimed.
 
-use super::wallet_views::{TransferBody, transfer_body};
+use super::wallet_views::{RefundBody, TransferBody, transfer_body};
 use super::{Context, Function, idempotent, respond};
 use crate::domain::{Amount, Description, Transfer as Movement};
 use crate::error::{Error, Fields, Result};
@@ -9,7 +10,8 @@ use crate::http::{Body, Request, Response, request, response};
 use crate::ports::Push;
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::Authenticator;
-use crate::services::wallet::{Order, WalletService};
+use crate::services::refunds::RefundOrder;
+use crate::services::wallet::{Order, Render, WalletService};
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
@@ -44,12 +46,7 @@ impl Transfer {
             Description::parse(body.description.as_deref()),
         );
         let (amount, description) = fields.finish(amount.zip(description))?;
-        let render = |t: &Movement, balance: Option<i64>| {
-            idempotent::answer_of(&response::json(
-                201,
-                &json!({"transfer": transfer_body(t), "balance": balance}),
-            ))
-        };
+        let render = created;
         idempotent::run(
             self.ctx.ledger.as_ref(),
             me.user.id,
@@ -69,6 +66,48 @@ impl Transfer {
         )
         .await
     }
+
+    async fn refund(&self, req: &Request) -> Result<Response<Body>> {
+        let now = self.ctx.clock.now();
+        let me = self.auth.principal(request::bearer(req), now).await?;
+        let key = idempotent::key(req)?;
+        let body: RefundBody = request::json_body(req)?;
+        let mut fields = Fields::default();
+        let amount = match &body.amount {
+            Some(raw) => fields.take("amount", Amount::from_json(raw)).map(Some),
+            None => Some(None),
+        };
+        let reason = fields.take("reason", Description::parse(body.reason.as_deref()));
+        let (amount, reason) = fields.finish(amount.zip(reason))?;
+        let transfer_id = request::path_param(req, "id").unwrap_or_default();
+        let render: Render<'_> = &created;
+        idempotent::run(
+            self.ctx.ledger.as_ref(),
+            me.user.id,
+            key,
+            idempotent::fingerprint(req),
+            now,
+            |claim| async move {
+                let order = RefundOrder {
+                    amount,
+                    reason,
+                    claim: &claim,
+                    now,
+                    render,
+                };
+                self.wallets.refund(&me.user, &transfer_id, order).await
+            },
+        )
+        .await
+    }
+}
+
+/// 201 `{transfer, balance}`: what a payment and a refund answer (and their keys replay).
+fn created(t: &Movement, balance: Option<i64>) -> crate::ports::StoredAnswer {
+    idempotent::answer_of(&response::json(
+        201,
+        &json!({"transfer": transfer_body(t), "balance": balance}),
+    ))
 }
 
 #[async_trait]
@@ -76,6 +115,7 @@ impl Function for Transfer {
     async fn handle(&self, req: Request) -> Response<Body> {
         respond(match request::route_key(&req) {
             Some("POST /wallet/transfers") => self.transfer(&req).await,
+            Some("POST /wallet/transfers/{id}/refunds") => self.refund(&req).await,
             _ => Err(Error::NoRoute),
         })
     }

@@ -1,16 +1,14 @@
 //! The `wallet` function: GET /wallet (balance), GET /wallet/transactions (history) and
-//! GET /wallet/transfers/{id} (one transfer, for either party).
+//! GET /wallet/transfers/{id} (one transfer with its refunds, for either party).
 
-use super::wallet_views::{EntryView, wallet_json};
+use super::wallet_views::{EntryView, transfer_detail, wallet_json};
 use super::{Context, Function, respond, views::PageView};
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, request, response};
 use crate::ports::Push;
 use crate::security::jwt::TokenVerifier;
 use crate::services::auth::{Authenticator, Principal};
-use crate::services::wallet::{
-    HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, WalletService, transfer_json,
-};
+use crate::services::wallet::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, WalletService};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -59,8 +57,8 @@ impl Wallet {
             "GET /wallet/transfers/{id}" => {
                 let raw = request::path_param(req, "id").unwrap_or_default();
                 let entry = self.wallets.transfer_of(&me.user, &raw).await?;
-                // The same `Transfer` body that POST /wallet/transfers answered.
-                Ok(response::json(200, &transfer_json(&entry.transfer)))
+                let refunds = self.wallets.refunds_of(&entry).await?;
+                Ok(response::json(200, &transfer_detail(&entry, &refunds)))
             }
             _ => Err(Error::NoRoute),
         }

@@ -19,6 +19,14 @@ pub struct TransferBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    /// Omitted: all that is not refunded yet.
+    pub amount: Option<Value>,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DepositBody {
     pub username: String,
     pub amount: Value,
@@ -55,6 +63,8 @@ pub struct EntryView {
     counterparty: Option<String>,
     description: String,
     created_at: String,
+    refund_of: Option<String>,
+    refunded_total: i64,
 }
 
 impl From<&Entry> for EntryView {
@@ -77,6 +87,8 @@ impl From<&Entry> for EntryView {
             counterparty: e.counterparty().map(|p| p.username.to_string()),
             description: t.description.clone(),
             created_at: rfc3339(t.created_at),
+            refund_of: t.refund_of.map(|id| id.to_string()),
+            refunded_total: e.refunded.total,
         }
     }
 }
@@ -104,4 +116,12 @@ pub fn link_json(
 
 pub fn transfer_body(t: &crate::domain::Transfer) -> Value {
     transfer_json(t)
+}
+
+/// GET /wallet/transfers/{id}: the `Transfer` body POST answered, with what was refunded of it.
+pub fn transfer_detail(entry: &Entry, refunds: &[crate::domain::Transfer]) -> Value {
+    let mut body = transfer_json(&entry.transfer);
+    body["refunded_total"] = json!(entry.refunded.total);
+    body["refunds"] = refunds.iter().map(transfer_json).collect();
+    body
 }

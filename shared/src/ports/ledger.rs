@@ -67,6 +67,19 @@ pub struct Movement {
     /// live (not revoked, not expired at the transfer's `created_at`), checked in the same atomic
     /// step, so no payment commits after a revoke has answered.
     pub link: Option<DonateLinkId>,
+    /// For a refund: the cap its transaction holds on the refunded transfer.
+    pub refund: Option<RefundCap>,
+}
+
+/// A refund commits only while what was refunded of `original` before it is at most
+/// `refunded_at_most` (its amount minus this refund) and fewer than `max_refunds` refunds were
+/// made; checked and counted on the refunder's entry of `original` in the same atomic step, so
+/// parallel refunds can never return more than was paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundCap {
+    pub original: TransferId,
+    pub refunded_at_most: i64,
+    pub max_refunds: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +99,9 @@ pub enum MoveError {
     /// The paid donate link was revoked or expired (or is gone) when the movement ran.
     #[error("donate link no longer live")]
     LinkGone,
+    /// The refund would pass its transfer's amount or count cap (another refund landed first).
+    #[error("refund cap reached")]
+    RefundCap,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -135,7 +151,8 @@ pub trait LedgerStore: Send + Sync {
     /// In one atomic step: settles the claim with the movement's answer, debits the payer
     /// (version and `balance >= amount` checked), credits the payee (refused before `i64`
     /// overflow), writes the transfer and its entries; with `movement.link`, only while that link
-    /// is live (else `LinkGone`). All or nothing.
+    /// is live (else `LinkGone`); with `movement.refund`, only within its cap (else `RefundCap`),
+    /// adding the refund to both parties' entries of the original. All or nothing.
     async fn move_money(&self, movement: &Movement) -> Result<(), MoveError>;
 
     // --- donate links ---

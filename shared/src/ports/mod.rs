@@ -23,7 +23,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};
 pub use connections::ConnectionStore;
 pub use files::{Files, Presigned, Serve, StoredObject};
-pub use ledger::{Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, StoredAnswer};
+pub use ledger::{
+    Claim, ClaimOutcome, IdemScope, LedgerStore, MoveError, Movement, RefundCap, StoredAnswer,
+};
 pub use mailer::{Mail, Mailer};
 pub use outbox::{Audience, KINDS, MAX_LISTED, OutboxFeed, Outgoing};
 pub use push::{Event, Push, push_or_log};

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod password;
 pub mod profile;
 pub mod realtime;
+pub mod refunds;
 pub mod room_index;
 pub mod room_purge;
 pub mod rooms;

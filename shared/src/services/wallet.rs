@@ -10,8 +10,8 @@ use crate::domain::{
 };
 use crate::error::{Error, FieldError, Result};
 use crate::ports::{
-    AccountStore, Claim, Event, LedgerStore, MoveError, Movement, Page, Push, StoredAnswer,
-    push_or_log,
+    AccountStore, Claim, Event, LedgerStore, MoveError, Movement, Page, Push, RefundCap,
+    StoredAnswer, push_or_log,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -41,7 +41,21 @@ pub fn transfer_json(t: &Transfer) -> Value {
         "currency": t.currency,
         "description": t.description,
         "created_at": rfc3339(t.created_at),
+        "refund_of": t.refund_of.map(|id| id.to_string()),
     })
+}
+
+/// A refund that would return more than what is left of its transfer.
+pub const REFUND_EXCEEDS: &str = "refund_exceeds_transfer";
+
+/// What a movement is conditioned on besides the balances, and how it answers.
+pub(super) struct Terms<'a> {
+    /// Pays this donate link: only while it is live.
+    pub link: Option<DonateLinkId>,
+    /// Refunds a transfer: only within its cap.
+    pub refund: Option<RefundCap>,
+    pub claim: &'a Claim,
+    pub render: Render<'a>,
 }
 
 /// What a money-moving request asks for, besides who pays whom.
@@ -56,13 +70,13 @@ pub struct Order<'a> {
 
 #[derive(Clone)]
 pub struct WalletService {
-    accounts: Arc<dyn AccountStore>,
-    ledger: Arc<dyn LedgerStore>,
+    pub(super) accounts: Arc<dyn AccountStore>,
+    pub(super) ledger: Arc<dyn LedgerStore>,
     push: Arc<dyn Push>,
-    currency: Currency,
+    pub(super) currency: Currency,
 }
 
-fn party(user: &User) -> Party {
+pub(super) fn party(user: &User) -> Party {
     Party {
         id: user.id,
         username: user.username.clone(),
@@ -247,7 +261,26 @@ impl WalletService {
             currency: self.currency.as_str().to_owned(),
             description: description.as_str().to_owned(),
             created_at: now,
+            refund_of: None,
         };
+        let terms = Terms {
+            link,
+            refund: None,
+            claim,
+            render,
+        };
+        self.commit(&transfer, payer, terms).await
+    }
+
+    /// Sends `transfer` as one movement, deciding again (on a fresh read of the payer's wallet)
+    /// while that wallet changes underneath, and pushes `transfer_received` once it committed.
+    pub(super) async fn commit(
+        &self,
+        transfer: &Transfer,
+        payer: Option<&User>,
+        terms: Terms<'_>,
+    ) -> Result<StoredAnswer> {
+        let amount = transfer.amount;
         for attempt in 0..DECISION_RETRIES {
             let payer_wallet = match payer {
                 Some(p) => Some(self.wallet(p).await?),
@@ -262,21 +295,26 @@ impl WalletService {
                 .as_ref()
                 .map(|w| w.balance - amount.minor_units());
             let movement = Movement {
-                answer: render(&transfer, balance_after),
+                answer: (terms.render)(transfer, balance_after),
                 transfer: transfer.clone(),
                 payer_version: payer_wallet.as_ref().map(|w| w.version),
-                claim: claim.clone(),
+                claim: terms.claim.clone(),
                 attempt,
-                link,
+                link: terms.link,
+                refund: terms.refund.clone(),
             };
             match self.ledger.move_money(&movement).await {
                 Ok(()) => {
-                    tracing::info!(transfer_id = %transfer.id, kind = kind.as_str(), "money moved");
+                    tracing::info!(
+                        transfer_id = %transfer.id,
+                        kind = transfer.kind.as_str(),
+                        "money moved"
+                    );
                     let event = Event::new(
                         "transfer_received",
-                        json!({ "transfer": transfer_json(&transfer) }),
+                        json!({ "transfer": transfer_json(transfer) }),
                     );
-                    push_or_log(self.push.as_ref(), &[payee.id], &event).await;
+                    push_or_log(self.push.as_ref(), &[transfer.to.id], &event).await;
                     return Ok(movement.answer);
                 }
                 Err(MoveError::PayerChanged) => {
@@ -289,6 +327,7 @@ impl WalletService {
                 Err(MoveError::BalanceLimit) => return Err(Error::Refused("balance_limit")),
                 Err(MoveError::ClaimLost) => return Err(Error::RequestInProgress),
                 Err(MoveError::LinkGone) => return Err(Error::Gone("link_expired")),
+                Err(MoveError::RefundCap) => return Err(Error::Refused(REFUND_EXCEEDS)),
                 Err(MoveError::Unexpected(e)) => return Err(Error::Unexpected(e)),
             }
         }

@@ -1,7 +1,8 @@
 //! `LedgerStore` on DynamoDB, in the accounts table. A movement is ONE `TransactWriteItems`:
 //! the idempotency record settled (it must still be ours), the debit conditioned on the wallet
 //! version and `balance >= amount`, the credit conditioned so it cannot pass `i64`, and both
-//! entries (each carries the whole immutable transfer), and for a donation a condition check that its link is live. Its `ClientRequestToken` derives from the claim and the attempt,
+//! entries (each carries the whole immutable transfer), for a donation a condition check that
+//! its link is live, and for a refund the capped count on the refunded transfer's entries. Its `ClientRequestToken` derives from the claim and the attempt,
 //! so an SDK retry after a lost response is a no-op; collisions with other transactions are
 //! retried with jittered backoff.
 
@@ -9,7 +10,8 @@ use super::items::{Item, n, s, sdk_error};
 use super::ledger_items::*;
 use crate::domain::{DonateLink, DonateLinkId, Entry, TransferId, UserId, Wallet};
 use crate::ports::{
-    Claim, ClaimOutcome, LedgerStore, MoveError, Movement, Page, StoreError, StoredAnswer,
+    Claim, ClaimOutcome, LedgerStore, MoveError, Movement, Page, RefundCap, StoreError,
+    StoredAnswer,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -248,7 +250,43 @@ impl DynamoLedger {
                 .build()?;
             items.push(TransactWriteItem::builder().condition_check(live).build());
         }
+        // In the same place for a refund (never a donation too): the refunder's entry of the
+        // original holds the cap, the payer's follows it, so both show the same refunds.
+        if let (Some(cap), Some(from)) = (&m.refund, &t.from) {
+            items.push(self.refund_count(&from.id, t, cap, true)?);
+            items.push(self.refund_count(&t.to.id, t, cap, false)?);
+        }
         Ok(items)
+    }
+
+    /// Adds refund `t` to `owner`'s entry of `cap.original`; on the refunder's (`capped`), only
+    /// while what was refunded before leaves room for it and the count is below the cap.
+    fn refund_count(
+        &self,
+        owner: &UserId,
+        t: &crate::domain::Transfer,
+        cap: &RefundCap,
+        capped: bool,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(entry_key(owner, &cap.original)))
+            .update_expression(ADD_REFUND)
+            .expression_attribute_values(":amt", n(t.amount.minor_units()))
+            .expression_attribute_values(":rid", AttributeValue::Ss(vec![t.id.to_string()]));
+        update = if capped {
+            update
+                .condition_expression(
+                    "attribute_exists(pk) \
+                     AND (attribute_not_exists(refunded_total) OR refunded_total <= :room) \
+                     AND (attribute_not_exists(refund_ids) OR size(refund_ids) < :max)",
+                )
+                .expression_attribute_values(":room", n(cap.refunded_at_most))
+                .expression_attribute_values(":max", n(cap.max_refunds as i64))
+        } else {
+            update.condition_expression("attribute_exists(pk)")
+        };
+        Ok(TransactWriteItem::builder().update(update.build()?).build())
     }
 
     /// Why the condition of item `index` failed, given the movement's item order.
@@ -262,6 +300,9 @@ impl DynamoLedger {
         let link_check = 2 + usize::from(payer.is_some()) + Entry::of(&m.transfer).len();
         if m.link.is_some() && index == link_check {
             return Ok(MoveError::LinkGone);
+        }
+        if m.refund.is_some() && index == link_check {
+            return Ok(MoveError::RefundCap);
         }
         match (index, payer) {
             (0, _) => Ok(MoveError::ClaimLost),

@@ -5,7 +5,7 @@
 use super::items::{Item, Read, key, n, s};
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Amount, Direction, DonateLink, DonateLinkId, Entry, IdempotencyKey, Party, Transfer,
+    Amount, Direction, DonateLink, DonateLinkId, Entry, IdempotencyKey, Party, Refunded, Transfer,
     TransferId, TransferKind, UserId, Username, Wallet,
 };
 use crate::ports::StoredAnswer;
@@ -91,7 +91,32 @@ fn transfer_fields(t: &Transfer) -> Vec<(&'static str, AttributeValue)> {
         fields.push(("from_id", s(from.id.to_string())));
         fields.push(("from_name", s(from.username.as_str())));
     }
+    if let Some(original) = &t.refund_of {
+        fields.push(("refund_of", s(original.to_string())));
+    }
     fields
+}
+
+/// What the refunds of a transfer add to both of its entries (`ADD`, so the first one creates
+/// them): `refunded_total` and the string set `refund_ids`.
+pub const ADD_REFUND: &str = "ADD refunded_total :amt, refund_ids :rid";
+
+fn refunded_from(r: &Read<'_>) -> anyhow::Result<Refunded> {
+    let total = match r.0.contains_key("refunded_total") {
+        true => r.n("refunded_total")?,
+        false => 0,
+    };
+    let mut ids = match r.0.get("refund_ids") {
+        Some(AttributeValue::Ss(raw)) => raw
+            .iter()
+            .map(|id| TransferId::parse(id).map_err(bad("refund id")))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        Some(_) => return Err(anyhow!("stored refund ids invalid")),
+        None => vec![],
+    };
+    // A set has no order; UUIDv7 ids sort by time.
+    ids.sort();
+    Ok(Refunded { total, ids })
 }
 
 fn party(r: &Read<'_>, id: &str, name: &str) -> anyhow::Result<Party> {
@@ -114,6 +139,10 @@ fn transfer_from(r: &Read<'_>) -> anyhow::Result<Transfer> {
         currency: r.s("currency")?.to_owned(),
         description: r.s("description")?.to_owned(),
         created_at: r.at("created_at")?,
+        refund_of: match r.0.contains_key("refund_of") {
+            true => Some(TransferId::parse(r.s("refund_of")?).map_err(bad("refund_of"))?),
+            false => None,
+        },
     })
 }
 
@@ -134,6 +163,7 @@ pub fn entry_from(item: &Item) -> anyhow::Result<Entry> {
             other => return Err(anyhow!("stored direction {other:?} invalid")),
         },
         transfer: transfer_from(&r)?,
+        refunded: refunded_from(&r)?,
     })
 }
 
