@@ -140,6 +140,135 @@ async fn history(teller: &dyn Teller, who: &Customer) -> Vec<Value> {
     }
 }
 
+/// One refund request of the bank's refund phase.
+#[derive(Debug, Clone)]
+struct RefundOp {
+    key: String,
+    /// The transfer's payee, who refunds it.
+    who: usize,
+    transfer: String,
+    /// `None`: all that is left.
+    amount: Option<i64>,
+}
+
+/// Some transfers that moved get refunded by their payee: one to three refunds of each at once
+/// (all of it, part, more than was paid), every key sent twice at once. Checks that every key
+/// answered one way and moved money at most once, that no transfer got back more than it paid,
+/// and that its `refunded_total` and refunds are what the 201s said; answers the refunds' ids.
+async fn refund_phase(
+    teller: &dyn Teller,
+    customers: &[Customer],
+    ops: &[Op],
+    paid: &[(usize, String)],
+    seed: u64,
+    rng: &mut Rng,
+) -> BTreeSet<String> {
+    let mut groups: Vec<Vec<RefundOp>> = Vec::new();
+    for (j, (i, id)) in paid.iter().take(30).enumerate() {
+        let op = &ops[*i];
+        let refunds = (0..rng.range(1, 3))
+            .map(|r| RefundOp {
+                key: format!("refund-{seed}-{j}-{r}"),
+                who: op.to,
+                transfer: id.clone(),
+                amount: match rng.range(0, 3) {
+                    0 => None,
+                    1 => Some(rng.range(1, op.amount as u64) as i64),
+                    2 => Some(op.amount / 2 + 1),
+                    _ => Some(op.amount + 1),
+                },
+            })
+            .collect();
+        groups.push(refunds);
+    }
+    let send = |r: &RefundOp| {
+        let body = match r.amount {
+            Some(a) => json!({"amount": a}),
+            None => json!({}),
+        };
+        teller.call(
+            "POST",
+            format!("/wallet/transfers/{}/refunds", r.transfer),
+            customers[r.who].token.clone(),
+            Some(r.key.clone()),
+            Some(body),
+        )
+    };
+    let mut refunded = BTreeSet::new();
+    for group in &groups {
+        let sends: Vec<_> = group.iter().flat_map(|r| [send(r), send(r)]).collect();
+        let outcomes = join_all(sends).await;
+        let mut back = 0i64;
+        let mut ids = BTreeSet::new();
+        for (r, pair) in group.iter().zip(outcomes.chunks(2)) {
+            let answers: Vec<&Outcome> = pair
+                .iter()
+                .filter(|o| !(o.status == 409 && o.body["code"] == "request_in_progress"))
+                .collect();
+            assert!(
+                !answers.is_empty(),
+                "seed {seed}: {r:?} got no answer: {pair:?}"
+            );
+            assert!(
+                answers
+                    .iter()
+                    .all(|a| (a.status, &a.body) == (answers[0].status, &answers[0].body)),
+                "seed {seed}: {r:?}: a duplicate got another answer: {pair:?}"
+            );
+            let answer = answers[0];
+            match answer.status {
+                201 => {
+                    let t = &answer.body["transfer"];
+                    assert_eq!(t["kind"], "refund", "seed {seed}");
+                    assert_eq!(t["refund_of"], r.transfer.as_str(), "seed {seed}");
+                    back += t["amount"].as_i64().unwrap();
+                    let id = t["id"].as_str().unwrap().to_owned();
+                    assert!(
+                        refunded.insert(id.clone()),
+                        "seed {seed}: a refund id twice"
+                    );
+                    ids.insert(id);
+                }
+                422 => assert!(
+                    ["refund_exceeds_transfer", "insufficient_funds"]
+                        .contains(&answer.body["code"].as_str().unwrap()),
+                    "seed {seed}: {r:?}: {}",
+                    answer.body
+                ),
+                other => panic!("seed {seed}: {r:?} answered {other}: {}", answer.body),
+            }
+        }
+        let first = &group[0];
+        let detail = teller
+            .call(
+                "GET",
+                format!("/wallet/transfers/{}", first.transfer),
+                customers[first.who].token.clone(),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(detail.status, 200, "seed {seed}: {}", detail.body);
+        let paid_amount = detail.body["amount"].as_i64().unwrap();
+        assert!(
+            back <= paid_amount,
+            "seed {seed}: refunded {back} of {paid_amount}"
+        );
+        assert_eq!(detail.body["refunded_total"], back, "seed {seed}");
+        let listed: BTreeSet<String> = detail.body["refunds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            listed, ids,
+            "seed {seed}: the refunds listed are those that moved"
+        );
+    }
+    refunded
+}
+
 /// Funds every customer by deposits, plays the plan from `plan.tasks` tasks, checks everything.
 pub async fn run(
     teller: Arc<dyn Teller>,
@@ -336,9 +465,22 @@ pub async fn run(
         "seed {seed}: too few duplicates to mean anything"
     );
 
-    // The ledgers: each transfer appears once out of the payer and once into the payee, only
-    // for keys that answered 201; each balance is its entries' sum and never below zero; the
-    // total is what was deposited.
+    let paid: Vec<(usize, String)> = by_op
+        .iter()
+        .filter(|(_, outcomes)| outcomes.iter().any(|o| o.status == 201))
+        .map(|(i, outcomes)| {
+            let answer = outcomes.iter().find(|o| o.status == 201).unwrap();
+            (
+                *i,
+                answer.body["transfer"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let refunded = refund_phase(teller.as_ref(), &customers, &ops, &paid, seed, &mut rng).await;
+
+    // The ledgers: each transfer (and each refund) appears once out of the payer and once into
+    // the payee, only for keys that answered 201; each balance is its entries' sum and never
+    // below zero; the total is what was deposited.
     let mut outs: HashMap<String, usize> = HashMap::new();
     let mut ins: HashMap<String, usize> = HashMap::new();
     let mut total = 0i64;
@@ -356,7 +498,7 @@ pub async fn run(
                 "in" => replayed += amount,
                 _ => replayed -= amount,
             }
-            if e["kind"] == "transfer" {
+            if e["kind"] == "transfer" || e["kind"] == "refund" {
                 let id = e["transfer_id"].as_str().unwrap().to_owned();
                 let side = if e["direction"] == "in" {
                     &mut ins
@@ -374,7 +516,7 @@ pub async fn run(
         total += balance;
     }
     assert_eq!(total, deposited, "seed {seed}: money was made or lost");
-    let answered: BTreeSet<&String> = moved.keys().collect();
+    let answered: BTreeSet<&String> = moved.keys().chain(refunded.iter()).collect();
     assert!(
         moved.values().all(|n| *n == 1),
         "seed {seed}: a transfer id answered twice"
