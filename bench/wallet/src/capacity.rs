@@ -1,4 +1,4 @@
-//! DynamoDB round trips and consumed capacity per transfer, deposit and donation, through the
+//! DynamoDB round trips and consumed capacity per transfer, deposit, donation and refund, through the
 //! very handlers the Lambda functions run, against DynamoDB Local.
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -191,7 +191,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
     };
     let root = app.register("root").await?;
     let alice = app.register("alice").await?;
-    app.register("bob").await?;
+    let bob = app.register("bob").await?;
     let (_, link) = app
         .call(
             "POST",
@@ -223,8 +223,10 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
     )
     .await;
 
+    // Bob refunds (in full) the transfers alice sent him in the first row.
+    let mut transfers: Vec<String> = Vec::new();
     println!(
-        "   {:<34}{:>13}{:>16}{:>20}{:>14}{:>9}",
+        "   {:<38}{:>13}{:>16}{:>20}{:>14}{:>9}",
         "request (201s, mean of 20)",
         "round trips",
         "ledger units",
@@ -237,6 +239,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
         ("POST /wallet/deposits", "deposit", &root),
         ("POST /donate-links/{id}/pay", "donation", &carol),
         ("the same transfer, replayed", "replay", &alice),
+        ("POST /wallet/transfers/{id}/refunds", "refund", &bob),
     ] {
         trips.store(0, Ordering::Relaxed);
         wcu.store(0, Ordering::Relaxed);
@@ -264,6 +267,19 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
                     )
                     .await
                 }
+                "refund" => {
+                    let id = transfers
+                        .get(i as usize)
+                        .ok_or_else(|| anyhow::anyhow!("no transfer to refund"))?;
+                    app.call(
+                        "POST",
+                        &format!("/wallet/transfers/{id}/refunds"),
+                        Some(token),
+                        Some(&key),
+                        Some(json!({"reason": "bench"})),
+                    )
+                    .await
+                }
                 "donation" => {
                     app.call(
                         "POST",
@@ -286,6 +302,14 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
                 }
             };
             anyhow::ensure!(status == 201, "{label}: {status} {body}");
+            if kind == "transfer" {
+                transfers.push(
+                    body["transfer"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
         }
         let m = meter.read();
         let n = SAMPLES as f64;
@@ -297,7 +321,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<()> {
             _ => "-",
         };
         println!(
-            "   {:<34}{:>13.1}{:>16.1}{:>20.1}{:>14.1}{:>9}",
+            "   {:<38}{:>13.1}{:>16.1}{:>20.1}{:>14.1}{:>9}",
             label,
             trips.load(Ordering::Relaxed) as f64 / n,
             m.capacity_units / n,
