@@ -50,6 +50,9 @@ pub struct LocalConfig {
     /// People one person may add or invite to rooms per hour (0: no limit).
     #[arg(long, env = "MEMBER_ADDS_PER_USER", default_value_t = 0)]
     pub member_adds_per_user: u32,
+    /// Most minor units one person may send in any 24 hours (0: no cap).
+    #[arg(long, env = "OUTGOING_PER_DAY", default_value_t = 0)]
+    pub outgoing_per_day: i64,
     /// Most members one room may have.
     #[arg(long, env = "ROOM_MEMBER_CEILING", default_value_t = Limits::LOCAL.room_member_ceiling)]
     pub room_member_ceiling: u32,
@@ -120,6 +123,7 @@ impl LocalConfig {
             resets_per_address: 0,
             rooms_per_user: 0,
             member_adds_per_user: 0,
+            outgoing_per_day: 0,
             room_member_ceiling: Limits::LOCAL.room_member_ceiling,
             subscribe_above_members: Limits::LOCAL.subscribe_above_members,
             read_receipts_max_members: Limits::LOCAL.read_receipts_max_members,
@@ -163,6 +167,7 @@ impl LocalConfig {
             subscribe_above_members: self.subscribe_above_members,
             read_receipts_max_members: self.read_receipts_max_members,
             typing_max_members: self.typing_max_members,
+            outgoing_per_day: self.outgoing_per_day,
         }
         .checked()
     }

@@ -89,6 +89,15 @@ pub enum Error {
     /// A business rule refused the request (422), e.g. `self_block`.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// The payment would pass the payer's rolling 24-hour outgoing cap (422 `limit_exceeded`):
+    /// the cap, what is left of it, and when enough frees up for this amount (`None`: never, the
+    /// amount alone is over the cap).
+    #[error("daily outgoing limit exceeded")]
+    LimitExceeded {
+        limit: i64,
+        remaining: i64,
+        frees_at: Option<time::OffsetDateTime>,
+    },
     /// Authenticated but refused for a reason with its own code (403), e.g. `blocked`.
     #[error("denied: {0}")]
     Denied(&'static str),

@@ -52,6 +52,9 @@ pub struct Limits {
     /// `typing` is relayed only in rooms of at most this many members; in larger ones the frame
     /// is dropped without an answer, like one the typing window drops.
     pub typing_max_members: u32,
+    /// Most minor units one person may send (transfers, in-chat transfers, donations) in any 24
+    /// hours; held on the payer's wallet by the debit itself (docs/WALLET.md). 0: no cap.
+    pub outgoing_per_day: i64,
 }
 
 impl Limits {
@@ -68,6 +71,9 @@ impl Limits {
         subscribe_above_members: 256,
         read_receipts_max_members: 32,
         typing_max_members: 256,
+        // 100,000.00 in a currency of two decimals: generous for a person, a ceiling for a
+        // stolen session.
+        outgoing_per_day: 10_000_000,
     };
 
     /// The local server's defaults: no per-address or per-user creation limits, so a developer
@@ -80,13 +86,14 @@ impl Limits {
         resets_per_address: 0,
         rooms_per_user: 0,
         member_adds_per_user: 0,
+        outgoing_per_day: 0,
         ..Self::DEPLOYED
     };
 
     /// From `ACCOUNT_LOCK_AFTER`, `LOGIN_ATTEMPTS_PER_ADDRESS`, `SIGNUPS_PER_ADDRESS`,
     /// `RESENDS_PER_ADDRESS`, `RESETS_PER_ADDRESS`, `ROOMS_PER_USER`, `MEMBER_ADDS_PER_USER`,
-    /// `ROOM_MEMBER_CEILING`, `SUBSCRIBE_ABOVE_MEMBERS`, `READ_RECEIPTS_MAX_MEMBERS` and
-    /// `TYPING_MAX_MEMBERS`, each defaulting to `DEPLOYED`.
+    /// `ROOM_MEMBER_CEILING`, `SUBSCRIBE_ABOVE_MEMBERS`, `READ_RECEIPTS_MAX_MEMBERS`,
+    /// `TYPING_MAX_MEMBERS` and `OUTGOING_PER_DAY`, each defaulting to `DEPLOYED`.
     pub fn from_env() -> anyhow::Result<Self> {
         let read = |name: &str, default: u32| -> anyhow::Result<u32> {
             match std::env::var(name) {
@@ -116,6 +123,15 @@ impl Limits {
                 d.read_receipts_max_members,
             )?,
             typing_max_members: read("TYPING_MAX_MEMBERS", d.typing_max_members)?,
+            outgoing_per_day: match std::env::var("OUTGOING_PER_DAY") {
+                Err(_) => d.outgoing_per_day,
+                Ok(raw) => raw
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|cap| *cap >= 0)
+                    .context("OUTGOING_PER_DAY must be a whole number of minor units, 0 or more")?,
+            },
         }
         .checked()
     }
@@ -123,6 +139,9 @@ impl Limits {
     /// Refuses an account lock that one address could trigger alone, and a room that could hold
     /// nobody.
     pub fn checked(self) -> anyhow::Result<Self> {
+        if self.outgoing_per_day < 0 {
+            bail!("OUTGOING_PER_DAY must be 0 (no cap) or more");
+        }
         if self.room_member_ceiling < 2 {
             bail!("ROOM_MEMBER_CEILING must be at least 2");
         }

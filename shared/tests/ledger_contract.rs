@@ -80,6 +80,7 @@ async fn movement(
             attempt: 0,
             link: None,
             refund: None,
+            payer_sent: None,
         })
         .await
 }
@@ -186,6 +187,7 @@ async fn refund_movement(
                 refunded_at_most,
                 max_refunds,
             }),
+            payer_sent: None,
         })
         .await;
     (t, moved)
@@ -397,6 +399,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             attempt: 0,
             link: None,
             refund: None,
+            payer_sent: None,
         })
         .await;
     assert!(matches!(late, Err(MoveError::ClaimLost)), "{late:?}");
@@ -410,6 +413,7 @@ async fn a_lapsed_claim_is_taken_over_and_its_holder_cannot_move_money(
             attempt: 0,
             link: None,
             refund: None,
+            payer_sent: None,
         })
         .await
         .unwrap();
@@ -527,6 +531,7 @@ async fn donation(
             attempt: 0,
             link: Some(*link),
             refund: None,
+            payer_sent: None,
         })
         .await
 }
@@ -601,6 +606,7 @@ async fn memory_a_credit_past_i64_is_refused() {
         balance: i64::MAX - 5,
         updated_at: start_time(),
         version: 1,
+        sent_by_hour: Default::default(),
     });
     a_credit_past_i64_is_refused(ledger, bob).await;
 }
@@ -626,6 +632,67 @@ async fn dynamodb_local_a_credit_past_i64_is_refused() {
     a_credit_past_i64_is_refused(ledger, bob).await;
 }
 
+/// The payer's daily outgoing count is written by the debit itself, and only when the movement
+/// carries one; a stale decision (the version moved) writes neither money nor count.
+async fn the_debit_writes_the_payers_daily_count(ledger: Arc<dyn LedgerStore>) {
+    let (alice, bob) = (party("alice"), party("bob"));
+    deposit(ledger.as_ref(), &alice, 1000).await;
+    let (_, v) = balance(ledger.as_ref(), &alice).await;
+    let sent = SentByHour::from_hours([(490_000, 300)]);
+    let t = transfer(Some(&alice), &bob, 300);
+    let c = claim(alice.id, &t.id.to_string(), 1);
+    assert_eq!(
+        ledger.claim(&c, start_time()).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let counted = Movement {
+        transfer: t,
+        payer_version: Some(v),
+        claim: c,
+        answer: answer(201, "{}"),
+        attempt: 0,
+        link: None,
+        refund: None,
+        payer_sent: Some(sent.clone()),
+    };
+    ledger.move_money(&counted).await.unwrap();
+    let wallet = ledger.wallet(&alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (wallet.balance, wallet.sent_by_hour.clone()),
+        (700, sent.clone())
+    );
+    let payee = ledger.wallet(&bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        payee.sent_by_hour,
+        SentByHour::default(),
+        "a credit counts nothing"
+    );
+
+    // Decided on the old version: refused, and the count stays as it was.
+    let stale_t = transfer(Some(&alice), &bob, 100);
+    let c = claim(alice.id, &stale_t.id.to_string(), 1);
+    assert_eq!(
+        ledger.claim(&c, start_time()).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let stale = Movement {
+        transfer: stale_t,
+        payer_version: Some(v),
+        claim: c,
+        answer: answer(201, "{}"),
+        attempt: 0,
+        link: None,
+        refund: None,
+        payer_sent: Some(SentByHour::from_hours([(490_000, 400)])),
+    };
+    assert!(matches!(
+        ledger.move_money(&stale).await,
+        Err(MoveError::PayerChanged)
+    ));
+    let wallet = ledger.wallet(&alice.id).await.unwrap().unwrap();
+    assert_eq!((wallet.balance, wallet.sent_by_hour), (700, sent));
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -639,6 +706,7 @@ macro_rules! contract {
 
 contract!(
     an_unwritten_wallet_is_absent_and_opening_is_idempotent,
+    the_debit_writes_the_payers_daily_count,
     a_movement_writes_both_entries_and_both_balances,
     each_party_reads_a_transfer_by_id_from_its_own_entry,
     entries_page_newest_first,

@@ -2,7 +2,7 @@
 //! under one lock with the same checks DynamoDB's transaction makes, so the contract suite and
 //! the bank test hold for both.
 
-use crate::domain::{DonateLink, DonateLinkId, Entry, TransferId, UserId, Wallet};
+use crate::domain::{Direction, DonateLink, DonateLinkId, Entry, TransferId, UserId, Wallet};
 use crate::ports::{
     Claim, ClaimOutcome, LedgerStore, MoveError, Movement, Page, StoreError, StoredAnswer,
 };
@@ -70,6 +70,7 @@ impl LedgerStore for MemoryLedger {
             balance: 0,
             updated_at: now,
             version: 0,
+            sent_by_hour: Default::default(),
         });
         Ok(())
     }
@@ -245,7 +246,12 @@ impl LedgerStore for MemoryLedger {
                 balance: 0,
                 updated_at: t.created_at,
                 version: 0,
+                sent_by_hour: Default::default(),
             });
+            // The payer's daily count, with the debit, as the DynamoDB debit sets it.
+            if let (Some(sent), Direction::Out) = (&movement.payer_sent, entry.direction) {
+                wallet.sent_by_hour = sent.clone();
+            }
             wallet.balance += entry.signed_amount();
             wallet.version += 1;
             wallet.updated_at = t.created_at;

@@ -13,6 +13,8 @@ pub struct Wallet {
     pub updated_at: OffsetDateTime,
     /// Bumped by every change; a debit is conditioned on the version it was decided on.
     pub version: u64,
+    /// What it sent in the last day, for the rolling outgoing cap (written with the debit).
+    pub sent_by_hour: super::SentByHour,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

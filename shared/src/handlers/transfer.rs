@@ -29,7 +29,8 @@ impl Transfer {
             ctx.ledger.clone(),
             push,
             ctx.settings.currency.clone(),
-        );
+        )
+        .with_daily_cap(ctx.settings.limits.outgoing_per_day);
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self { ctx, wallets, auth }
     }

@@ -25,7 +25,8 @@ impl Wallet {
             ctx.ledger.clone(),
             push,
             ctx.settings.currency.clone(),
-        );
+        )
+        .with_daily_cap(ctx.settings.limits.outgoing_per_day);
         let auth = Authenticator::new(ctx.store.clone(), verifier);
         Self { ctx, wallets, auth }
     }
@@ -34,9 +35,10 @@ impl Wallet {
         match key {
             "GET /wallet" => {
                 let wallet = self.wallets.wallet(&me.user).await?;
+                let allowance = self.wallets.daily_allowance(&wallet, self.ctx.clock.now());
                 Ok(response::json(
                     200,
-                    &wallet_json(&wallet, self.wallets.currency().as_str()),
+                    &wallet_json(&wallet, self.wallets.currency().as_str(), allowance),
                 ))
             }
             "GET /wallet/transactions" => {

@@ -47,8 +47,12 @@ pub struct PayBody {
     pub amount: Option<Value>,
 }
 
-pub fn wallet_json(w: &Wallet, currency: &str) -> Value {
-    json!({"balance": w.balance, "currency": currency, "updated_at": rfc3339(w.updated_at)})
+/// `Wallet`: the balance and, under a daily outgoing cap, the cap and what is left of it now
+/// (`daily_limit: null` without one).
+pub fn wallet_json(w: &Wallet, currency: &str, allowance: Option<(i64, i64)>) -> Value {
+    let daily_limit =
+        allowance.map(|(limit, remaining)| json!({"limit": limit, "remaining": remaining}));
+    json!({"balance": w.balance, "currency": currency, "updated_at": rfc3339(w.updated_at), "daily_limit": daily_limit})
 }
 
 /// `Entry`: one line of the caller's history.

@@ -70,7 +70,8 @@ impl Actions {
             ctx.ledger.clone(),
             chat.push.clone(),
             ctx.settings.currency.clone(),
-        );
+        )
+        .with_daily_cap(ctx.settings.limits.outgoing_per_day);
         Self {
             messages: Arc::new(MessageService::new(chat.clone(), ctx.settings.limits)),
             transfers: Arc::new(WsTransfer::new(

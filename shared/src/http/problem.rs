@@ -19,6 +19,16 @@ struct Problem<'a> {
     attempts_left: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
+    /// `limit_exceeded`: the cap, what is left, and when enough frees up (null: never).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    limit: Option<LimitOut>,
+}
+
+#[derive(Serialize)]
+struct LimitOut {
+    limit: i64,
+    remaining: i64,
+    frees_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +121,23 @@ pub fn problem(error: &Error) -> Response<Body> {
             code,
             "This request was refused by a business rule.".into(),
         ),
+        Error::LimitExceeded {
+            remaining,
+            frees_at,
+            ..
+        } => (
+            422,
+            "limit_exceeded",
+            match frees_at {
+                Some(at) => format!(
+                    "This would pass your 24-hour sending limit ({remaining} left); it fits from {}.",
+                    crate::domain::time::rfc3339(*at)
+                ),
+                None => format!(
+                    "This amount is over your 24-hour sending limit ({remaining} left now)."
+                ),
+            },
+        ),
         Error::Conflict => (
             409,
             "conflict",
@@ -159,6 +186,18 @@ pub fn problem(error: &Error) -> Response<Body> {
         Error::RateLimited { retry_after, .. } => (None, Some(*retry_after)),
         _ => (None, None),
     };
+    let limit = match error {
+        Error::LimitExceeded {
+            limit,
+            remaining,
+            frees_at,
+        } => Some(LimitOut {
+            limit: *limit,
+            remaining: *remaining,
+            frees_at: frees_at.map(crate::domain::time::rfc3339),
+        }),
+        _ => None,
+    };
     let body = Problem {
         kind: "about:blank",
         title: title(status),
@@ -168,6 +207,7 @@ pub fn problem(error: &Error) -> Response<Body> {
         errors,
         attempts_left,
         retry_after,
+        limit,
     };
     let mut response = super::response::json_with_type(status, &body, "application/problem+json");
     if let Some(value) = retry_after.and_then(|s| s.to_string().parse().ok()) {

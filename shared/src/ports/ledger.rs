@@ -4,7 +4,8 @@
 
 use super::{Page, StoreError};
 use crate::domain::{
-    DonateLink, DonateLinkId, Entry, IdempotencyKey, Transfer, TransferId, UserId, Wallet,
+    DonateLink, DonateLinkId, Entry, IdempotencyKey, SentByHour, Transfer, TransferId, UserId,
+    Wallet,
 };
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -69,6 +70,9 @@ pub struct Movement {
     pub link: Option<DonateLinkId>,
     /// For a refund: the cap its transaction holds on the refunded transfer.
     pub refund: Option<RefundCap>,
+    /// For a payment under the daily outgoing cap: the payer's count with this payment in it,
+    /// decided on the wallet read at `payer_version` and written by the debit itself.
+    pub payer_sent: Option<SentByHour>,
 }
 
 /// A refund commits only while what was refunded of `original` before it is at most

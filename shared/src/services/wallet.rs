@@ -5,8 +5,8 @@
 
 use crate::domain::time::rfc3339;
 use crate::domain::{
-    Amount, Currency, Description, DonateLink, DonateLinkId, Entry, Party, Role, Transfer,
-    TransferId, TransferKind, User, UserId, Username, Wallet,
+    Amount, CapDecision, Currency, Description, DonateLink, DonateLinkId, Entry, Party, Role,
+    SentByHour, Transfer, TransferId, TransferKind, User, UserId, Username, Wallet,
 };
 use crate::error::{Error, FieldError, Result};
 use crate::ports::{
@@ -74,6 +74,9 @@ pub struct WalletService {
     pub(super) ledger: Arc<dyn LedgerStore>,
     push: Arc<dyn Push>,
     pub(super) currency: Currency,
+    /// Most minor units one person may send in any 24 hours (transfers, in-chat transfers and
+    /// donations; refunds give money back and are not counted); 0: no cap.
+    daily_outgoing_cap: i64,
 }
 
 pub(super) fn party(user: &User) -> Party {
@@ -95,6 +98,46 @@ impl WalletService {
             ledger,
             push,
             currency,
+            daily_outgoing_cap: 0,
+        }
+    }
+
+    /// Caps what one person may send in any 24 hours (`Limits::outgoing_per_day`; 0: no cap).
+    pub fn with_daily_cap(mut self, minor_units: i64) -> Self {
+        self.daily_outgoing_cap = minor_units.max(0);
+        self
+    }
+
+    /// The cap and what is left of it for `wallet` at `now`; `None` without a cap.
+    pub fn daily_allowance(&self, wallet: &Wallet, now: OffsetDateTime) -> Option<(i64, i64)> {
+        (self.daily_outgoing_cap > 0).then(|| {
+            let cap = self.daily_outgoing_cap;
+            (cap, wallet.sent_by_hour.remaining(now, cap))
+        })
+    }
+
+    /// Whether `transfer` counts under the daily cap, and if so the payer's new count; refused
+    /// with `limit_exceeded` (and when enough frees up) when it does not fit.
+    fn daily_count(&self, transfer: &Transfer, payer: &Wallet) -> Result<Option<SentByHour>> {
+        let counted = matches!(
+            transfer.kind,
+            TransferKind::Transfer | TransferKind::Donation
+        );
+        if self.daily_outgoing_cap == 0 || !counted {
+            return Ok(None);
+        }
+        let cap = self.daily_outgoing_cap;
+        let amount = transfer.amount.minor_units();
+        match payer.sent_by_hour.decide(transfer.created_at, amount, cap) {
+            CapDecision::Fits(next) => Ok(Some(next)),
+            CapDecision::Exceeded {
+                remaining,
+                frees_at,
+            } => Err(Error::LimitExceeded {
+                limit: cap,
+                remaining,
+                frees_at,
+            }),
         }
     }
 
@@ -109,6 +152,7 @@ impl WalletService {
             balance: 0,
             updated_at: me.created_at,
             version: 0,
+            sent_by_hour: Default::default(),
         }))
     }
 
@@ -291,6 +335,10 @@ impl WalletService {
             {
                 return Err(Error::Refused("insufficient_funds"));
             }
+            let payer_sent = match &payer_wallet {
+                Some(w) => self.daily_count(transfer, w)?,
+                None => None,
+            };
             let balance_after = payer_wallet
                 .as_ref()
                 .map(|w| w.balance - amount.minor_units());
@@ -302,6 +350,7 @@ impl WalletService {
                 attempt,
                 link: terms.link,
                 refund: terms.refund.clone(),
+                payer_sent,
             };
             match self.ledger.move_money(&movement).await {
                 Ok(()) => {

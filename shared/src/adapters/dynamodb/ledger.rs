@@ -193,19 +193,27 @@ impl DynamoLedger {
         ];
         if let Some(from) = &t.from {
             let version = m.payer_version.unwrap_or(0);
+            let mut set =
+                "SET balance = balance - :amt, version = version + :one, updated_at = :now"
+                    .to_owned();
+            let mut vals = values([
+                (":amt", amount.clone()),
+                (":one", n(1)),
+                (":now", now.clone()),
+                (":v", n(version)),
+            ]);
+            // The daily outgoing count rides on the debit: the same version condition that
+            // holds the balance decision holds the cap's.
+            if let Some(sent) = &m.payer_sent {
+                set.push_str(", sent_by_hour = :sent");
+                vals.insert(":sent".to_owned(), sent_by_hour_value(sent));
+            }
             let debit = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(wallet_key(&from.id)))
-                .update_expression(
-                    "SET balance = balance - :amt, version = version + :one, updated_at = :now",
-                )
+                .update_expression(set)
                 .condition_expression("version = :v AND balance >= :amt")
-                .set_expression_attribute_values(Some(values([
-                    (":amt", amount.clone()),
-                    (":one", n(1)),
-                    (":now", now.clone()),
-                    (":v", n(version)),
-                ])))
+                .set_expression_attribute_values(Some(vals))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )

@@ -5,8 +5,8 @@
 use super::items::{Item, Read, key, n, s};
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Amount, Direction, DonateLink, DonateLinkId, Entry, IdempotencyKey, Party, Refunded, Transfer,
-    TransferId, TransferKind, UserId, Username, Wallet,
+    Amount, Direction, DonateLink, DonateLinkId, Entry, IdempotencyKey, Party, Refunded,
+    SentByHour, Transfer, TransferId, TransferKind, UserId, Username, Wallet,
 };
 use crate::ports::StoredAnswer;
 use anyhow::anyhow;
@@ -61,7 +61,40 @@ pub fn wallet_from(item: &Item) -> anyhow::Result<Wallet> {
         balance: r.n("balance")?,
         updated_at: r.at("updated_at")?,
         version: r.n("version")?,
+        sent_by_hour: sent_by_hour_from(item)?,
     })
+}
+
+/// The daily outgoing count as stored on the wallet: a map of hour (since the epoch) to minor
+/// units, absent until the first counted payment.
+pub fn sent_by_hour_value(sent: &SentByHour) -> AttributeValue {
+    AttributeValue::M(
+        sent.hours()
+            .map(|(hour, amount)| (hour.to_string(), n(amount)))
+            .collect(),
+    )
+}
+
+fn sent_by_hour_from(item: &Item) -> anyhow::Result<SentByHour> {
+    let Some(stored) = item.get("sent_by_hour") else {
+        return Ok(SentByHour::default());
+    };
+    let map = stored
+        .as_m()
+        .map_err(|_| anyhow!("stored sent_by_hour is invalid"))?;
+    let hours = map
+        .iter()
+        .map(|(hour, amount)| {
+            let hour: i64 = hour.parse().map_err(bad("sent_by_hour hour"))?;
+            let amount: i64 = amount
+                .as_n()
+                .map_err(|_| anyhow!("stored sent_by_hour amount is invalid"))?
+                .parse()
+                .map_err(bad("sent_by_hour amount"))?;
+            Ok((hour, amount))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(SentByHour::from_hours(hours))
 }
 
 pub fn new_wallet_item(owner: &UserId, now: OffsetDateTime) -> Item {
