@@ -781,6 +781,45 @@ async fn the_web_app_works_in_a_real_browser() {
         "a double click paid twice"
     );
 
+    step("bob gives 1.25 of alice's 5.25 back from his history; both balances move once");
+    const LUNCH: &str = "[...document.querySelectorAll('[data-testid=wallet-entry][data-kind=transfer][data-direction=in]')].find(e => e.textContent.includes('5.25 USD'))";
+    bob.until(
+        "the lunch is in bob's history",
+        &format!("{LUNCH}?.querySelector('[data-testid=refund-open]')"),
+    )
+    .await;
+    bob.js(
+        &format!("{LUNCH}.querySelector('[data-testid=refund-open]').click();"),
+        vec![],
+    )
+    .await;
+    bob.until(
+        "the refund form is open, the whole amount offered",
+        "document.querySelector('[data-testid=refund-form] [name=amount]')?.value === '5.25'",
+    )
+    .await;
+    bob.fill("refund-form", "amount", "1.25").await;
+    bob.fill("refund-form", "reason", "you paid for my coffee")
+        .await;
+    bob.js(
+        "const b = document.querySelector('[data-testid=refund-submit]'); b.click(); b.click();",
+        vec![],
+    )
+    .await;
+    bob.until(
+        "bob's balance is 6.00 after the refund",
+        "document.querySelector('[data-testid=wallet-balance]')?.dataset.minor === '600'",
+    )
+    .await;
+    bob.until("the lunch shows what was refunded", &format!("{LUNCH}?.querySelector('[data-testid=entry-refunded]')?.textContent.includes('1.25 USD')")).await;
+    bob.until("the refund is in bob's history", "document.querySelector('[data-testid=wallet-entry][data-kind=refund][data-direction=out]')").await;
+    bob.shot("14-wallet-refund").await;
+    assert_eq!(
+        http.balance(&alice_token).await,
+        10000 - 525 + 125,
+        "a double click refunded twice"
+    );
+
     step("alice sends a file; bob opens it and gets the same bytes");
     alice.click("nav-chats").await;
     open_chat(&alice, "bob").await;

@@ -17,6 +17,9 @@ const WORDS = {
   forbidden: "You are not allowed to do this.",
   not_found: "Not found (or not visible to you).",
   link_expired: "This donate link has expired or was revoked.",
+  refund_exceeds_transfer: "That is more than is left to refund of this payment.",
+  too_many_refunds: "This payment was refunded the most times it can be.",
+  not_refundable: "Only money you received can be refunded.",
   rate_limited: "Slow down a little.",
   request_in_progress: "This payment is still being processed.",
   idempotency_key_reused: "This attempt was already used for a different payment. Try again.",
@@ -35,6 +38,8 @@ const FIELD_OF = {
   self_transfer: "to",
   insufficient_funds: "amount",
   amount_mismatch: "amount",
+  limit_exceeded: "amount",
+  refund_exceeds_transfer: "amount",
   blocked: "to",
 };
 
@@ -45,6 +50,11 @@ export function describe(err) {
     let text = WORDS[err.code] || err.problem.detail || err.problem.title || `Request failed (${err.status}).`;
     if (err.code === "invalid_code" && err.problem.attempts_left !== undefined) {
       text += ` ${err.problem.attempts_left} attempts left.`;
+    }
+    if (err.code === "limit_exceeded") {
+      const left = (err.problem.remaining / 100).toFixed(2);
+      text = `This would pass your 24-hour sending limit (${left} left).`;
+      if (err.problem.frees_at) text += ` It fits from ${new Date(err.problem.frees_at).toLocaleString()}.`;
     }
     return text;
   }

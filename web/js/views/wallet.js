@@ -1,5 +1,6 @@
 // The wallet: balance and history (live on `transfer_received`), sending money to a username,
-// donate links (create, copy, revoke), and for admins a deposit form (the only way money enters). A payment attempt keeps its Idempotency-Key until
+// refunds of money received, the 24-hour sending limit, donate links (create, copy, revoke),
+// and for admins a deposit form (the only way money enters). A payment attempt keeps its Idempotency-Key until
 // it gets a definite answer: resubmitting the same payment after a lost answer or a double
 // click replays the first result instead of paying again.
 
@@ -13,6 +14,7 @@ export function walletView(main) {
   let currency = "USD";
   let cursor = null;
   const balance = h("p", { class: "balance", testid: "wallet-balance", "aria-live": "polite" }, "…");
+  const allowance = h("p", { class: "muted", testid: "daily-limit", hidden: true });
   const history = h("ul", { class: "list", testid: "wallet-history", "aria-label": "Transactions" });
   const more = h("button", { type: "button", class: "link", testid: "history-more", hidden: true, onclick: () => loadHistory(true) }, "Older transactions");
   const error = h("p", { class: "error", role: "alert" });
@@ -23,14 +25,67 @@ export function walletView(main) {
       currency = w.currency;
       replace(balance, money(w.balance, w.currency));
       balance.dataset.minor = String(w.balance);
+      allowance.hidden = !w.daily_limit;
+      if (w.daily_limit) {
+        allowance.textContent = `You can send ${money(w.daily_limit.remaining, w.currency)} more in the next 24 hours (limit ${money(w.daily_limit.limit, w.currency)}).`;
+        allowance.dataset.remaining = String(w.daily_limit.remaining);
+      }
     } catch (err) { error.textContent = describe(err); }
   };
-  const entry = (e) => h("li", { class: "entry", testid: "wallet-entry", "data-kind": e.kind, "data-direction": e.direction },
-    h("span", { class: e.direction === "in" ? "in" : "out" }, `${e.direction === "in" ? "+" : "−"}${money(e.amount, e.currency)}`),
-    h("span", { class: "chat-main" },
-      h("span", {}, e.kind === "deposit" ? "Deposit" : `${e.direction === "in" ? "from" : "to"} @${e.counterparty || "?"}`, e.kind === "donation" ? " (donation)" : ""),
-      e.description ? h("small", { class: "muted" }, e.description) : null),
-    h("small", { class: "muted" }, dateTime(e.created_at)));
+  // A refund of money received: all that is left of it, or part, with its own key per attempt.
+  const refundForm = (e, left) => {
+    const form = h("form", { class: "inline", testid: "refund-form", novalidate: true },
+      field("Amount to give back", { name: "amount", inputmode: "decimal", value: (left / 100).toFixed(2), required: true, autocomplete: "off" }),
+      field("Reason (optional)", { name: "reason", maxlength: 255 }),
+      formError(),
+      h("button", { type: "submit", class: "primary", testid: "refund-submit" }, "Refund"));
+    let attempt = null;
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = Object.fromEntries(new FormData(form).entries());
+      const amount = parseAmount(v.amount);
+      if (!amount) {
+        form.querySelector('[data-error-for="amount"]').textContent = "Enter an amount like 5 or 5.25.";
+        return;
+      }
+      const body = { amount };
+      if (v.reason) body.reason = v.reason;
+      const fingerprint = JSON.stringify(body);
+      if (!attempt || attempt.fingerprint !== fingerprint) attempt = { key: uid(), fingerprint };
+      const { key } = attempt;
+      submitting(form, async () => {
+        try {
+          const done = await api("POST", `/wallet/transfers/${encodeURIComponent(e.transfer_id)}/refunds`, body, { idempotencyKey: key });
+          refundStatus.textContent = `Refunded ${money(done.transfer.amount, done.transfer.currency)} to @${done.transfer.to}.`;
+          refresh();
+          loadHistory();
+        } catch (err) {
+          if (err.status && err.code !== "request_in_progress") attempt = null;
+          throw err;
+        }
+      });
+    });
+    return form;
+  };
+  const refundStatus = h("p", { class: "muted", role: "status", testid: "refund-status" });
+  const entry = (e) => {
+    const refunded = e.refunded_total || 0;
+    const left = e.amount - refunded;
+    const refundable = e.direction === "in" && (e.kind === "transfer" || e.kind === "donation") && left > 0;
+    const slot = h("div", { class: "refund-slot" });
+    return h("li", { class: "entry", testid: "wallet-entry", "data-kind": e.kind, "data-direction": e.direction, "data-id": e.transfer_id },
+      h("span", { class: e.direction === "in" ? "in" : "out" }, `${e.direction === "in" ? "+" : "−"}${money(e.amount, e.currency)}`),
+      h("span", { class: "chat-main" },
+        h("span", {}, e.kind === "deposit" ? "Deposit" : `${e.direction === "in" ? "from" : "to"} @${e.counterparty || "?"}`,
+          e.kind === "donation" ? " (donation)" : "", e.kind === "refund" ? " (refund)" : ""),
+        e.description ? h("small", { class: "muted" }, e.description) : null,
+        refunded ? h("small", { class: "muted", testid: "entry-refunded" }, `${money(refunded, e.currency)} refunded`) : null,
+        slot),
+      h("small", { class: "muted" }, dateTime(e.created_at)),
+      refundable ? h("button", { type: "button", class: "link", testid: "refund-open", onclick: () => {
+        if (slot.firstChild) replace(slot); else replace(slot, refundForm(e, left));
+      } }, "Refund") : null);
+  };
   async function loadHistory(older = false) {
     try {
       const page = await api("GET", `/wallet/transactions?limit=20${older && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
@@ -176,8 +231,8 @@ export function walletView(main) {
   }
 
   main.append(h("div", { class: "bar" }, h("h1", {}, "Wallet")), error,
-    h("section", { class: "card" }, h("h2", {}, "Balance"), balance), send,
-    h("section", { class: "card" }, h("h2", {}, "History"), history, more), create);
+    h("section", { class: "card" }, h("h2", {}, "Balance"), balance, allowance), send,
+    h("section", { class: "card" }, h("h2", {}, "History"), refundStatus, history, more), create);
   if (session.me?.role === "admin") main.append(deposit);
   refresh();
   loadHistory();
