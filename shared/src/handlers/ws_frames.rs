@@ -123,6 +123,12 @@ pub fn error_frame_of(action: &str, client_id: Option<&str>, document: &Value) -
     if let Some(seconds) = document["retry_after"].as_u64() {
         frame["retry_after"] = json!(seconds);
     }
+    // A transfer past the sender's 24-hour cap says what is left and when it fits, as on HTTP.
+    if document["code"] == "limit_exceeded" {
+        for field in ["limit", "remaining", "frees_at"] {
+            frame[field] = document[field].clone();
+        }
+    }
     frame
 }
 
@@ -195,5 +201,20 @@ mod tests {
         assert_eq!(hidden["code"], "internal_error");
         assert!(!hidden.to_string().contains("db secret"));
         assert!(hidden.get("client_id").is_none());
+    }
+
+    #[test]
+    fn a_transfer_past_the_daily_cap_says_what_is_left_and_when() {
+        let at = crate::domain::time::from_millis(1_800_000_000_000);
+        let over = Error::LimitExceeded {
+            limit: 1000,
+            remaining: 100,
+            frees_at: Some(at),
+        };
+        let frame = error_frame("transfer", Some("t1"), &over);
+        assert_eq!(frame["code"], "limit_exceeded");
+        assert_eq!(frame["limit"], 1000);
+        assert_eq!(frame["remaining"], 100);
+        assert_eq!(frame["frees_at"], crate::domain::time::rfc3339(at));
     }
 }

@@ -130,11 +130,11 @@ pub fn problem(error: &Error) -> Response<Body> {
             "limit_exceeded",
             match frees_at {
                 Some(at) => format!(
-                    "This would pass your 24-hour sending limit ({remaining} left); it fits from {}.",
+                    "This would pass your 24-hour sending limit ({remaining} minor units left); it fits from {}.",
                     crate::domain::time::rfc3339(*at)
                 ),
                 None => format!(
-                    "This amount is over your 24-hour sending limit ({remaining} left now)."
+                    "This amount is over your 24-hour sending limit ({remaining} minor units left now)."
                 ),
             },
         ),
