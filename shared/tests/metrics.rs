@@ -93,10 +93,24 @@ async fn failed_logins_money_replays_and_refusals_are_counted() {
     );
     assert_eq!(app.login("alice", PASSWORD).await.status, 200);
     app.deposit(&root, "alice", 1_000).await;
-    assert_eq!(
-        app.transfer(&alice, "bob", json!(250), "k-1").await.status,
-        201
-    );
+    let paid = app.transfer(&alice, "bob", json!(250), "k-1").await;
+    assert_eq!(paid.status, 201);
+    let bob = app.login("bob", PASSWORD).await.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let refund = app
+        .post_keyed(
+            &format!(
+                "/wallet/transfers/{}/refunds",
+                paid.body["transfer"]["id"].as_str().unwrap_or_default()
+            ),
+            &json!({"amount": 100}),
+            &bob,
+            Some("r-1"),
+        )
+        .await;
+    assert_eq!(refund.status, 201, "{}", refund.body);
     let replay = app.transfer(&alice, "bob", json!(250), "k-1").await;
     assert_eq!(
         replay.header("idempotent-replayed").as_deref(),
@@ -113,7 +127,30 @@ async fn failed_logins_money_replays_and_refusals_are_counted() {
     assert_eq!(sums["Transfers"], 1.0);
     assert_eq!(sums["TransferredAmount"], 250.0);
     assert_eq!(sums["IdempotentReplays"], 1.0);
+    assert_eq!(sums["Refunds"], 1.0);
+    assert_eq!(sums["RefundedAmount"], 100.0);
     assert_eq!(sums["InsufficientFunds"], 1.0);
     assert_eq!(sums["Errors5xx"], 0.0);
     assert_eq!(sums["Requests"], app.metrics.lines().len() as f64);
+}
+
+#[tokio::test]
+async fn payments_past_the_daily_cap_are_counted() {
+    let limits = chatman::settings::Limits {
+        outgoing_per_day: 100,
+        ..chatman::settings::Limits::LOCAL
+    };
+    let app = TestApp::with_limits(
+        std::sync::Arc::new(chatman::adapters::memory::MemoryAccounts::new()),
+        limits,
+    );
+    let root = app.register("root").await;
+    let alice = app.register("alice").await;
+    app.register("bob").await;
+    app.deposit(&root, "alice", 1_000).await;
+    let over = app.transfer(&alice, "bob", json!(150), "over-1").await;
+    assert_eq!(over.code(), "limit_exceeded");
+    let sums = totals(&documents(&app));
+    assert_eq!(sums["DailyLimitExceeded"], 1.0);
+    assert_eq!(sums.get("Transfers"), None, "nothing moved");
 }

@@ -11,6 +11,11 @@ const MONEY: &[(&str, &str, &str)] = &[
     ("POST /wallet/transfers", "Transfers", "TransferredAmount"),
     ("POST /wallet/deposits", "Deposits", "DepositedAmount"),
     ("POST /donate-links/{id}/pay", "Donations", "DonatedAmount"),
+    (
+        "POST /wallet/transfers/{id}/refunds",
+        "Refunds",
+        "RefundedAmount",
+    ),
 ];
 
 /// Routes where a wrong password or code is guessed.
@@ -58,5 +63,9 @@ pub fn business(route: &str, response: &Response<Body>, metrics: &mut Metrics) {
     }
     if code == "insufficient_funds" {
         metrics.by_function("InsufficientFunds", Unit::Count, 1.0);
+    }
+    // Many of these from one account is what a stolen session trying to drain a wallet looks like.
+    if code == "limit_exceeded" {
+        metrics.by_function("DailyLimitExceeded", Unit::Count, 1.0);
     }
 }
