@@ -92,6 +92,7 @@ fn message(room: &Room, sender: UserId, text: &str) -> Message {
         created_at: start_time() + Duration::seconds(room.seq as i64 + 1),
         transfer: None,
         files: vec![],
+        edited_at: None,
     }
 }
 
@@ -940,6 +941,76 @@ async fn dynamodb() -> Stores {
     }
 }
 
+/// An edit writes the new text and `edited_at` on the message and, for the last message, on the
+/// room's preview; one decided on a text that changed since, on a message deleted since, or on a
+/// last message that a send has replaced meanwhile, is a conflict and writes nothing.
+async fn an_edit_applies_only_to_the_message_as_it_was_read(s: Stores) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let room = room_with(&s, a, &[b]).await;
+    let (_, first) = send(&s, &room.id, a, "first").await;
+    let (current, last) = send(&s, &room.id, a, "last").await;
+    let edit = |m: &Message, text: &str, secs: i64| Message {
+        text: text.into(),
+        edited_at: Some(start_time() + Duration::seconds(100 + secs)),
+        ..m.clone()
+    };
+    // The last message: the room's preview moves with it.
+    let edited = edit(&last, "last, edited", 1);
+    s.chat
+        .edit_message(&current, &last, &edited, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.chat.message(&room.id, &last.id).await.unwrap(),
+        Some(edited.clone())
+    );
+    let stored = s.chat.room(&room.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_message, Some(edited.preview()));
+    // Decided on the text before that edit: refused, nothing written.
+    assert!(matches!(
+        s.chat
+            .edit_message(&current, &last, &edit(&last, "stale", 2), &[])
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.chat.message(&room.id, &last.id).await.unwrap(),
+        Some(edited.clone())
+    );
+    // An older message: the room is not touched.
+    let older = edit(&first, "first, edited", 3);
+    s.chat
+        .edit_message(&stored, &first, &older, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.chat.room(&room.id).await.unwrap().unwrap().last_message,
+        Some(edited.clone())
+    );
+    // Read as the last message, but a send moved on: refused, the new preview stays.
+    let (_, newest) = send(&s, &room.id, b, "newest").await;
+    assert!(matches!(
+        s.chat
+            .edit_message(&stored, &edited, &edit(&edited, "late", 4), &[])
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let now = s.chat.room(&room.id).await.unwrap().unwrap();
+    assert_eq!(now.last_message, Some(newest.preview()));
+    // Deleted: an edit never brings it back.
+    s.chat
+        .delete_message(&now, &older, None, &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.chat
+            .edit_message(&now, &older, &edit(&older, "again", 5), &[])
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.chat.message(&room.id, &first.id).await.unwrap(), None);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -953,6 +1024,7 @@ macro_rules! contract {
 
 contract!(
     a_room_is_created_with_its_members_and_their_memberships,
+    an_edit_applies_only_to_the_message_as_it_was_read,
     ten_racing_creations_of_one_direct_room_make_exactly_one,
     sends_are_ordered_by_the_room_sequence_and_a_stale_one_loses,
     only_members_can_append,

@@ -331,6 +331,17 @@ impl ChatStore for CrashingChat {
             .delete_message(room, message, last, announce)
             .await
     }
+    async fn edit_message(
+        &self,
+        room: &Room,
+        before: &Message,
+        edited: &Message,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .edit_message(room, before, edited, announce)
+            .await
+    }
     async fn publish(&self, records: &[chatman::ports::Outgoing]) -> Result<(), StoreError> {
         self.inner.publish(records).await
     }
@@ -559,6 +570,17 @@ async fn a_transfer_in_a_direct_room_is_a_message_and_a_wallet_movement(ws: Ws) 
     assert_eq!(ws.history(&alice, &room).await, vec![message.clone()]);
     let list = ws.app.get_as(&bob, "/rooms").await;
     assert_eq!(list.body["items"][0]["last_message"], *message);
+    // The text of a payment's message is its description, kept as paid: never edited.
+    let edit = ws
+        .app
+        .patch_as(
+            &alice,
+            &format!("/rooms/{room}/messages/{}", message["id"].as_str().unwrap()),
+            json!({"text": "dinner"}),
+        )
+        .await;
+    assert_eq!((edit.status, edit.code()), (422, "not_editable"));
+    assert_eq!(ws.history(&bob, &room).await, vec![message.clone()]);
 
     // `to` naming the other person is the same transfer; naming anyone else is refused.
     let mut named = transfer(&room, 100, "k2");

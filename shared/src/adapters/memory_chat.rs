@@ -770,6 +770,38 @@ impl ChatStore for MemoryChat {
         Ok(())
     }
 
+    async fn edit_message(
+        &self,
+        room: &Room,
+        before: &Message,
+        edited: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let unchanged = s
+            .messages
+            .get(&room.id)
+            .and_then(|m| m.get(&before.id))
+            .is_some_and(|m| m.text == before.text && m.edited_at == before.edited_at);
+        if !unchanged {
+            return Err(StoreError::Conflict);
+        }
+        let stored = s.rooms.get_mut(&room.id).ok_or(StoreError::Conflict)?;
+        let was_last = room.last_message.as_ref().map(|m| m.id) == Some(before.id);
+        let still_last = stored.last_message.as_ref().map(|m| m.id) == Some(before.id);
+        if was_last != still_last {
+            return Err(StoreError::Conflict);
+        }
+        if still_last {
+            stored.last_message = Some(edited.preview());
+        }
+        if let Some(m) = s.messages.get_mut(&room.id) {
+            m.insert(edited.id, edited.clone());
+        }
+        self.outbox.append(announce.iter().cloned());
+        Ok(())
+    }
+
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {
         // Under the store's lock, so records keep the order of the changes they follow.
         let _s = self.state();

@@ -25,6 +25,8 @@ pub struct Message {
     /// A `transfer`-kind message's money movement: the wallet's record in its wire form
     /// (`services::wallet::transfer_json`), frozen as it was when the money moved.
     pub transfer: Option<serde_json::Value>,
+    /// When its sender last changed its text (`PATCH /rooms/{id}/messages/{message_id}`).
+    pub edited_at: Option<OffsetDateTime>,
 }
 
 impl Message {

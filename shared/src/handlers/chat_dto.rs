@@ -43,6 +43,13 @@ pub struct SendBody {
     pub client_id: Option<String>,
 }
 
+/// PATCH /rooms/{id}/messages/{message_id}: the new text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub text: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadBody {

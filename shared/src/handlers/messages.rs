@@ -1,6 +1,6 @@
-//! The `messages` function: /rooms/{id}/messages and /rooms/{id}/read.
+//! The `messages` function: /rooms/{id}/messages (send, history, edit, delete) and /rooms/{id}/read.
 
-use super::chat_dto::{ReadBody, SendBody};
+use super::chat_dto::{EditBody, ReadBody, SendBody};
 use super::{Context, Function, respond};
 use crate::domain::Invalid;
 use crate::error::{Error, Result};
@@ -73,6 +73,16 @@ impl Messages {
                     return Ok(r);
                 }
                 Ok(response::json(201, &sent.message))
+            }
+            "PATCH /rooms/{id}/messages/{message_id}" => {
+                let id =
+                    request::path_param(req, "message_id").ok_or(Error::NotFound("message"))?;
+                let body: EditBody = request::json_body(req)?;
+                let edited = self
+                    .messages
+                    .edit(me, &room, &id, body.text.as_deref(), now)
+                    .await?;
+                Ok(response::json(200, &edited))
             }
             "DELETE /rooms/{id}/messages/{message_id}" => {
                 let id =

@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("messages", "GET /rooms/{id}/messages"),
     ("messages", "POST /rooms/{id}/messages"),
     ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
+    ("messages", "PATCH /rooms/{id}/messages/{message_id}"),
     ("messages", "POST /rooms/{id}/read"),
     ("upload-url", "POST /uploads"),
 ];

@@ -288,6 +288,18 @@ pub trait ChatStore: Send + Sync {
         announce: &[Outgoing],
     ) -> Result<(), StoreError>;
 
+    /// In one transaction: writes `edited` (the same message with its new text and `edited_at`)
+    /// if the stored message still has `before`'s text and edit time (`Conflict` otherwise: it was
+    /// edited or deleted since); when it is the room's last message, the room's preview of it
+    /// too (only while it is still the last, else `Conflict`); with `announce` in the outbox.
+    async fn edit_message(
+        &self,
+        room: &Room,
+        before: &Message,
+        edited: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError>;
+
     // --- the outbox (ports::outbox) ---
     /// Records events for the delivery worker, after a change that wrote its own items.
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError>;

@@ -62,6 +62,8 @@ pub struct MessageView {
     pub transfer: Option<serde_json::Value>,
     pub client_id: Option<String>,
     pub created_at: String,
+    /// When its sender last edited its text; null for a message never edited.
+    pub edited_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,6 +117,7 @@ pub fn message_view(message: &Message, people: &People) -> MessageView {
         transfer: message.transfer.clone(),
         client_id: message.client_id.clone(),
         created_at: rfc3339(message.created_at),
+        edited_at: message.edited_at.map(rfc3339),
     }
 }
 

@@ -56,13 +56,13 @@ pub(crate) enum Appended {
 }
 
 pub struct MessageService {
-    ports: ChatPorts,
+    pub(super) ports: ChatPorts,
     limit: SendLimit,
     /// The fan-out thresholds (`read_receipts_max_members`).
     limits: Limits,
 }
 
-fn not_found_message() -> Error {
+pub(super) fn not_found_message() -> Error {
     Error::NotFound("message")
 }
 
@@ -74,7 +74,7 @@ pub fn message_event(view: &MessageView) -> Event {
     )
 }
 
-async fn backoff(attempt: usize) {
+pub(super) async fn backoff(attempt: usize) {
     let ceiling = 2u64.saturating_pow(attempt.min(6) as u32);
     tokio::time::sleep(StdDuration::from_millis(rand::random_range(0..=ceiling))).await;
 }
@@ -337,6 +337,7 @@ impl MessageService {
                 created_at: draft.created_at,
                 files: draft.files.clone(),
                 transfer: draft.transfer.clone(),
+                edited_at: None,
             };
             let view = links.message(message_view(&message, &people), &message);
             let announce = Outgoing::new(

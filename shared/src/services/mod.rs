@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod invitations;
 pub mod lockout;
 mod mails;
+pub mod message_edits;
 pub mod message_files;
 pub mod messages;
 pub mod password;

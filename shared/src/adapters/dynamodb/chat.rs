@@ -957,6 +957,16 @@ impl ChatStore for DynamoChat {
         self.transact(items).await.map_err(tx_to_store)
     }
 
+    async fn edit_message(
+        &self,
+        room: &Room,
+        before: &Message,
+        edited: &Message,
+        announce: &[Outgoing],
+    ) -> Result<(), StoreError> {
+        self.edit(room, before, edited, announce).await
+    }
+
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {
         // One PutItem each, in order: records of one room are one partition, and the stream
         // keeps a partition's writes in the order they happened.

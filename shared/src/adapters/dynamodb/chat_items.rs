@@ -140,6 +140,9 @@ pub fn message_fields(m: &Message) -> Item {
         // The wire record as JSON text: written once, read back whole, never queried into.
         item.insert("transfer".into(), s(t.to_string()));
     }
+    if let Some(at) = m.edited_at {
+        item.insert("edited_at".into(), n(to_millis(at)));
+    }
     super::file_items::put_files(&mut item, &m.files);
     item
 }
@@ -166,6 +169,10 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
             .map(|t| serde_json::from_str(t).context("stored transfer"))
             .transpose()?,
         files: super::file_items::files_from(item)?,
+        edited_at: match item.contains_key("edited_at") {
+            true => Some(r.at("edited_at")?),
+            false => None,
+        },
     })
 }
 

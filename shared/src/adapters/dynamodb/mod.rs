@@ -27,6 +27,7 @@
 mod accounts;
 mod batch;
 mod chat;
+mod chat_edits;
 mod chat_inbox;
 mod chat_invitations;
 mod chat_items;
