@@ -1,5 +1,5 @@
-//! Chat over WebSocket against the local server: the `send`, `typing`, `read` and `delete`
-//! actions run the same services as the HTTP routes, and every member's sockets get the events.
+//! Chat over WebSocket against the local server: the `send`, `typing`, `read`, `edit` and
+//! `delete` actions run the same services as the HTTP routes, and every member's sockets get the events.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ws_support;
@@ -30,7 +30,7 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
 }
 
 #[tokio::test]
-async fn two_people_chat_type_read_and_delete_over_their_sockets() {
+async fn two_people_chat_type_read_edit_and_delete_over_their_sockets() {
     let local = local().await;
     let (alice, bob) = (local.person("alice").await, local.person("bob").await);
     let room = direct_room(&local, &alice, &bob).await;
@@ -90,6 +90,35 @@ async fn two_people_chat_type_read_and_delete_over_their_sockets() {
     let read = next_of(&mut a, "read").await;
     assert_eq!(read["username"], "bob");
     assert_eq!(read["message_id"], json!(message_id));
+
+    // Alice edits it (over her socket); both sockets hear the new text, and history keeps it.
+    // Bob may not edit it.
+    send_json(
+        &mut b,
+        json!({"action": "edit", "room_id": room, "message_id": message_id, "text": "hijack"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut b, "error").await["code"], "forbidden");
+    send_json(
+        &mut a,
+        json!({"action": "edit", "room_id": room, "message_id": message_id, "text": "hi bob!"}),
+    )
+    .await;
+    for socket in [&mut a, &mut b] {
+        let edited = next_of(socket, "edited").await;
+        assert_eq!(edited["message_id"], json!(message_id));
+        assert_eq!(edited["text"], "hi bob!");
+        assert!(edited["edited_at"].is_string(), "{edited}");
+    }
+    let (_, history) = local
+        .send(
+            "GET",
+            &format!("/rooms/{room}/messages"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(history["items"][0]["text"], "hi bob!");
 
     // Bob may not delete Alice's message in a direct room; Alice may.
     send_json(

@@ -62,6 +62,7 @@ pub const WS_ROUTES: &[(&str, &str)] = &[
     ("ws-message", "typing"),
     ("ws-message", "read"),
     ("ws-message", "delete"),
+    ("ws-message", "edit"),
     ("ws-message", "transfer"),
 ];
 

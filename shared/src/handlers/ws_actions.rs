@@ -50,6 +50,15 @@ struct MessageFrame {
     message_id: String,
 }
 
+/// `edit`: a message of a room and its new text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditFrame {
+    room_id: String,
+    message_id: String,
+    text: Option<String>,
+}
+
 /// The actions and the services behind them.
 #[derive(Clone)]
 pub struct Actions {
@@ -188,6 +197,20 @@ impl Actions {
                 let f: MessageFrame = from_json_value(fields)?;
                 let me = self.owner(caller).await?;
                 self.messages.delete(&me, &f.room_id, &f.message_id).await?;
+                Ok(None)
+            }
+            "edit" => {
+                let f: EditFrame = from_json_value(fields)?;
+                let me = self.owner(caller).await?;
+                self.messages
+                    .edit(
+                        &me,
+                        &f.room_id,
+                        &f.message_id,
+                        f.text.as_deref(),
+                        self.clock.now(),
+                    )
+                    .await?;
                 Ok(None)
             }
             "transfer" => {
