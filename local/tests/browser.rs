@@ -114,6 +114,48 @@ async fn the_web_app_works_in_a_real_browser() {
     );
     alice.shot("05-room-markup-as-text").await;
 
+    step(
+        "bob edits that message; alice's screen shows the new text (markup still text), marked edited, live",
+    );
+    const MINE: &str = "[...document.querySelectorAll('[data-testid=message].mine')].find(e => e.querySelector('[data-testid=message-text]')?.textContent === '<img src=x onerror=alert(1)>')";
+    bob.until("bob's message is on his screen", MINE).await;
+    bob.js(
+        &format!("{MINE}.querySelector('[data-testid=edit-message]').click();"),
+        vec![],
+    )
+    .await;
+    bob.fill("edit-form", "text", "<b>see you at 6</b>").await;
+    bob.click("edit-save").await;
+    const EDITED: &str = "e.querySelector('[data-testid=message-text]')?.textContent === '<b>see you at 6</b>' && !e.querySelector('[data-testid=message-edited]').hidden";
+    bob.until(
+        "bob's own view shows the edit",
+        &format!(
+            "[...document.querySelectorAll('[data-testid=message].mine')].some(e => {EDITED})"
+        ),
+    )
+    .await;
+    alice
+        .until(
+            "alice sees the edit live, marked edited",
+            &format!(
+                "[...document.querySelectorAll('[data-testid=message].theirs')].some(e => {EDITED})"
+            ),
+        )
+        .await;
+    let stale = alice.js("return [...document.querySelectorAll('[data-testid=message-text]')].filter(e => e.textContent.includes('onerror')).length + document.querySelectorAll('[data-testid=message-text] *').length;", vec![]).await;
+    assert_eq!(
+        stale,
+        json!(0),
+        "the old text stayed on alice's screen, or the edit became markup"
+    );
+    let theirs_editable = alice.js("return document.querySelectorAll('[data-testid=message].theirs [data-testid=edit-message]').length;", vec![]).await;
+    assert_eq!(
+        theirs_editable,
+        json!(0),
+        "alice is offered an edit of bob's message"
+    );
+    alice.shot("19-room-edited").await;
+
     step("a message typed in one browser appears in the other: p50 over 20");
     let mut latencies = Vec::new();
     for i in 0..20 {
@@ -813,7 +855,7 @@ async fn the_web_app_works_in_a_real_browser() {
     .await;
     bob.until("the lunch shows what was refunded", &format!("{LUNCH}?.querySelector('[data-testid=entry-refunded]')?.textContent.includes('1.25 USD')")).await;
     bob.until("the refund is in bob's history", "document.querySelector('[data-testid=wallet-entry][data-kind=refund][data-direction=out]')").await;
-    bob.shot("14-wallet-refund").await;
+    bob.shot("18-wallet-refund").await;
     assert_eq!(
         http.balance(&alice_token).await,
         10000 - 525 + 125,

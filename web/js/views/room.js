@@ -100,6 +100,10 @@ export async function roomView(main, roomId) {
       messageBody(m),
       h("span", { class: "meta" },
         h("time", { datetime: m.created_at, class: "muted" }, time(m.created_at)),
+        h("small", { class: "muted", testid: "message-edited", hidden: !m.edited_at, title: m.edited_at ? `edited ${time(m.edited_at)}` : null }, " (edited)"),
+        mine && m.kind !== "transfer"
+          ? h("button", { type: "button", class: "link", testid: "edit-message", "aria-label": "Edit message", onclick: () => startEdit(m.id) }, "Edit")
+          : null,
         canDelete(m) && m.kind !== "transfer"
           ? h("button", { type: "button", class: "link danger", testid: "delete-message", "aria-label": "Delete message", onclick: () => remove(m) }, "Delete")
           : null),
@@ -242,6 +246,51 @@ export async function roomView(main, roomId) {
   }
 
   // --- actions ---
+  /** Shows an edit (ours or someone's, from the `edited` event) on the message already on screen. */
+  function applyEdit(id, text, editedAt) {
+    const el = shown.get(id);
+    if (!el) return;
+    let p = el.querySelector('[data-testid="message-text"]');
+    if (!p) {
+      p = h("p", { class: "text", testid: "message-text" });
+      el.querySelector(".meta").before(p);
+    }
+    p.textContent = text;
+    p.hidden = false;
+    const mark = el.querySelector('[data-testid="message-edited"]');
+    mark.hidden = false;
+    mark.title = `edited ${time(editedAt)}`;
+  }
+
+  /** An inline form in place of the text: Save sends PATCH, Escape or Cancel puts it back. */
+  function startEdit(id) {
+    const el = shown.get(id);
+    if (!el || el.querySelector('[data-testid="edit-form"]')) return;
+    const p = el.querySelector('[data-testid="message-text"]');
+    const input = h("textarea", { name: "text", maxlength: 4000, rows: 2, "aria-label": "Edited text" });
+    input.value = p?.textContent || "";
+    const close = () => { form.remove(); if (p) p.hidden = false; };
+    const form = h("form", { class: "edit", testid: "edit-form", novalidate: true },
+      input, formError(),
+      h("span", { class: "row" },
+        h("button", { type: "submit", class: "primary", testid: "edit-save" }, "Save"),
+        h("button", { type: "button", class: "link", testid: "edit-cancel", onclick: close }, "Cancel")));
+    input.addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = input.value;
+      if (!text.trim()) { form.querySelector('[data-error-for=""]').textContent = "A message needs some text."; return; }
+      submitting(form, async () => {
+        const edited = await api("PATCH", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(id)}`, { text });
+        close();
+        applyEdit(id, edited.text, edited.edited_at);
+      });
+    });
+    if (p) p.hidden = true;
+    el.querySelector(".meta").before(form);
+    input.focus();
+  }
+
   async function remove(m) {
     try {
       await api("DELETE", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(m.id)}`);
@@ -367,6 +416,10 @@ export async function roomView(main, roomId) {
       if (stick || message.sender === me) toBottom();
       markRead();
       updateSeen();
+    }),
+    on("ws:edited", ({ room_id, message_id, text, edited_at }) => {
+      if (room_id !== roomId) return;
+      applyEdit(message_id, text, edited_at);
     }),
     on("ws:deleted", ({ room_id, message_id, seq }) => {
       if (room_id !== roomId) return;
