@@ -93,6 +93,7 @@ fn message(room: &Room, sender: UserId, text: &str) -> Message {
         transfer: None,
         files: vec![],
         edited_at: None,
+        reply_to: None,
     }
 }
 

@@ -367,6 +367,7 @@ async fn a_send_whose_append_fails_gives_its_uploads_back(
         text: None,
         upload_ids: Some(vec![pending.id.to_string()]),
         client_id: None,
+        reply_to: None,
     };
     let sent = messages.send(&me, &room, new, now).await;
     assert!(sent.is_err(), "the room went away during the send");

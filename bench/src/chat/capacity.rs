@@ -202,6 +202,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
                 text: Some(format!("message {i} of a benchmark")),
                 upload_ids: None,
                 client_id: Some(format!("c{i}")),
+                reply_to: None,
             };
             let (sent, units) = b.measure(messages.send(&owner, &room, new, b.now)).await;
             sent.map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -241,6 +242,7 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Capacity> {
             text: Some("hello".into()),
             upload_ids: None,
             client_id: None,
+            reply_to: None,
         };
         messages
             .send(other, &room, new, b.now)

@@ -27,6 +27,38 @@ pub struct Message {
     pub transfer: Option<serde_json::Value>,
     /// When its sender last changed its text (`PATCH /rooms/{id}/messages/{message_id}`).
     pub edited_at: Option<OffsetDateTime>,
+    /// The message of the same room this one answers, as it was when the reply was sent.
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// What a reply shows of the message it answers: frozen when the reply is sent (a later edit or
+/// rename does not change it), and hidden by readers once that message is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub message_id: MessageId,
+    pub seq: u64,
+    /// The answered message's sender, by the name they had then.
+    pub sender: String,
+    /// Its first `REPLY_PREVIEW_CHARS` characters.
+    pub text: String,
+}
+
+/// How much of the answered message a reply carries.
+pub const REPLY_PREVIEW_CHARS: usize = 100;
+
+impl ReplyTo {
+    pub fn of(message: &Message, sender: &str) -> Self {
+        let text = match message.text.char_indices().nth(REPLY_PREVIEW_CHARS) {
+            Some((cut, _)) => message.text[..cut].to_owned(),
+            None => message.text.clone(),
+        };
+        Self {
+            message_id: message.id,
+            seq: message.seq,
+            sender: sender.to_owned(),
+            text,
+        }
+    }
 }
 
 impl Message {

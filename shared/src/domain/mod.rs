@@ -27,7 +27,8 @@ mod username;
 pub use address::ClientAddress;
 pub use chat::{ClientId, MemberRole, MessageText, Posting, RoomDescription, RoomKind, RoomName};
 pub use chat_records::{
-    DELETED_MEMORY, Invitation, Member, Membership, Message, PREVIEW_CHARS, Room,
+    DELETED_MEMORY, Invitation, Member, Membership, Message, PREVIEW_CHARS, REPLY_PREVIEW_CHARS,
+    ReplyTo, Room,
 };
 pub use connection::{
     CONNECTION_LIFETIME, Connection, ConnectionId, MAX_CONNECTIONS_PER_USER, Opened,

@@ -41,6 +41,7 @@ pub struct SendBody {
     pub text: Option<String>,
     pub upload_ids: Option<Vec<String>>,
     pub client_id: Option<String>,
+    pub reply_to: Option<String>,
 }
 
 /// PATCH /rooms/{id}/messages/{message_id}: the new text.

@@ -60,6 +60,7 @@ impl Messages {
                     text: body.text,
                     upload_ids: body.upload_ids,
                     client_id: body.client_id,
+                    reply_to: body.reply_to,
                 };
                 let sent = self.messages.send(me, &room, new, now).await?;
                 // A retry under a used client id: 200 and the first send's message (nothing

@@ -33,6 +33,7 @@ struct SendFrame {
     room_id: String,
     text: Option<String>,
     upload_ids: Option<Vec<String>>,
+    reply_to: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +134,7 @@ impl Actions {
                     text: f.text,
                     upload_ids: f.upload_ids,
                     client_id: frame.client_id.clone(),
+                    reply_to: f.reply_to,
                 };
                 // The sender's connections get the `message` event with the others; a retry under
                 // a used client id posts nothing, and the caller alone gets the first one's.

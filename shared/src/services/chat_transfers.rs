@@ -134,6 +134,7 @@ impl ChatTransfers {
             files: vec![],
             transfer: Some(transfer),
             created_at: now,
+            reply_to: None,
         };
         let room_id = room.id;
         // A transfer message carries no files: nothing to sign.

@@ -64,6 +64,17 @@ pub struct MessageView {
     pub created_at: String,
     /// When its sender last edited its text; null for a message never edited.
     pub edited_at: Option<String>,
+    /// What it answers: null for a message that answers nothing.
+    pub reply_to: Option<ReplyView>,
+}
+
+/// A reply's preview of the message it answers; `sender` and `text` are null once it is deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyView {
+    pub message_id: String,
+    pub sender: Option<String>,
+    pub text: Option<String>,
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +91,7 @@ pub struct RoomSummaryView {
 /// Accounts by id, for naming senders and members.
 pub type People = HashMap<UserId, User>;
 
-fn username_of(people: &People, id: &UserId) -> String {
+pub(super) fn username_of(people: &People, id: &UserId) -> String {
     // An account cannot be deleted today; should one ever vanish, its messages stay readable.
     people
         .get(id)
@@ -102,6 +113,12 @@ pub fn room_name(room: &Room, me: &UserId, people: &People) -> String {
 }
 
 pub fn message_view(message: &Message, people: &People) -> MessageView {
+    message_view_in(message, people, &[])
+}
+
+/// As `message_view`, for a reader of a room whose deleted seqs are `deleted`: a reply to a
+/// message deleted since shows `deleted` instead of its preview.
+pub fn message_view_in(message: &Message, people: &People, deleted: &[u64]) -> MessageView {
     MessageView {
         id: message.id.to_string(),
         room_id: message.room_id.to_string(),
@@ -118,6 +135,10 @@ pub fn message_view(message: &Message, people: &People) -> MessageView {
         client_id: message.client_id.clone(),
         created_at: rfc3339(message.created_at),
         edited_at: message.edited_at.map(rfc3339),
+        reply_to: message
+            .reply_to
+            .as_ref()
+            .map(|r| super::message_replies::reply_view(r, deleted)),
     }
 }
 
@@ -156,7 +177,10 @@ pub fn summary_view(
         kind: room.kind.as_str(),
         name: room_name(room, me, people),
         avatar_url: None,
-        last_message: room.last_message.as_ref().map(|m| message_view(m, people)),
+        last_message: room
+            .last_message
+            .as_ref()
+            .map(|m| message_view_in(m, people, &room.deleted_seqs)),
         unread_count: room.unread_after(last_read_seq),
         updated_at: rfc3339(room.updated_at),
     }

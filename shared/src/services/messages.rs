@@ -6,11 +6,11 @@
 
 use super::chat::{ChatPorts, Seat};
 use super::chat_links::{Download, Links, message_keys};
-use super::chat_views::{MessageView, message_view};
+use super::chat_views::{MessageView, message_view, message_view_in};
 use super::send_limit::SendLimit;
 use super::uploads::UploadRefusal;
 use crate::domain::{
-    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, Room, RoomId,
+    ClientId, FileRef, MemberRole, Message, MessageId, MessageText, Posting, ReplyTo, Room, RoomId,
     RoomKind, User,
 };
 use crate::error::{Error, FieldError, Fields, Result};
@@ -29,6 +29,8 @@ pub struct NewMessage {
     pub text: Option<String>,
     pub upload_ids: Option<Vec<String>>,
     pub client_id: Option<String>,
+    /// The id of a message of the same room this one answers.
+    pub reply_to: Option<String>,
 }
 
 /// What a message says, before `MessageService::append` gives it its place in the room.
@@ -38,6 +40,7 @@ pub(crate) struct Draft {
     pub files: Vec<FileRef>,
     pub transfer: Option<serde_json::Value>,
     pub created_at: OffsetDateTime,
+    pub reply_to: Option<ReplyTo>,
 }
 
 /// What a send answers: the message, and whether it was stored by an earlier send with the same
@@ -114,7 +117,7 @@ impl MessageService {
             .chat
             .messages(&seat.room.id, limit, before.as_ref())
             .await?;
-        self.views(page, now).await
+        self.views(page, &seat.room.deleted_seqs, now).await
     }
 
     /// GET /rooms/{id}/messages?after_seq=N: the messages after seq `N`, OLDEST first, for a
@@ -134,11 +137,16 @@ impl MessageService {
             .chat
             .messages_after(&seat.room.id, after_seq, limit)
             .await?;
-        self.views(page, now).await
+        self.views(page, &seat.room.deleted_seqs, now).await
     }
 
     /// A page of messages as their readers see them: senders' names and signed file links.
-    async fn views(&self, page: Page<Message>, now: OffsetDateTime) -> Result<Page<MessageView>> {
+    async fn views(
+        &self,
+        page: Page<Message>,
+        deleted: &[u64],
+        now: OffsetDateTime,
+    ) -> Result<Page<MessageView>> {
         let people = self
             .ports
             .people(page.items.iter().map(|m| m.sender))
@@ -153,7 +161,7 @@ impl MessageService {
             items: page
                 .items
                 .iter()
-                .map(|m| links.message(message_view(m, &people), m))
+                .map(|m| links.message(message_view_in(m, &people, deleted), m))
                 .collect(),
             next_cursor: page.next_cursor,
         })
@@ -186,7 +194,17 @@ impl MessageService {
             Some(raw) => fields.take("client_id", ClientId::parse(raw)).map(Some),
             None => Some(None),
         };
-        let (text, client_id) = fields.finish(text.zip(client_id))?;
+        let reply_id = match new.reply_to.as_deref() {
+            Some(raw) => fields
+                .take(
+                    "reply_to",
+                    MessageId::parse(raw)
+                        .map_err(|_| crate::domain::Invalid::new("is not a message of this room")),
+                )
+                .map(Some),
+            None => Some(None),
+        };
+        let ((text, client_id), reply_id) = fields.finish(text.zip(client_id).zip(reply_id))?;
         let Seat { room, me: seat } = self.ports.seat(&me.id, room).await?;
         // A later retry: answered before the limit or the uploads are touched again (one
         // `GetItem`, only for sends that carry a client id).
@@ -200,6 +218,11 @@ impl MessageService {
             return self.replay(me, &room.id, &id, now).await;
         }
         self.may_post(&room, seat.role, me).await?;
+        // Read before the limit is spent: a reply to nothing of this room is refused for free.
+        let reply_to = match &reply_id {
+            Some(id) => Some(self.reply_preview(&room, id).await?),
+            None => None,
+        };
         self.limit.reserve(&me.id, now).await?;
         // Reserved before the message exists, given back if it never does: an upload is never
         // attached to two messages, nor lost to a send that failed.
@@ -231,6 +254,7 @@ impl MessageService {
             files: attached.iter().map(|a| FileRef::of(&a.upload)).collect(),
             transfer: None,
             created_at: now,
+            reply_to,
         };
         let room_id = room.id;
         // Signed before the message exists: its event is written in the same transaction.
@@ -338,6 +362,7 @@ impl MessageService {
                 files: draft.files.clone(),
                 transfer: draft.transfer.clone(),
                 edited_at: None,
+                reply_to: draft.reply_to.clone(),
             };
             let view = links.message(message_view(&message, &people), &message);
             let announce = Outgoing::new(

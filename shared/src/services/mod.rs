@@ -13,6 +13,7 @@ pub mod lockout;
 mod mails;
 pub mod message_edits;
 pub mod message_files;
+pub mod message_replies;
 pub mod messages;
 pub mod password;
 pub mod profile;

@@ -5,7 +5,7 @@ use super::items::{Item, Read, key, n, s};
 use super::schema::INBOX_ORDER;
 use crate::domain::time::{from_millis, to_millis};
 use crate::domain::{
-    Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, Room, RoomId,
+    Invitation, Member, MemberRole, Membership, Message, MessageId, Posting, ReplyTo, Room, RoomId,
     RoomKind, UserId,
 };
 use crate::ports::RoomDeletion;
@@ -143,6 +143,17 @@ pub fn message_fields(m: &Message) -> Item {
     if let Some(at) = m.edited_at {
         item.insert("edited_at".into(), n(to_millis(at)));
     }
+    if let Some(r) = &m.reply_to {
+        item.insert(
+            "reply_to".into(),
+            AttributeValue::M(HashMap::from([
+                ("message_id".to_owned(), s(r.message_id.to_string())),
+                ("seq".to_owned(), n(r.seq)),
+                ("sender".to_owned(), s(&r.sender)),
+                ("text".to_owned(), s(&r.text)),
+            ])),
+        );
+    }
     super::file_items::put_files(&mut item, &m.files);
     item
 }
@@ -172,6 +183,19 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
         edited_at: match item.contains_key("edited_at") {
             true => Some(r.at("edited_at")?),
             false => None,
+        },
+        reply_to: match item.get("reply_to") {
+            Some(AttributeValue::M(reply)) => {
+                let r = Read(reply);
+                Some(ReplyTo {
+                    message_id: parse_id(MessageId::parse(r.s("message_id")?), "reply_to id")?,
+                    seq: r.n("seq")?,
+                    sender: r.s("sender")?.to_owned(),
+                    text: r.s("text")?.to_owned(),
+                })
+            }
+            Some(_) => return Err(anyhow!("stored reply_to is invalid")),
+            None => None,
         },
     })
 }
