@@ -156,6 +156,60 @@ async fn the_web_app_works_in_a_real_browser() {
     );
     alice.shot("19-room-edited").await;
 
+    step(
+        "alice replies to that message: both screens show the quote; once bob deletes the original, the quote says so",
+    );
+    const THEIRS_EDITED: &str = "[...document.querySelectorAll('[data-testid=message].theirs')].find(e => e.querySelector('[data-testid=message-text]')?.textContent === '<b>see you at 6</b>')";
+    alice
+        .js(
+            &format!("{THEIRS_EDITED}.querySelector('[data-testid=reply-message]').click();"),
+            vec![],
+        )
+        .await;
+    alice
+        .until(
+            "the reply bar names what is answered",
+            "!document.querySelector('[data-testid=reply-bar]').hidden && document.querySelector('[data-testid=reply-bar-text]').textContent.includes('<b>see you at 6</b>')",
+        )
+        .await;
+    alice.fill("composer", "text", "sounds good").await;
+    alice.click("send-button").await;
+    const REPLY: &str = "[...document.querySelectorAll('[data-testid=message]')].find(e => e.querySelector('[data-testid=message-text]')?.textContent === 'sounds good')";
+    const QUOTED: &str = "?.querySelector('[data-testid=message-quote] [data-testid=quote-text]')?.textContent === '<b>see you at 6</b>'";
+    alice
+        .until(
+            "alice's reply carries the quote",
+            &format!("{REPLY}{QUOTED} && document.querySelector('[data-testid=reply-bar]').hidden"),
+        )
+        .await;
+    bob.until(
+        "bob sees the reply live, quoting him",
+        &format!("{REPLY}{QUOTED}"),
+    )
+    .await;
+    bob.shot("21-room-reply").await;
+    const MINE_EDITED: &str = "[...document.querySelectorAll('[data-testid=message].mine')].find(e => e.querySelector('[data-testid=message-text]')?.textContent === '<b>see you at 6</b>')";
+    bob.js(
+        &format!("{MINE_EDITED}.querySelector('[data-testid=delete-message]').click();"),
+        vec![],
+    )
+    .await;
+    alice
+        .until(
+            "the quote on alice's screen says the original was deleted",
+            &format!("{REPLY}?.querySelector('[data-testid=message-quote]').dataset.deleted === 'true' && !{REPLY}.querySelector('[data-testid=message-quote]').textContent.includes('see you')"),
+        )
+        .await;
+    alice.client.refresh().await.expect("reloading the room");
+    alice
+        .until(
+            "after a reload, history says the same",
+            &format!(
+                "{REPLY}?.querySelector('[data-testid=message-quote]')?.dataset.deleted === 'true'"
+            ),
+        )
+        .await;
+
     step("a message typed in one browser appears in the other: p50 over 20");
     let mut latencies = Vec::new();
     for i in 0..20 {

@@ -19,6 +19,7 @@ import { go } from "../app.js";
 import { avatar } from "./chats.js";
 import { membersPanel } from "./members.js";
 import { transferForm } from "./chatpay.js";
+import { quote, replyBar, showDeleted } from "./replies.js";
 
 const PAGE = 30;
 
@@ -55,7 +56,9 @@ export async function roomView(main, roomId) {
   const stagedIds = [];
   let uploading = 0;
   const sendButton = h("button", { type: "submit", class: "primary", testid: "send-button" }, "Send");
+  const replying = replyBar();
   const composer = h("form", { class: "composer", testid: "composer" },
+    replying.el,
     h("div", { class: "composer-row" },
       h("button", { type: "button", testid: "attach-button", "aria-label": "Attach files", title: "Attach files", onclick: () => fileInput.click() }, "+ File"),
       fileInput, text, sendButton),
@@ -76,6 +79,7 @@ export async function roomView(main, roomId) {
         t.description ? ` — ${t.description}` : null);
     }
     return [
+      m.reply_to ? quote(m.reply_to, jumpTo) : null,
       m.text ? h("p", { class: "text", testid: "message-text" }, m.text) : null,
       (m.files || []).length ? h("ul", { class: "files" }, m.files.map((f) => h("li", {},
         f.content_type?.startsWith("image/") && safeUrl(f.url)
@@ -101,6 +105,7 @@ export async function roomView(main, roomId) {
       h("span", { class: "meta" },
         h("time", { datetime: m.created_at, class: "muted" }, time(m.created_at)),
         h("small", { class: "muted", testid: "message-edited", hidden: !m.edited_at, title: m.edited_at ? `edited ${time(m.edited_at)}` : null }, " (edited)"),
+        h("button", { type: "button", class: "link", testid: "reply-message", "aria-label": "Reply to this message", onclick: () => startReply(m) }, "Reply"),
         mine && m.kind !== "transfer"
           ? h("button", { type: "button", class: "link", testid: "edit-message", "aria-label": "Edit message", onclick: () => startEdit(m.id) }, "Edit")
           : null,
@@ -234,6 +239,24 @@ export async function roomView(main, roomId) {
     deleted.add(id);
     shown.get(id)?.remove();
     shown.delete(id);
+    for (const q of list.querySelectorAll('[data-testid="message-quote"]')) if (q.dataset.replyTo === id) showDeleted(q);
+    if (replying.target() === id) replying.clear();
+  }
+
+  /** Scrolls to the message a quote answers, when it is on screen, and flashes it. */
+  function jumpTo(id) {
+    const el = shown.get(id);
+    if (!el) return;
+    el.scrollIntoView({ block: "center", behavior: "smooth" });
+    el.classList.add("flash");
+    setTimeout(() => el.classList.remove("flash"), 1200);
+  }
+
+  /** The bar shows the text as it is on screen now, which an edit may have changed since. */
+  function startReply(m) {
+    const current = shown.get(m.id)?.querySelector('[data-testid="message-text"]')?.textContent;
+    replying.set({ ...m, text: current ?? m.text });
+    text.focus();
   }
 
   let lastRead = "";
@@ -339,6 +362,7 @@ export async function roomView(main, roomId) {
     typingSent = 0;
   }
   text.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && replying.target()) replying.clear();
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       composer.requestSubmit();
@@ -375,6 +399,7 @@ export async function roomView(main, roomId) {
     const value = text.value.trim();
     if (value) body.text = value;
     if (stagedIds.length) body.upload_ids = [...stagedIds];
+    if (replying.target()) body.reply_to = replying.target();
     clearErrors(composer);
     if (uploading) return showError(composer, new Error("Wait for the files to finish uploading."));
     if (!body.text && !body.upload_ids) return undefined;
@@ -385,6 +410,7 @@ export async function roomView(main, roomId) {
       sessionStorage.removeItem(draftKey(roomId));
       stagedIds.length = 0;
       replace(staged);
+      replying.clear();
       stopTyping(true);
       toBottom();
       text.focus();
