@@ -5,11 +5,11 @@
 use super::memory_outbox::MemoryOutbox;
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, RoomDeletion,
-    SlidingWindow, StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, Reacted,
+    RoomDeletion, SlidingWindow, StoreError, admit,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,6 +36,8 @@ struct State {
     chat_list_moves: HashMap<RoomId, OffsetDateTime>,
     /// Deleted rooms whose clean-up has not finished (the DynamoDB adapter's `DELETING` item).
     deleting: HashMap<RoomId, RoomDeletion>,
+    /// Each person's reactions per room, by message (the DynamoDB adapter's `REACT#` items).
+    reactions: HashMap<(RoomId, UserId), BTreeMap<MessageId, Vec<Emoji>>>,
 }
 
 impl State {
@@ -126,6 +128,9 @@ impl State {
                 let guard = guard.clone();
                 self.client_messages.remove(&guard);
             } else if self.chat_list_moves.remove(id).is_some() {
+            } else if let Some(reactor) = self.reactions.keys().find(|(r, _)| r == id) {
+                let reactor = *reactor;
+                self.reactions.remove(&reactor);
             } else {
                 self.members.remove(id);
                 self.messages.remove(id);
@@ -164,6 +169,7 @@ impl State {
                 .filter(|(r, _, _)| r == id)
                 .count()
             + usize::from(self.chat_list_moves.contains_key(id))
+            + self.reactions.keys().filter(|(r, _)| r == id).count()
     }
 }
 
@@ -795,11 +801,120 @@ impl ChatStore for MemoryChat {
         if still_last {
             stored.last_message = Some(edited.preview());
         }
-        if let Some(m) = s.messages.get_mut(&room.id) {
-            m.insert(edited.id, edited.clone());
+        // Text and edit time only: the counts of reactions made since the read stay.
+        if let Some(m) = s
+            .messages
+            .get_mut(&room.id)
+            .and_then(|m| m.get_mut(&edited.id))
+        {
+            m.text.clone_from(&edited.text);
+            m.edited_at = edited.edited_at;
         }
         self.outbox.append(announce.iter().cloned());
         Ok(())
+    }
+
+    async fn add_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        most: usize,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError> {
+        let mut s = self.state();
+        let exists = s
+            .messages
+            .get(room)
+            .is_some_and(|m| m.contains_key(message));
+        let mine = s
+            .reactions
+            .get(&(*room, *user))
+            .and_then(|m| m.get(message))
+            .cloned()
+            .unwrap_or_default();
+        // The same order of verdicts as the DynamoDB adapter's: a gone message first.
+        if !exists {
+            return Ok(Reacted::MessageGone);
+        }
+        if mine.contains(emoji) {
+            return Ok(Reacted::Unchanged);
+        }
+        if mine.len() >= most {
+            return Ok(Reacted::Full);
+        }
+        if let Some(m) = s.messages.get_mut(room).and_then(|m| m.get_mut(message)) {
+            *m.reactions.entry(emoji.as_str().to_owned()).or_default() += 1;
+        }
+        s.reactions
+            .entry((*room, *user))
+            .or_default()
+            .entry(*message)
+            .or_default()
+            .push(emoji.clone());
+        self.outbox.append(announce.iter().cloned());
+        Ok(Reacted::Changed)
+    }
+
+    async fn remove_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError> {
+        let mut s = self.state();
+        if !s
+            .messages
+            .get(room)
+            .is_some_and(|m| m.contains_key(message))
+        {
+            return Ok(Reacted::MessageGone);
+        }
+        let Some(mine) = s
+            .reactions
+            .get_mut(&(*room, *user))
+            .and_then(|m| m.get_mut(message))
+            .filter(|m| m.contains(emoji))
+        else {
+            return Ok(Reacted::Unchanged);
+        };
+        mine.retain(|e| e != emoji);
+        if let Some(m) = s.messages.get_mut(room).and_then(|m| m.get_mut(message)) {
+            let key = emoji.as_str();
+            if let Some(count) = m.reactions.get_mut(key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    m.reactions.remove(key);
+                }
+            }
+        }
+        self.outbox.append(announce.iter().cloned());
+        Ok(Reacted::Changed)
+    }
+
+    async fn reactions_of(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        oldest: &MessageId,
+        newest: &MessageId,
+    ) -> Result<HashMap<MessageId, Vec<Emoji>>, StoreError> {
+        if oldest > newest {
+            return Ok(HashMap::new());
+        }
+        let s = self.state();
+        Ok(s.reactions
+            .get(&(*room, *user))
+            .map(|m| {
+                m.range(*oldest..=*newest)
+                    .filter(|(_, e)| !e.is_empty())
+                    .map(|(id, e)| (*id, e.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {

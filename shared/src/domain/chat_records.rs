@@ -29,6 +29,8 @@ pub struct Message {
     pub edited_at: Option<OffsetDateTime>,
     /// The message of the same room this one answers, as it was when the reply was sent.
     pub reply_to: Option<ReplyTo>,
+    /// How many people put each emoji on it (`PUT .../reactions/{emoji}`).
+    pub reactions: super::ReactionCounts,
 }
 
 /// What a reply shows of the message it answers: frozen when the reply is sent (a later edit or
@@ -73,6 +75,7 @@ impl Message {
     /// 4,000-character message does not make every later send rewrite it in the room item.
     pub fn preview(&self) -> Message {
         let mut m = self.clone();
+        m.reactions.clear(); // the chat list shows no reactions (and a reaction never rewrites it)
         if let Some((cut, _)) = m.text.char_indices().nth(PREVIEW_CHARS) {
             m.text.truncate(cut);
         }

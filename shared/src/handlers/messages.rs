@@ -1,4 +1,5 @@
-//! The `messages` function: /rooms/{id}/messages (send, history, edit, delete) and /rooms/{id}/read.
+//! The `messages` function: /rooms/{id}/messages (send, history, edit, delete, reactions) and
+//! /rooms/{id}/read.
 
 use super::chat_dto::{EditBody, ReadBody, SendBody};
 use super::{Context, Function, respond};
@@ -90,6 +91,15 @@ impl Messages {
                     request::path_param(req, "message_id").ok_or(Error::NotFound("message"))?;
                 self.messages.delete(me, &room, &id).await?;
                 Ok(response::no_content())
+            }
+            "PUT /rooms/{id}/messages/{message_id}/reactions/{emoji}"
+            | "DELETE /rooms/{id}/messages/{message_id}/reactions/{emoji}" => {
+                let id =
+                    request::path_param(req, "message_id").ok_or(Error::NotFound("message"))?;
+                let emoji = request::path_param(req, "emoji").unwrap_or_default();
+                let on = key.starts_with("PUT ");
+                let now_there = self.messages.react(me, &room, &id, &emoji, on, now).await?;
+                Ok(response::json(200, &now_there))
             }
             "POST /rooms/{id}/read" => {
                 let body: ReadBody = request::json_body(req)?;

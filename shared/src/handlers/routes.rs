@@ -47,6 +47,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("messages", "POST /rooms/{id}/messages"),
     ("messages", "DELETE /rooms/{id}/messages/{message_id}"),
     ("messages", "PATCH /rooms/{id}/messages/{message_id}"),
+    (
+        "messages",
+        "PUT /rooms/{id}/messages/{message_id}/reactions/{emoji}",
+    ),
+    (
+        "messages",
+        "DELETE /rooms/{id}/messages/{message_id}/reactions/{emoji}",
+    ),
     ("messages", "POST /rooms/{id}/read"),
     ("upload-url", "POST /uploads"),
 ];

@@ -4,10 +4,11 @@
 //! role, a room edit by the room's `version`.
 
 use crate::domain::{
-    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{Outgoing, Page, StoreError};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// Why creating a room failed.
@@ -67,6 +68,19 @@ pub enum Purge {
     More,
     /// Nothing of the room is left, its marker included.
     Done,
+}
+
+/// What adding or removing a reaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reacted {
+    /// Written, with its event.
+    Changed,
+    /// Nothing to do: the emoji was already there (add) or was not (remove).
+    Unchanged,
+    /// Not written: the person has as many reactions on the message as they may.
+    Full,
+    /// Not written: the message is not there (deleted).
+    MessageGone,
 }
 
 /// Most members one request may add (each costs two items of a 100-item transaction).
@@ -299,6 +313,39 @@ pub trait ChatStore: Send + Sync {
         edited: &Message,
         announce: &[Outgoing],
     ) -> Result<(), StoreError>;
+
+    // --- reactions (docs/CHAT.md, "Reactions") ---
+    /// In one transaction: `emoji` joins `user`'s reactions on the message (if it is not among
+    /// them and they have fewer than `most`), the message's count of it goes up by one (the
+    /// message must still be there), and `announce` goes into the outbox.
+    async fn add_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        most: usize,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError>;
+    /// In one transaction: `emoji` leaves `user`'s reactions on the message (if it is among
+    /// them), the message's count of it goes down by one, and `announce` goes into the outbox.
+    async fn remove_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError>;
+    /// `user`'s reactions on the messages of `room` from `oldest` to `newest` (both included),
+    /// by message: one range read, whatever the number of messages.
+    async fn reactions_of(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        oldest: &MessageId,
+        newest: &MessageId,
+    ) -> Result<HashMap<MessageId, Vec<Emoji>>, StoreError>;
 
     // --- the outbox (ports::outbox) ---
     /// Records events for the delivery worker, after a change that wrote its own items.

@@ -17,7 +17,8 @@ pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use chat::{
-    AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Purge, RoomDeletion,
+    AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Purge, Reacted,
+    RoomDeletion,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection_api::{ConnectionApi, PostError};

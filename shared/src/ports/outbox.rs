@@ -82,7 +82,7 @@ impl Outgoing {
 }
 
 /// The event kinds that travel through the outbox.
-pub const KINDS: [&str; 5] = ["message", "edited", "deleted", "read", "room"];
+pub const KINDS: [&str; 6] = ["message", "edited", "deleted", "read", "room", "reaction"];
 
 /// Where a store's outbox records can be read back in commit order, from a checkpoint: the
 /// local server's stand-in for Lambda's event source mapping (memory queue, DynamoDB Streams).

@@ -66,6 +66,16 @@ pub struct MessageView {
     pub edited_at: Option<String>,
     /// What it answers: null for a message that answers nothing.
     pub reply_to: Option<ReplyView>,
+    /// Counts per emoji, in the picker's order, with whether the reader is among them.
+    pub reactions: Vec<ReactionView>,
+}
+
+/// One emoji on a message: how many put it there, and whether the reader did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReactionView {
+    pub emoji: &'static str,
+    pub count: u64,
+    pub mine: bool,
 }
 
 /// A reply's preview of the message it answers; `sender` and `text` are null once it is deleted.
@@ -139,6 +149,7 @@ pub fn message_view_in(message: &Message, people: &People, deleted: &[u64]) -> M
             .reply_to
             .as_ref()
             .map(|r| super::message_replies::reply_view(r, deleted)),
+        reactions: super::reactions::reaction_views(&message.reactions, &[]),
     }
 }
 

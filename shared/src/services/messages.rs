@@ -61,6 +61,7 @@ pub(crate) enum Appended {
 pub struct MessageService {
     pub(super) ports: ChatPorts,
     limit: SendLimit,
+    pub(super) reaction_limit: SendLimit,
     /// The fan-out thresholds (`read_receipts_max_members`).
     limits: Limits,
 }
@@ -85,9 +86,11 @@ pub(super) async fn backoff(attempt: usize) {
 impl MessageService {
     pub fn new(ports: ChatPorts, limits: Limits) -> Self {
         let limit = SendLimit::new(ports.limiter.clone());
+        let reaction_limit = SendLimit::reactions(ports.limiter.clone());
         Self {
             ports,
             limit,
+            reaction_limit,
             limits,
         }
     }
@@ -117,7 +120,7 @@ impl MessageService {
             .chat
             .messages(&seat.room.id, limit, before.as_ref())
             .await?;
-        self.views(page, &seat.room.deleted_seqs, now).await
+        self.views(page, &seat.room, me, now).await
     }
 
     /// GET /rooms/{id}/messages?after_seq=N: the messages after seq `N`, OLDEST first, for a
@@ -137,16 +140,31 @@ impl MessageService {
             .chat
             .messages_after(&seat.room.id, after_seq, limit)
             .await?;
-        self.views(page, &seat.room.deleted_seqs, now).await
+        self.views(page, &seat.room, me, now).await
     }
 
-    /// A page of messages as their readers see them: senders' names and signed file links.
+    /// A page of messages as `me` sees them: senders' names, signed file links, replies to
+    /// deleted messages hidden, and which reactions are theirs (one range read for the page).
     async fn views(
         &self,
         page: Page<Message>,
-        deleted: &[u64],
+        room: &Room,
+        me: &User,
         now: OffsetDateTime,
     ) -> Result<Page<MessageView>> {
+        let mine = match (
+            page.items.iter().map(|m| m.id).min(),
+            page.items.iter().map(|m| m.id).max(),
+        ) {
+            (Some(oldest), Some(newest)) if page.items.iter().any(|m| !m.reactions.is_empty()) => {
+                self.ports
+                    .chat
+                    .reactions_of(&room.id, &me.id, &oldest, &newest)
+                    .await?
+            }
+            _ => Default::default(),
+        };
+        let deleted = &room.deleted_seqs;
         let people = self
             .ports
             .people(page.items.iter().map(|m| m.sender))
@@ -161,7 +179,13 @@ impl MessageService {
             items: page
                 .items
                 .iter()
-                .map(|m| links.message(message_view_in(m, &people, deleted), m))
+                .map(|m| {
+                    let mut view = message_view_in(m, &people, deleted);
+                    if let Some(emoji) = mine.get(&m.id) {
+                        view.reactions = super::reactions::reaction_views(&m.reactions, emoji);
+                    }
+                    links.message(view, m)
+                })
                 .collect(),
             next_cursor: page.next_cursor,
         })
@@ -363,6 +387,7 @@ impl MessageService {
                 transfer: draft.transfer.clone(),
                 edited_at: None,
                 reply_to: draft.reply_to.clone(),
+                reactions: Default::default(),
             };
             let view = links.message(message_view(&message, &people), &message);
             let announce = Outgoing::new(

@@ -17,6 +17,7 @@ pub mod message_replies;
 pub mod messages;
 pub mod password;
 pub mod profile;
+pub mod reactions;
 pub mod realtime;
 pub mod refunds;
 pub mod room_index;

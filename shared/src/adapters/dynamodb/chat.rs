@@ -10,11 +10,11 @@ use super::outbox_items::outbox_item;
 use super::tx::{self, TxOutcome};
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, RoomDeletion,
-    SlidingWindow, StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, Reacted,
+    RoomDeletion, SlidingWindow, StoreError, admit,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, Delete, DeleteRequest, Put, ReturnConsumedCapacity,
     TransactWriteItem, Update, WriteRequest,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::{Duration, OffsetDateTime};
@@ -965,6 +966,43 @@ impl ChatStore for DynamoChat {
         announce: &[Outgoing],
     ) -> Result<(), StoreError> {
         self.edit(room, before, edited, announce).await
+    }
+
+    async fn add_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        most: usize,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError> {
+        let change = super::chat_reactions::Change::Add { most };
+        self.react(room, message, user, emoji, change, announce)
+            .await
+    }
+
+    async fn remove_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &Emoji,
+        announce: &[Outgoing],
+    ) -> Result<Reacted, StoreError> {
+        let change = super::chat_reactions::Change::Remove;
+        self.react(room, message, user, emoji, change, announce)
+            .await
+    }
+
+    async fn reactions_of(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        oldest: &MessageId,
+        newest: &MessageId,
+    ) -> Result<HashMap<MessageId, Vec<Emoji>>, StoreError> {
+        self.reactions_between(room, user, oldest, newest).await
     }
 
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {

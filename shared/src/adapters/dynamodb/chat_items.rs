@@ -27,6 +27,10 @@ pub const CLIENT_GUARD_PREFIX: &str = "CLIENT#";
 pub const SEQ_PREFIX: &str = "SEQ#";
 pub const INVITATION_PREFIX: &str = "INVITE#";
 pub const LEFT_PREFIX: &str = "LEFT#";
+/// A person's reactions on one message: `REACT#<user>#<message>` (sorts apart from `MSG#`).
+pub const REACTION_PREFIX: &str = "REACT#";
+/// The message item's attribute counting one emoji: `rx:<emoji>`.
+pub const REACTION_COUNT_PREFIX: &str = "rx:";
 /// A deleted room's marker, in place of its room item until the clean-up has taken the rest.
 pub const DELETING_SK: &str = "DELETING";
 /// "This person's inbox may hold an item of this room besides a membership" (an invitation, a
@@ -74,6 +78,34 @@ pub fn client_guard_key(room: &RoomId, sender: &UserId, client_id: &str) -> Item
         &format!("{CLIENT_GUARD_PREFIX}{sender}#{client_id}"),
     )
 }
+pub fn reactor_sk(user: &UserId, message: &MessageId) -> String {
+    format!("{REACTION_PREFIX}{user}#{message}")
+}
+pub fn reactor_key(room: &RoomId, user: &UserId, message: &MessageId) -> Item {
+    key(room_pk(room), &reactor_sk(user, message))
+}
+pub fn reaction_count_name(emoji: &str) -> String {
+    format!("{REACTION_COUNT_PREFIX}{emoji}")
+}
+
+/// The counts of the message item's `rx:` attributes above 0 (one that fell to 0 stays as 0).
+fn reaction_counts(item: &Item) -> anyhow::Result<crate::domain::ReactionCounts> {
+    let mut counts = crate::domain::ReactionCounts::new();
+    for (name, value) in item {
+        let Some(emoji) = name.strip_prefix(REACTION_COUNT_PREFIX) else {
+            continue;
+        };
+        let count: i64 = match value {
+            AttributeValue::N(v) => v.parse().context("stored reaction count")?,
+            _ => return Err(anyhow!("stored reaction count is not a number")),
+        };
+        if count > 0 {
+            counts.insert(emoji.to_owned(), count as u64);
+        }
+    }
+    Ok(counts)
+}
+
 /// The sort key of seq `seq`'s pointer: zero-padded to 20 digits (all of `u64`), so text order
 /// is seq order and a key condition can start at any seq.
 pub fn seq_sk(seq: u64) -> String {
@@ -197,6 +229,7 @@ pub fn message_from(item: &Item) -> anyhow::Result<Message> {
             Some(_) => return Err(anyhow!("stored reply_to is invalid")),
             None => None,
         },
+        reactions: reaction_counts(item)?,
     })
 }
 

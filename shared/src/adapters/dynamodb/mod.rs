@@ -32,6 +32,7 @@ mod chat_inbox;
 mod chat_invitations;
 mod chat_items;
 mod chat_purge;
+mod chat_reactions;
 mod connections;
 mod file_items;
 mod items;
