@@ -81,7 +81,7 @@ impl Gateway {
         if preflight {
             set(
                 "access-control-allow-methods",
-                "GET, POST, PATCH, DELETE, OPTIONS",
+                "GET, POST, PUT, PATCH, DELETE, OPTIONS",
             );
             set(
                 "access-control-allow-headers",

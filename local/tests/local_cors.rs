@@ -58,6 +58,17 @@ async fn the_outbox_and_other_local_routes_carry_no_cors_headers_whatever_the_or
                 .and_then(|v| v.to_str().ok()),
             Some(cors_origin)
         );
+        // And its preflight allows every method a route uses (PUT for reactions, say).
+        let (_, preflight) = headers_of(&client, "OPTIONS", &format!("{base}/me"), true).await;
+        let methods = preflight
+            .get("access-control-allow-methods")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        for (_, key) in chatman::handlers::routes::ROUTES {
+            let method = key.split(' ').next().unwrap_or_default();
+            assert!(methods.contains(method), "{key}: {method} not in {methods}");
+        }
 
         for path in [
             "/_local/outbox",

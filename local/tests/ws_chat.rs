@@ -120,6 +120,35 @@ async fn two_people_chat_type_read_edit_and_delete_over_their_sockets() {
         .await;
     assert_eq!(history["items"][0]["text"], "hi bob!");
 
+    // Bob reacts over HTTP: both sockets hear it (the picker's emoji travel intact).
+    let (status, reacted) = local
+        .send(
+            "PUT",
+            &format!("/rooms/{room}/messages/{message_id}/reactions/%E2%9D%A4%EF%B8%8F"),
+            None,
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{reacted}");
+    for socket in [&mut a, &mut b] {
+        let reaction = next_of(socket, "reaction").await;
+        assert_eq!(
+            (
+                &reaction["message_id"],
+                &reaction["emoji"],
+                &reaction["username"],
+                &reaction["added"]
+            ),
+            (
+                &json!(message_id),
+                &json!("❤️"),
+                &json!("bob"),
+                &json!(true)
+            ),
+            "{reaction}"
+        );
+    }
+
     // Bob may not delete Alice's message in a direct room; Alice may.
     send_json(
         &mut b,

@@ -142,6 +142,19 @@ async fn accounts(d: &Deployment) {
         )
         .await;
     assert_eq!(said.status, 201, "{}", said.body);
+    // A reaction on it (the person's set, the message's count, the event), then history with
+    // the reader's own reactions (a range read of the room's partition).
+    let reacted = d
+        .call(
+            "PUT",
+            &format!("{path}/{}/reactions/%F0%9F%91%8D", said.str("id")),
+            None,
+            Some(&access),
+        )
+        .await;
+    assert_eq!(reacted.status, 200, "{}", reacted.body);
+    let history = d.call("GET", &path, None, Some(&access)).await;
+    assert_eq!(history.body["items"][0]["reactions"][0]["mine"], true);
     let by_email = post(
         "/auth/token",
         json!({"login": "alice@example.com", "password": PASSWORD}),

@@ -41,6 +41,24 @@ fn the_template_declares_exactly_the_routes_the_handlers_serve() {
     assert_eq!(template_routes(), table_routes());
 }
 
+/// A browser may only call what the preflight allows: every method of a route is in the HTTP
+/// API's `AllowMethods`.
+#[test]
+fn the_template_cors_allows_every_method_the_routes_use() {
+    let template = repo_file("template.yaml");
+    let allowed = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowMethods:"))
+        .expect("the HTTP API's CorsConfiguration has AllowMethods");
+    for (_, key) in ROUTES {
+        let method = key.split(' ').next().expect("a method");
+        assert!(
+            allowed.contains(method),
+            "{key}: {method} is not in AllowMethods {allowed}"
+        );
+    }
+}
+
 #[test]
 fn every_function_has_a_binary_and_every_binary_a_function() {
     let dir = format!("{}/../functions/src/bin", env!("CARGO_MANIFEST_DIR"));
