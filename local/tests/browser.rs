@@ -210,6 +210,51 @@ async fn the_web_app_works_in_a_real_browser() {
         )
         .await;
 
+    step(
+        "bob reacts to alice's reply from the picker; alice sees it live and adds hers: one chip, count 2, after a reload too",
+    );
+    const THUMB: &str = "?.querySelector('[data-testid=reaction][data-emoji=\"👍\"]')";
+    bob.js(
+        &format!(
+            "{REPLY}.querySelector('[data-testid=add-reaction]').click(); \
+             {REPLY}.querySelector('[data-testid=reaction-picker]:not([hidden]) [data-testid=pick-reaction][data-emoji=\"👍\"]').click();"
+        ),
+        vec![],
+    )
+    .await;
+    bob.until(
+        "bob's chip is his",
+        &format!("{REPLY}{THUMB}?.dataset.count === '1' && {REPLY}{THUMB}.getAttribute('aria-pressed') === 'true'"),
+    )
+    .await;
+    alice
+        .until(
+            "alice sees bob's reaction live, not hers",
+            &format!("{REPLY}{THUMB}?.dataset.count === '1' && {REPLY}{THUMB}.getAttribute('aria-pressed') === 'false'"),
+        )
+        .await;
+    alice.js(&format!("{REPLY}{THUMB}.click();"), vec![]).await;
+    const TWO_MINE: &str = "?.dataset.count === '2' && document.querySelectorAll('[data-testid=reaction]').length === 1";
+    alice
+        .until(
+            "alice's click makes it two, hers among them",
+            &format!(
+                "{REPLY}{THUMB}{TWO_MINE} && {REPLY}{THUMB}.getAttribute('aria-pressed') === 'true'"
+            ),
+        )
+        .await;
+    bob.until("bob sees two, live", &format!("{REPLY}{THUMB}{TWO_MINE}"))
+        .await;
+    alice.shot("22-room-reactions").await;
+    bob.client.refresh().await.expect("reloading the room");
+    bob.until(
+        "after a reload bob's history says two, his among them",
+        &format!(
+            "{REPLY}{THUMB}{TWO_MINE} && {REPLY}{THUMB}.getAttribute('aria-pressed') === 'true'"
+        ),
+    )
+    .await;
+
     step("a message typed in one browser appears in the other: p50 over 20");
     let mut latencies = Vec::new();
     for i in 0..20 {

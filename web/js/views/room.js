@@ -20,6 +20,7 @@ import { avatar } from "./chats.js";
 import { membersPanel } from "./members.js";
 import { transferForm } from "./chatpay.js";
 import { quote, replyBar, showDeleted } from "./replies.js";
+import { reactionRow } from "./reactions.js";
 
 const PAGE = 30;
 
@@ -99,12 +100,15 @@ export async function roomView(main, roomId) {
 
   function render(m) {
     const mine = m.sender === me;
+    const reactions = reactionRow(m, (emoji, on) => toggleReaction(m.id, emoji, on));
     const el = h("li", { class: `message ${mine ? "mine" : "theirs"}`, testid: "message", "data-id": m.id, "data-sender": m.sender, "data-client-id": m.client_id || null },
       mine ? null : h("span", { class: "sender", testid: "message-sender" }, m.sender),
       messageBody(m),
+      reactions,
       h("span", { class: "meta" },
         h("time", { datetime: m.created_at, class: "muted" }, time(m.created_at)),
         h("small", { class: "muted", testid: "message-edited", hidden: !m.edited_at, title: m.edited_at ? `edited ${time(m.edited_at)}` : null }, " (edited)"),
+        reactions.opener,
         h("button", { type: "button", class: "link", testid: "reply-message", "aria-label": "Reply to this message", onclick: () => startReply(m) }, "Reply"),
         mine && m.kind !== "transfer"
           ? h("button", { type: "button", class: "link", testid: "edit-message", "aria-label": "Edit message", onclick: () => startEdit(m.id) }, "Edit")
@@ -314,6 +318,18 @@ export async function roomView(main, roomId) {
     input.focus();
   }
 
+  /** Puts an emoji on a message or takes it off; the answer is what the row shows. */
+  async function toggleReaction(id, emoji, on) {
+    roomError.textContent = "";
+    try {
+      const path = `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`;
+      return await api(on ? "PUT" : "DELETE", path);
+    } catch (err) {
+      roomError.textContent = describe(err);
+      return null;
+    }
+  }
+
   async function remove(m) {
     try {
       await api("DELETE", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(m.id)}`);
@@ -446,6 +462,10 @@ export async function roomView(main, roomId) {
     on("ws:edited", ({ room_id, message_id, text, edited_at }) => {
       if (room_id !== roomId) return;
       applyEdit(message_id, text, edited_at);
+    }),
+    on("ws:reaction", (event) => {
+      if (event.room_id !== roomId) return;
+      shown.get(event.message_id)?.querySelector('[data-testid="reactions"]')?.heard(event, me);
     }),
     on("ws:deleted", ({ room_id, message_id, seq }) => {
       if (room_id !== roomId) return;
