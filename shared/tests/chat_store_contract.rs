@@ -94,6 +94,7 @@ fn message(room: &Room, sender: UserId, text: &str) -> Message {
         files: vec![],
         edited_at: None,
         reply_to: None,
+        reactions: Default::default(),
     }
 }
 

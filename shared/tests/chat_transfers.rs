@@ -342,6 +342,40 @@ impl ChatStore for CrashingChat {
             .edit_message(room, before, edited, announce)
             .await
     }
+    async fn add_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &chatman::domain::Emoji,
+        most: usize,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<chatman::ports::Reacted, StoreError> {
+        self.inner
+            .add_reaction(room, message, user, emoji, most, announce)
+            .await
+    }
+    async fn remove_reaction(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        user: &UserId,
+        emoji: &chatman::domain::Emoji,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<chatman::ports::Reacted, StoreError> {
+        self.inner
+            .remove_reaction(room, message, user, emoji, announce)
+            .await
+    }
+    async fn reactions_of(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        oldest: &MessageId,
+        newest: &MessageId,
+    ) -> Result<std::collections::HashMap<MessageId, Vec<chatman::domain::Emoji>>, StoreError> {
+        self.inner.reactions_of(room, user, oldest, newest).await
+    }
     async fn publish(&self, records: &[chatman::ports::Outgoing]) -> Result<(), StoreError> {
         self.inner.publish(records).await
     }
