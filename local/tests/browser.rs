@@ -255,6 +255,40 @@ async fn the_web_app_works_in_a_real_browser() {
     )
     .await;
 
+    step(
+        "alice pins bob's greeting: the pinned bar shows it on both screens, live; after she unpins it, it goes from bob's",
+    );
+    const HELLO: &str = "[...document.querySelectorAll('[data-testid=message]')].find(e => e.querySelector('[data-testid=message-text]')?.textContent === 'hello Alice')";
+    alice
+        .until(
+            "alice may pin",
+            &format!("{HELLO}?.querySelector('[data-testid=pin-message]')?.textContent === 'Pin'"),
+        )
+        .await;
+    alice
+        .js(
+            &format!("{HELLO}.querySelector('[data-testid=pin-message]').click();"),
+            vec![],
+        )
+        .await;
+    const BAR: &str = "!document.querySelector('[data-testid=pinned-bar]').hidden && document.querySelector('[data-testid=pinned-text]').textContent === 'bob: hello Alice'";
+    alice
+        .until("alice's bar shows the pin, her link says Unpin", &format!("{BAR} && {HELLO}.querySelector('[data-testid=pin-message]').textContent === 'Unpin'"))
+        .await;
+    bob.until("bob's bar shows it live", BAR).await;
+    bob.shot("23-room-pinned").await;
+    alice
+        .js(
+            &format!("{HELLO}.querySelector('[data-testid=pin-message]').click();"),
+            vec![],
+        )
+        .await;
+    bob.until(
+        "the bar goes from bob's screen",
+        "document.querySelector('[data-testid=pinned-bar]').hidden",
+    )
+    .await;
+
     step("a message typed in one browser appears in the other: p50 over 20");
     let mut latencies = Vec::new();
     for i in 0..20 {

@@ -376,6 +376,32 @@ impl ChatStore for CrashingChat {
     ) -> Result<std::collections::HashMap<MessageId, Vec<chatman::domain::Emoji>>, StoreError> {
         self.inner.reactions_of(room, user, oldest, newest).await
     }
+    async fn pin(
+        &self,
+        pin: &chatman::domain::Pin,
+        most: u32,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<chatman::ports::Pinned, StoreError> {
+        self.inner.pin(pin, most, announce).await
+    }
+    async fn unpin(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        announce: &[chatman::ports::Outgoing],
+    ) -> Result<bool, StoreError> {
+        self.inner.unpin(room, message, announce).await
+    }
+    async fn pins(&self, room: &RoomId) -> Result<Vec<chatman::domain::Pin>, StoreError> {
+        self.inner.pins(room).await
+    }
+    async fn messages_by_id(
+        &self,
+        room: &RoomId,
+        ids: &[MessageId],
+    ) -> Result<Vec<Message>, StoreError> {
+        self.inner.messages_by_id(room, ids).await
+    }
     async fn publish(&self, records: &[chatman::ports::Outgoing]) -> Result<(), StoreError> {
         self.inner.publish(records).await
     }

@@ -155,6 +155,24 @@ async fn accounts(d: &Deployment) {
     assert_eq!(reacted.status, 200, "{}", reacted.body);
     let history = d.call("GET", &path, None, Some(&access)).await;
     assert_eq!(history.body["items"][0]["reactions"][0]["mine"], true);
+    // A pin (the counter, the pin, checks of the message and room), the pins read (a Query and a
+    // batch of the pinned messages), an unpin.
+    let room_path = format!("/rooms/{}", channel.str("id"));
+    let pin_path = format!("{room_path}/pins/{}", said.str("id"));
+    assert_eq!(
+        d.call("PUT", &pin_path, None, Some(&access)).await.status,
+        204
+    );
+    let pins = d
+        .call("GET", &format!("{room_path}/pins"), None, Some(&access))
+        .await;
+    assert_eq!(pins.body["items"][0]["message"]["id"], said.str("id"));
+    assert_eq!(
+        d.call("DELETE", &pin_path, None, Some(&access))
+            .await
+            .status,
+        204
+    );
     let by_email = post(
         "/auth/token",
         json!({"login": "alice@example.com", "password": PASSWORD}),

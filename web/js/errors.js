@@ -21,6 +21,7 @@ const WORDS = {
   too_many_refunds: "This payment was refunded the most times it can be.",
   not_refundable: "Only money you received can be refunded.",
   rate_limited: "Slow down a little.",
+  too_many_pins: "This chat has 50 pinned messages: unpin one first.",
   too_many_reactions: "Three reactions per message at most: take one off first.",
   request_in_progress: "This payment is still being processed.",
   idempotency_key_reused: "This attempt was already used for a different payment. Try again.",

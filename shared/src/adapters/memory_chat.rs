@@ -5,11 +5,12 @@
 use super::memory_outbox::MemoryOutbox;
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Pin, Room, RoomId,
+    UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, Reacted,
-    RoomDeletion, SlidingWindow, StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Pinned, Purge, RateDecision,
+    Reacted, RoomDeletion, SlidingWindow, StoreError, admit,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,6 +39,9 @@ struct State {
     deleting: HashMap<RoomId, RoomDeletion>,
     /// Each person's reactions per room, by message (the DynamoDB adapter's `REACT#` items).
     reactions: HashMap<(RoomId, UserId), BTreeMap<MessageId, Vec<Emoji>>>,
+    /// Each room's pinned messages (the DynamoDB adapter's `PIN#` items; their count is its
+    /// `PINS` counter).
+    pins: HashMap<RoomId, BTreeMap<MessageId, Pin>>,
 }
 
 impl State {
@@ -127,7 +131,7 @@ impl State {
             } else if let Some(guard) = self.client_messages.keys().find(|(r, _, _)| r == id) {
                 let guard = guard.clone();
                 self.client_messages.remove(&guard);
-            } else if self.chat_list_moves.remove(id).is_some() {
+            } else if self.chat_list_moves.remove(id).is_some() || self.pins.remove(id).is_some() {
             } else if let Some(reactor) = self.reactions.keys().find(|(r, _)| r == id) {
                 let reactor = *reactor;
                 self.reactions.remove(&reactor);
@@ -170,6 +174,7 @@ impl State {
                 .count()
             + usize::from(self.chat_list_moves.contains_key(id))
             + self.reactions.keys().filter(|(r, _)| r == id).count()
+            + self.pins.get(id).map_or(0, BTreeMap::len)
     }
 }
 
@@ -893,6 +898,65 @@ impl ChatStore for MemoryChat {
         }
         self.outbox.append(announce.iter().cloned());
         Ok(Reacted::Changed)
+    }
+
+    async fn pin(&self, pin: &Pin, most: u32, announce: &[Outgoing]) -> Result<Pinned, StoreError> {
+        let mut s = self.state();
+        let room = &pin.room_id;
+        let exists = s.rooms.contains_key(room)
+            && s.messages
+                .get(room)
+                .is_some_and(|m| m.contains_key(&pin.message_id));
+        if !exists {
+            return Ok(Pinned::MessageGone);
+        }
+        let pins = s.pins.entry(*room).or_default();
+        if pins.contains_key(&pin.message_id) {
+            return Ok(Pinned::Unchanged);
+        }
+        if pins.len() >= most as usize {
+            return Ok(Pinned::Full);
+        }
+        pins.insert(pin.message_id, pin.clone());
+        self.outbox.append(announce.iter().cloned());
+        Ok(Pinned::Changed)
+    }
+
+    async fn unpin(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        announce: &[Outgoing],
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let removed = s.pins.get_mut(room).and_then(|p| p.remove(message));
+        if removed.is_some() {
+            self.outbox.append(announce.iter().cloned());
+        }
+        Ok(removed.is_some())
+    }
+
+    async fn pins(&self, room: &RoomId) -> Result<Vec<Pin>, StoreError> {
+        let s = self.state();
+        Ok(s.pins
+            .get(room)
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn messages_by_id(
+        &self,
+        room: &RoomId,
+        ids: &[MessageId],
+    ) -> Result<Vec<Message>, StoreError> {
+        let s = self.state();
+        let Some(messages) = s.messages.get(room) else {
+            return Ok(Vec::new());
+        };
+        Ok(ids
+            .iter()
+            .filter_map(|id| messages.get(id).cloned())
+            .collect())
     }
 
     async fn reactions_of(

@@ -1,4 +1,4 @@
-//! The `messages` function: /rooms/{id}/messages (send, history, edit, delete, reactions) and
+//! The `messages` function: /rooms/{id}/messages (send, history, edit, delete, reactions), /rooms/{id}/pins and
 //! /rooms/{id}/read.
 
 use super::chat_dto::{EditBody, ReadBody, SendBody};
@@ -100,6 +100,19 @@ impl Messages {
                 let on = key.starts_with("PUT ");
                 let now_there = self.messages.react(me, &room, &id, &emoji, on, now).await?;
                 Ok(response::json(200, &now_there))
+            }
+            "GET /rooms/{id}/pins" => {
+                let items = self.messages.pins(me, &room, now).await?;
+                Ok(response::json(200, &json!({ "items": items })))
+            }
+            "PUT /rooms/{id}/pins/{message_id}" | "DELETE /rooms/{id}/pins/{message_id}" => {
+                let id =
+                    request::path_param(req, "message_id").ok_or(Error::NotFound("message"))?;
+                match key.starts_with("PUT ") {
+                    true => self.messages.pin(me, &room, &id, now).await?,
+                    false => self.messages.unpin(me, &room, &id, now).await?,
+                }
+                Ok(response::no_content())
             }
             "POST /rooms/{id}/read" => {
                 let body: ReadBody = request::json_body(req)?;

@@ -55,6 +55,9 @@ pub const ROUTES: &[(&str, &str)] = &[
         "messages",
         "DELETE /rooms/{id}/messages/{message_id}/reactions/{emoji}",
     ),
+    ("messages", "GET /rooms/{id}/pins"),
+    ("messages", "PUT /rooms/{id}/pins/{message_id}"),
+    ("messages", "DELETE /rooms/{id}/pins/{message_id}"),
     ("messages", "POST /rooms/{id}/read"),
     ("upload-url", "POST /uploads"),
 ];

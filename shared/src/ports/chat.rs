@@ -4,7 +4,8 @@
 //! role, a room edit by the room's `version`.
 
 use crate::domain::{
-    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Pin, Room, RoomId,
+    UserId,
 };
 use crate::ports::{Outgoing, Page, StoreError};
 use async_trait::async_trait;
@@ -68,6 +69,19 @@ pub enum Purge {
     More,
     /// Nothing of the room is left, its marker included.
     Done,
+}
+
+/// What pinning did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned {
+    /// Pinned now, with its event.
+    Changed,
+    /// Nothing to do: it was pinned already.
+    Unchanged,
+    /// Not pinned: the room holds as many pins as it may.
+    Full,
+    /// Not pinned: the message (or the room) is not there.
+    MessageGone,
 }
 
 /// What adding or removing a reaction did.
@@ -346,6 +360,28 @@ pub trait ChatStore: Send + Sync {
         oldest: &MessageId,
         newest: &MessageId,
     ) -> Result<HashMap<MessageId, Vec<Emoji>>, StoreError>;
+
+    // --- pins (docs/CHAT.md, "Pins") ---
+    /// In one transaction: pins the message (if it is not pinned yet) while the room holds fewer
+    /// than `most` pins (reserved on the room's pin counter), the message and the room still
+    /// there, with `announce` in the outbox.
+    async fn pin(&self, pin: &Pin, most: u32, announce: &[Outgoing]) -> Result<Pinned, StoreError>;
+    /// In one transaction: unpins the message, freeing its place, with `announce`; `Ok(false)`
+    /// when it was not pinned (nothing written).
+    async fn unpin(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        announce: &[Outgoing],
+    ) -> Result<bool, StoreError>;
+    /// The room's pins, in no particular order (at most the room's limit: one Query).
+    async fn pins(&self, room: &RoomId) -> Result<Vec<Pin>, StoreError>;
+    /// The messages of `room` with these ids (deleted ones left out), in no particular order.
+    async fn messages_by_id(
+        &self,
+        room: &RoomId,
+        ids: &[MessageId],
+    ) -> Result<Vec<Message>, StoreError>;
 
     // --- the outbox (ports::outbox) ---
     /// Records events for the delivery worker, after a change that wrote its own items.

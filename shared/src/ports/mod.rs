@@ -17,7 +17,7 @@ pub use accounts::{
     AccountStore, CreateUserError, Page, RateDecision, StoreError, UpdateUserError, window_start,
 };
 pub use chat::{
-    AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Purge, Reacted,
+    AddMembersError, ChatStore, CreateRoomError, MAX_MEMBERS_PER_CHANGE, Pinned, Purge, Reacted,
     RoomDeletion,
 };
 pub use clock::{Clock, ManualClock, SystemClock};

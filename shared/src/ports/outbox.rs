@@ -82,7 +82,9 @@ impl Outgoing {
 }
 
 /// The event kinds that travel through the outbox.
-pub const KINDS: [&str; 6] = ["message", "edited", "deleted", "read", "room", "reaction"];
+pub const KINDS: [&str; 8] = [
+    "message", "edited", "deleted", "read", "room", "reaction", "pinned", "unpinned",
+];
 
 /// Where a store's outbox records can be read back in commit order, from a checkpoint: the
 /// local server's stand-in for Lambda's event source mapping (memory queue, DynamoDB Streams).

@@ -500,6 +500,10 @@ impl MessageService {
                     // Deleted: its files are nobody's now (an upload is attached to one message).
                     let keys: Vec<String> = message.files.iter().map(|f| f.key.clone()).collect();
                     self.ports.uploads.forget(&keys).await;
+                    // A pin of it frees its place (best effort: reading the pins finishes it).
+                    if let Err(e) = self.ports.chat.unpin(&room.id, &message.id, &[]).await {
+                        tracing::warn!(error = %e, "unpinning a deleted message failed");
+                    }
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {

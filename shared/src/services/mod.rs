@@ -16,6 +16,7 @@ pub mod message_files;
 pub mod message_replies;
 pub mod messages;
 pub mod password;
+pub mod pins;
 pub mod profile;
 pub mod reactions;
 pub mod realtime;

@@ -21,6 +21,7 @@ import { membersPanel } from "./members.js";
 import { transferForm } from "./chatpay.js";
 import { quote, replyBar, showDeleted } from "./replies.js";
 import { reactionRow } from "./reactions.js";
+import { pinsBar } from "./pins.js";
 
 const PAGE = 30;
 
@@ -69,7 +70,8 @@ export async function roomView(main, roomId) {
   const membersButton = h("button", { type: "button", testid: "open-members", hidden: true, onclick: () => toggleMembers() }, "Members");
   const membersArea = h("div", { testid: "members-area" });
 
-  main.append(head, h("div", { class: "room-tools" }, payButton, membersButton), membersArea, roomError, scroller, typingLine, payArea, composer);
+  const pins = pinsBar(roomId, (id) => jumpTo(id));
+  main.append(head, pins.el, h("div", { class: "room-tools" }, payButton, membersButton), membersArea, roomError, scroller, typingLine, payArea, composer);
 
   // --- rendering ---
   function messageBody(m) {
@@ -98,6 +100,12 @@ export async function roomView(main, roomId) {
     return room?.kind !== "direct" && (role === "owner" || role === "admin");
   }
 
+  /** Who may pin: either person of a direct room; the owner and admins elsewhere. */
+  function canPin() {
+    const role = room?.members?.find((x) => x.user.username === me)?.role;
+    return room?.kind === "direct" || role === "owner" || role === "admin";
+  }
+
   function render(m) {
     const mine = m.sender === me;
     const reactions = reactionRow(m, (emoji, on) => toggleReaction(m.id, emoji, on));
@@ -109,6 +117,9 @@ export async function roomView(main, roomId) {
         h("time", { datetime: m.created_at, class: "muted" }, time(m.created_at)),
         h("small", { class: "muted", testid: "message-edited", hidden: !m.edited_at, title: m.edited_at ? `edited ${time(m.edited_at)}` : null }, " (edited)"),
         reactions.opener,
+        canPin()
+          ? h("button", { type: "button", class: "link", testid: "pin-message", onclick: () => togglePin(m.id) }, pins.has(m.id) ? "Unpin" : "Pin")
+          : null,
         h("button", { type: "button", class: "link", testid: "reply-message", "aria-label": "Reply to this message", onclick: () => startReply(m) }, "Reply"),
         mine && m.kind !== "transfer"
           ? h("button", { type: "button", class: "link", testid: "edit-message", "aria-label": "Edit message", onclick: () => startEdit(m.id) }, "Edit")
@@ -245,7 +256,23 @@ export async function roomView(main, roomId) {
     shown.delete(id);
     for (const q of list.querySelectorAll('[data-testid="message-quote"]')) if (q.dataset.replyTo === id) showDeleted(q);
     if (replying.target() === id) replying.clear();
+    pins.forget(id);
   }
+
+  async function togglePin(id) {
+    roomError.textContent = "";
+    try {
+      await pins.toggle(id);
+    } catch (err) {
+      roomError.textContent = describe(err);
+    }
+  }
+  pins.onChange(() => {
+    for (const [id, el] of shown) {
+      const link = el.querySelector('[data-testid="pin-message"]');
+      if (link) link.textContent = pins.has(id) ? "Unpin" : "Pin";
+    }
+  });
 
   /** Scrolls to the message a quote answers, when it is on screen, and flashes it. */
   function jumpTo(id) {
@@ -463,6 +490,8 @@ export async function roomView(main, roomId) {
       if (room_id !== roomId) return;
       applyEdit(message_id, text, edited_at);
     }),
+    on("ws:pinned", ({ room_id }) => { if (room_id === roomId) pins.load().catch(() => {}); }),
+    on("ws:unpinned", ({ room_id }) => { if (room_id === roomId) pins.load().catch(() => {}); }),
     on("ws:reaction", (event) => {
       if (event.room_id !== roomId) return;
       shown.get(event.message_id)?.querySelector('[data-testid="reactions"]')?.heard(event, me);
@@ -501,7 +530,7 @@ export async function roomView(main, roomId) {
 
   try {
     await loadRoom();
-    await loadNewest();
+    await Promise.all([loadNewest(), pins.load()]);
     loaded = true;
     list.dataset.ready = "true";
   } catch (err) {

@@ -10,11 +10,12 @@ use super::outbox_items::outbox_item;
 use super::tx::{self, TxOutcome};
 use crate::domain::time::to_millis;
 use crate::domain::{
-    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Room, RoomId, UserId,
+    Emoji, Invitation, Member, MemberRole, Membership, Message, MessageId, Pin, Room, RoomId,
+    UserId,
 };
 use crate::ports::{
-    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Purge, RateDecision, Reacted,
-    RoomDeletion, SlidingWindow, StoreError, admit,
+    AddMembersError, ChatStore, CreateRoomError, Outgoing, Page, Pinned, Purge, RateDecision,
+    Reacted, RoomDeletion, SlidingWindow, StoreError, admit,
 };
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -1003,6 +1004,31 @@ impl ChatStore for DynamoChat {
         newest: &MessageId,
     ) -> Result<HashMap<MessageId, Vec<Emoji>>, StoreError> {
         self.reactions_between(room, user, oldest, newest).await
+    }
+
+    async fn pin(&self, pin: &Pin, most: u32, announce: &[Outgoing]) -> Result<Pinned, StoreError> {
+        self.pin_message(pin, most, announce).await
+    }
+
+    async fn unpin(
+        &self,
+        room: &RoomId,
+        message: &MessageId,
+        announce: &[Outgoing],
+    ) -> Result<bool, StoreError> {
+        self.unpin_message(room, message, announce).await
+    }
+
+    async fn pins(&self, room: &RoomId) -> Result<Vec<Pin>, StoreError> {
+        self.room_pins(room).await
+    }
+
+    async fn messages_by_id(
+        &self,
+        room: &RoomId,
+        ids: &[MessageId],
+    ) -> Result<Vec<Message>, StoreError> {
+        self.messages_with_ids(room, ids).await
     }
 
     async fn publish(&self, records: &[Outgoing]) -> Result<(), StoreError> {

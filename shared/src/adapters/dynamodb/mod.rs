@@ -31,6 +31,7 @@ mod chat_edits;
 mod chat_inbox;
 mod chat_invitations;
 mod chat_items;
+mod chat_pins;
 mod chat_purge;
 mod chat_reactions;
 mod connections;
