@@ -183,7 +183,18 @@ impl DynamoChat {
 
     /// The shared transaction runner (`tx`), metering what each commit consumed.
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxOutcome> {
-        let out = tx::transact(&self.client, items, 6, 10).await?;
+        self.transact_with(items, 6, 10).await
+    }
+
+    /// As `transact`, with its own attempts and first delay: for items many requests write at
+    /// once (a popular message's reactions, a room's pin counter).
+    pub(super) async fn transact_with(
+        &self,
+        items: Vec<TransactWriteItem>,
+        attempts: usize,
+        first_delay_ms: u64,
+    ) -> Result<(), TxOutcome> {
+        let out = tx::transact(&self.client, items, attempts, first_delay_ms).await?;
         self.meter.add(true, out.consumed_capacity());
         Ok(())
     }

@@ -6,7 +6,7 @@
 use super::chat::{DynamoChat, put, values};
 use super::chat_items::*;
 use super::items::{Item, Read, key, n, s};
-use super::tx::{self, TxOutcome};
+use super::tx::TxOutcome;
 use crate::domain::time::to_millis;
 use crate::domain::{MessageId, Pin, RoomId, UserId};
 use crate::ports::{Outgoing, Pinned, StoreError};
@@ -95,11 +95,8 @@ impl DynamoChat {
                 None,
             )?);
         }
-        match tx::transact(self.client(), items, ATTEMPTS, FIRST_DELAY_MS).await {
-            Ok(out) => {
-                self.capacity().add(true, out.consumed_capacity());
-                Ok(Pinned::Changed)
-            }
+        match self.transact_with(items, ATTEMPTS, FIRST_DELAY_MS).await {
+            Ok(()) => Ok(Pinned::Changed),
             Err(TxOutcome::ConditionFailed(failed)) => {
                 Ok(if failed.contains(&2) || failed.contains(&3) {
                     Pinned::MessageGone
@@ -145,11 +142,8 @@ impl DynamoChat {
                 None,
             )?);
         }
-        match tx::transact(self.client(), items, ATTEMPTS, FIRST_DELAY_MS).await {
-            Ok(out) => {
-                self.capacity().add(true, out.consumed_capacity());
-                Ok(true)
-            }
+        match self.transact_with(items, ATTEMPTS, FIRST_DELAY_MS).await {
+            Ok(()) => Ok(true),
             Err(TxOutcome::ConditionFailed(_)) => Ok(false),
             Err(TxOutcome::Contended) => Err(StoreError::Conflict),
             Err(TxOutcome::Failed(e)) => Err(StoreError::Unexpected(e)),

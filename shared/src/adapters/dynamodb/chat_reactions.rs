@@ -8,7 +8,7 @@
 use super::chat::{DynamoChat, put, values};
 use super::chat_items::*;
 use super::items::{Item, n, s, sdk_error};
-use super::tx::{self, TxOutcome};
+use super::tx::TxOutcome;
 use crate::domain::{Emoji, MessageId, RoomId, UserId};
 use crate::ports::{Outgoing, Reacted, StoreError};
 use anyhow::anyhow;
@@ -88,11 +88,8 @@ impl DynamoChat {
                 None,
             )?);
         }
-        match tx::transact(self.client(), items, ATTEMPTS, FIRST_DELAY_MS).await {
-            Ok(out) => {
-                self.capacity().add(true, out.consumed_capacity());
-                Ok(Reacted::Changed)
-            }
+        match self.transact_with(items, ATTEMPTS, FIRST_DELAY_MS).await {
+            Ok(()) => Ok(Reacted::Changed),
             // Why it was refused is read afterwards (only on this path): a gone message first,
             // then the person's set as it is now.
             Err(TxOutcome::ConditionFailed(_)) => {
